@@ -1,0 +1,71 @@
+"""`asicrc` command line: one dispatcher, each subcommand in the module that owns it.
+
+A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
+their command runs, so `asicrc frames` does not pay for MQTT or scikit-learn imports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("asicrc.daemon.cmd_run", "run the daemon (embedded simulated fleet when no config is given)"),
+    "status": ("asicrc.daemon.cmd_status", "ask a running daemon (over MQTT) for its status"),
+    "query": ("asicrc.daemon.cmd_query", "send a request to a running daemon over MQTT"),
+    "sim": ("asicrc.drivers.sim.cli", "run simulated S9/LV06/LB-Box devices"),
+    "frames": ("asicrc.native.cli_frames", "decode/encode BM1366/BM1387 serial frames"),
+    "stratum": ("asicrc.drivers.stratum.cli", "Stratum v1 tools: share check, standalone pool"),
+    "probe": ("asicrc.drivers.probe", "identify the miner answering at HOST[:PORT]"),
+    "narma": ("asicrc.reservoir.cli_narma", "NARMA-10 reservoir benchmark with controls"),
+    "tpf": ("asicrc.reservoir.tpf.cli", "thermodynamic probability filter experiment"),
+    "puf": ("asicrc.reservoir.puf.cli", "device fingerprint enrol/verify/evaluate"),
+    "vbm-ab": ("asicrc.drivers.stratum.vbm_cli", "A/B test of the virtual block manager option"),
+}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="asicrc", description="Mining ASICs as a measured reservoir computer.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser, sub
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, sub = build_parser()
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    if argv[0] == "--version":
+        from importlib.metadata import version
+
+        print(version("asicrc"))
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        parser.print_usage(sys.stderr)
+        print(f"asicrc: unknown command {name!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    cmd_parser = argparse.ArgumentParser(prog=f"asicrc {name}", description=COMMANDS[name][1])
+    module.add_arguments(cmd_parser)
+    args = cmd_parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # user-facing: one clear line, not a traceback
+        if getattr(exc, "asicrc_user_error", False) or isinstance(exc, (ValueError, OSError)):
+            print(f"asicrc {name}: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+# Shared set-up for scripts/run and scripts/test: a project venv with asicrc installed editable.
+# Reinstalls only when the build inputs (C sources, build script, packaging) changed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ASICRC_VENV:-$ROOT/.venv}"
+EXTRAS="${1:-}"
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "asicrc: creating virtual environment in $VENV" >&2
+    python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel "cffi>=1.16"
+fi
+STAMP_INPUT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/native/build_native.py "$ROOT"/native/src/*.[ch] 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
+STAMP="$VENV/.asicrc-installed"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$STAMP_INPUT" ] || ! ls "$ROOT"/native/_core*.so >/dev/null 2>&1; then
+    echo "asicrc: installing asicrc${EXTRAS:+[$EXTRAS]} (builds the C core)" >&2
+    "$VENV/bin/python" -m pip install -q --upgrade setuptools wheel "cffi>=1.16"
+    (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --no-build-isolation -e ".${EXTRAS:+[$EXTRAS]}")
+    echo "$STAMP_INPUT" > "$STAMP"
+fi
+export PATH="$VENV/bin:$PATH"
