@@ -1,8 +1,8 @@
 """cffi API-mode (out-of-line) build of the asicrc native core.
 
 Built by `pip install .` through setup.py's ``cffi_modules``; produces the
-extension module ``asicrc.native._core``. The CDEF below must list exactly the
-declarations of ``src/asicrc_native.h`` that Python uses.
+extension module ``asicrc.native._core``. Every ``src/*.c`` is compiled; the
+Python-visible declarations are gathered from ``src/*.cdef``.
 """
 
 from __future__ import annotations
@@ -15,22 +15,13 @@ from cffi import FFI
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
 
-CDEF = """
-void asicrc_sha256_compress(uint32_t state[8], const uint8_t block[64]);
-void asicrc_sha256_compress_rounds(uint32_t state[8], const uint8_t block[64], int rounds);
-void asicrc_sha256(const uint8_t *data, size_t len, uint8_t out[32]);
-void asicrc_sha256d(const uint8_t *data, size_t len, uint8_t out[32]);
-void asicrc_sha256d_header(const uint8_t header[80], uint8_t out[32]);
-void asicrc_midstate(const uint8_t header64[64], uint32_t out_state[8]);
-double asicrc_hash_difficulty(const uint8_t hash[32]);
-void asicrc_difficulty_batch(const uint8_t header[80], const uint32_t *nonces, const uint32_t *versions, size_t n,
-                             double *out_diff, uint8_t *out_hashes);
-size_t asicrc_meets_target_batch(const uint8_t header[80], const uint32_t *nonces, const uint32_t *versions, size_t n,
-                                 const uint8_t target[32], int early, uint8_t *out_ok, uint64_t *out_rounds);
-void asicrc_second_states_batch(const uint8_t header[80], const uint32_t *nonces, size_t n, int k, uint32_t *out);
-size_t asicrc_search_nonces(const uint8_t header[80], uint32_t start, uint64_t count, const uint8_t target[32],
-                            uint32_t *out, size_t max_out, uint64_t *hashes_done);
-"""
+# Each C file native/src/NAME.c declares what Python may call in native/src/NAME.cdef (cffi cdef syntax),
+# so adding a C module never means editing this script.
+CDEF = "\n".join(
+    open(os.path.join(SRC, name), encoding="utf-8").read()
+    for name in sorted(os.listdir(SRC))
+    if name.endswith(".cdef")
+)
 
 # setuptools refuses absolute source paths, so name them relative to the build's working directory.
 SOURCES = sorted(os.path.relpath(os.path.join(SRC, name)) for name in os.listdir(SRC) if name.endswith(".c"))

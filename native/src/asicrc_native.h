@@ -1,4 +1,4 @@
-/* Public C API of the asicrc native core. Keep in sync with native/build_native.py CDEF. */
+/* Public C API of the asicrc native core; each NAME.c lists its Python-visible part in NAME.cdef. */
 #ifndef ASICRC_NATIVE_H
 #define ASICRC_NATIVE_H
 #include <stddef.h>
