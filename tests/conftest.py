@@ -67,9 +67,10 @@ class Broker:
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return
-            except OSError:
+            except OSError as exc:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"mosquitto exited: {(self.workdir / 'mosquitto.log').read_text()}")
+                    log = (self.workdir / "mosquitto.log").read_text()
+                    raise RuntimeError(f"mosquitto exited: {log}") from exc
                 time.sleep(0.05)
         raise RuntimeError("mosquitto did not start listening within 10 s")
 
