@@ -7,6 +7,7 @@ Every actuation goes through ``SafetyEnvelope.check`` before anything is sent to
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +36,27 @@ class EnvelopeViolation(ValueError):
         self.reason = reason
 
 
+class ActuationUnsupported(RuntimeError):
+    """The device (or its current transport) has no way to change this setting. Nothing was sent."""
+
+    asicrc_user_error = True
+
+    def __init__(self, device_id: str, setting: str, why: str) -> None:
+        super().__init__(f"{device_id}: cannot set {setting}: {why}")
+        self.device_id = device_id
+        self.setting = setting
+
+
 @dataclass(slots=True, frozen=True)
 class Range:
     low: float
     high: float
     max_step: float  # largest change allowed in one request
     settle_s: float  # minimum time between two changes of this setting
+
+
+# Settings whose increase adds heat: refused above the throttle temperature.
+HEATING_SETTINGS = frozenset({"frequency_mhz", "core_voltage_mv"})
 
 
 @dataclass(slots=True, frozen=True)
@@ -52,6 +68,66 @@ class SafetyEnvelope:
     fan_percent: Range
     thermal_throttle_c: float  # above: refuse increases, step frequency down
     thermal_stop_c: float  # above: stop hashing, report why
+    difficulty: Range = Range(1e-9, 1e15, math.inf, 0.0)  # share difficulty / ticket mask: no heat, wide
+
+    def range_for(self, setting: str) -> Range:
+        try:
+            r = getattr(self, setting)
+        except AttributeError:
+            raise KeyError(f"unknown setting {setting!r}") from None
+        if not isinstance(r, Range):
+            raise KeyError(f"unknown setting {setting!r}")
+        return r
+
+    def check(
+        self,
+        device_id: str,
+        setting: str,
+        value: float,
+        *,
+        current: float | None,
+        since_last_change_s: float | None,
+        temperature_c: float | None,
+    ) -> None:
+        """Raise EnvelopeViolation if `value` may not be sent now; return None when it may.
+
+        current: the setting's present value (None = unknown: then only a value inside the range and no larger
+        than the range's first step above `low` is allowed, because the step size cannot be checked).
+        since_last_change_s: clock seconds since the last accepted change of this setting (None = never).
+        temperature_c: hottest chip temperature now (None = unknown).
+        """
+        r = self.range_for(setting)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            raise EnvelopeViolation(device_id, setting, value, "not a finite number")
+        if not r.low <= value <= r.high:
+            raise EnvelopeViolation(device_id, setting, value, f"outside [{r.low:g}, {r.high:g}]")
+        increase = current is None or value > current
+        if setting in HEATING_SETTINGS and increase and temperature_c is not None:
+            if temperature_c >= self.thermal_stop_c:
+                raise EnvelopeViolation(
+                    device_id, setting, value,
+                    f"chip at {temperature_c:.1f} C >= thermal stop {self.thermal_stop_c:g} C",
+                )
+            if temperature_c >= self.thermal_throttle_c:
+                raise EnvelopeViolation(
+                    device_id, setting, value,
+                    f"chip at {temperature_c:.1f} C >= throttle {self.thermal_throttle_c:g} C: no increases",
+                )
+        if current is None:
+            if math.isfinite(r.max_step) and value > r.low + r.max_step:
+                raise EnvelopeViolation(
+                    device_id, setting, value,
+                    f"present value unknown: only up to {r.low + r.max_step:g} allowed until it is read",
+                )
+        elif abs(value - current) > r.max_step:
+            raise EnvelopeViolation(
+                device_id, setting, value, f"step {value - current:+g} from {current:g} exceeds max step {r.max_step:g}"
+            )
+        if since_last_change_s is not None and since_last_change_s < r.settle_s and value != current:
+            raise EnvelopeViolation(
+                device_id, setting, value,
+                f"last change {since_last_change_s:.1f} s ago; settle time is {r.settle_s:g} s",
+            )
 
 
 class Device(abc.ABC):

@@ -1,0 +1,143 @@
+"""Request handlers behind MQTT (and `asicrc query`): queries always, commands only if allow-listed.
+
+Every actuation goes to the device, whose driver checks its model's SafetyEnvelope before sending anything;
+the daemon also checks the plain range first so a refusal names the limit even for a device that is offline.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from asicrc.drivers.device import Device, EnvelopeViolation
+
+from .config import COMMANDS, QUERIES
+
+log = logging.getLogger("asicrc.api")
+
+
+class RequestError(Exception):
+    """A request that cannot be honoured; the message goes back to the requester."""
+
+
+class Controller(Protocol):
+    """What the running daemon exposes to request handlers."""
+
+    node_id: str
+
+    def status(self) -> dict[str, Any]: ...
+
+    def device_list(self) -> list[dict[str, Any]]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def get_device(self, device_id: str) -> Device: ...
+
+    def reservoir_report(self) -> dict[str, Any]: ...
+
+    def tpf_state(self) -> dict[str, Any]: ...
+
+    async def start_experiment(self, name: str, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def stop_experiment(self, name: str) -> dict[str, Any]: ...
+
+
+def _number(params: Mapping[str, Any], key: str) -> float:
+    if key not in params:
+        raise RequestError(f"missing parameter {key!r}")
+    v = params[key]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+        raise RequestError(f"parameter {key!r} must be a finite number, got {v!r}")
+    return float(v)
+
+
+def _text(params: Mapping[str, Any], key: str) -> str:
+    v = params.get(key)
+    if not isinstance(v, str) or not v:
+        raise RequestError(f"missing parameter {key!r} (a non-empty string)")
+    return v
+
+
+# command -> (envelope setting, parameter name, Device method name)
+ACTUATIONS: dict[str, tuple[str, str, str]] = {
+    "set_frequency": ("frequency_mhz", "mhz", "set_frequency"),
+    "set_voltage": ("core_voltage_mv", "mv", "set_core_voltage"),
+    "set_fan": ("fan_percent", "percent", "set_fan"),
+    "set_difficulty": ("difficulty", "difficulty", "set_difficulty"),
+}
+
+
+class Api:
+    def __init__(self, controller: Controller, allow_commands: Iterable[str]) -> None:
+        self.ctl = controller
+        self.allowed = frozenset(allow_commands)
+        self._queries: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "ping": lambda p: {"pong": True, "node": self.ctl.node_id},
+            "status": lambda p: self.ctl.status(),
+            "devices": lambda p: self.ctl.device_list(),
+            "telemetry": self._telemetry,
+            "reservoir": lambda p: self.ctl.reservoir_report(),
+            "narma": lambda p: self.ctl.reservoir_report(),
+            "tpf": lambda p: self.ctl.tpf_state(),
+        }
+        assert set(self._queries) == set(QUERIES)
+
+    @property
+    def methods(self) -> list[str]:
+        return [*QUERIES, *COMMANDS]
+
+    async def handle(self, method: str, params: dict[str, Any]) -> Any:
+        if method in self._queries:
+            return self._queries[method](params)
+        if method not in COMMANDS:
+            raise RequestError(f"unknown method {method!r}; known: {', '.join(self.methods)}")
+        if method not in self.allowed:
+            raise RequestError(f"command {method!r} is not allowed on this node (see mqtt.allow_commands)")
+        return await self._command(method, params)
+
+    def _telemetry(self, params: dict[str, Any]) -> Any:
+        devices = self.ctl.snapshot().get("devices", {})
+        dev = params.get("device")
+        if dev is None:
+            return {k: v["telemetry"] for k, v in devices.items()}
+        if dev not in devices:
+            raise RequestError(f"unknown device {dev!r}; known: {', '.join(sorted(devices)) or 'none'}")
+        return devices[dev]["telemetry"]
+
+    async def _command(self, method: str, params: dict[str, Any]) -> Any:
+        if method in ACTUATIONS:
+            return await self._actuate(method, params)
+        if method == "restart_device":
+            device = self.ctl.get_device(_text(params, "device"))
+            await device.restart()
+            return {"device": device.identity.device_id, "restarted": True}
+        if method == "start_narma":
+            return await self.ctl.start_experiment("narma", params)
+        if method == "start_experiment":
+            return await self.ctl.start_experiment(_text(params, "name"), params)
+        if method == "stop_experiment":
+            return await self.ctl.stop_experiment(_text(params, "name"))
+        raise RequestError(f"command {method!r} has no handler")  # COMMANDS and this table out of step
+
+    async def _actuate(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        setting, pname, fn_name = ACTUATIONS[method]
+        device_id = _text(params, "device")
+        value = _number(params, pname)
+        device = self.ctl.get_device(device_id)
+        rng = device.envelope.range_for(setting) if hasattr(device.envelope, "range_for") else \
+            getattr(device.envelope, setting)
+        try:
+            if not rng.low <= value <= rng.high:
+                raise EnvelopeViolation(device_id, setting, value, f"outside [{rng.low:g}, {rng.high:g}]")
+            fn: Callable[[float], Awaitable[None]] = getattr(device, fn_name)
+            await fn(value)
+        except EnvelopeViolation as exc:
+            log.warning("refused %s: %s", method, exc)
+            raise RequestError(f"refused by the safety envelope: {exc}") from None
+        except (ValueError, RuntimeError, NotImplementedError) as exc:
+            log.warning("%s on %s failed: %s", method, device_id, exc)
+            raise RequestError(f"{method} failed: {exc}") from None
+        log.info("%s %s=%g on %s", method, setting, value, device_id)
+        return {"device": device_id, "setting": setting, "value": value}

@@ -1,0 +1,510 @@
+"""The long-running daemon: wires devices, Stratum, reservoir, TPF gate, MQTT and Prometheus under supervision.
+
+Lifecycle: validate config (before this module runs) -> state dir + Prometheus (fail fast) -> supervised children
+-> READY=1 -> [SIGHUP: RELOADING=1, diff devices, READY=1] -> SIGTERM/SIGINT: STOPPING=1, stop devices, flush
+recordings and state, publish offline, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.device import Device
+from asicrc.drivers.events import FanOut, Kind
+
+from . import config as config_mod
+from . import wiring
+from .api import Api, RequestError
+from .config import Config, ConfigError, DeviceConfig
+from .fleetstate import FleetState
+from .metrics import VERSION, MetricsServer, make_registry
+from .mqtt import MqttBridge
+from .sdnotify import Notifier
+from .statefile import atomic_write_json, read_json, resolve_state_dir
+from .supervisor import Supervisor
+
+log = logging.getLogger("asicrc.daemon")
+
+REFRESH_S = 0.5  # snapshot rebuild period; also the loop-lag probe
+STOP_GRACE_S = 8.0  # per stage of the shutdown
+
+
+class Daemon:
+    def __init__(self, cfg: Config, config_path: str | None, notifier: Notifier | None = None) -> None:
+        self.cfg = cfg
+        self.config_path = config_path
+        self.node_id = cfg.node_id
+        self.notifier = notifier or Notifier()
+        self.clock = Clock(cfg.node.clock_speed)
+        self.fanout = FanOut()
+        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns)
+        self.devices: dict[str, Device] = {}
+        self.device_configs: dict[str, DeviceConfig] = {}
+        self.state_dir = resolve_state_dir(cfg.node.state_dir)
+        self.identities: dict[str, Any] = {}
+        self.stratum: wiring.StratumHandle | None = None
+        self.stratum_lbry: wiring.StratumHandle | None = None  # the LB-Box mines LBRY on its own pool
+        self.reservoir: wiring.ReservoirHandle | None = None
+        self.tpf_gate: Any = None
+        self.bridge: MqttBridge | None = None
+        self.metrics: MetricsServer | None = None
+        self.api = Api(self, cfg.mqtt.allow_commands)
+        self.experiments: dict[str, asyncio.Task[Any]] = {}
+        self.experiment_results: dict[str, Any] = {}
+        self._stop = asyncio.Event()
+        self._sup: Supervisor | None = None
+        self._last_tick = 0.0
+        self._identities_dirty = False
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # ---- start-up ------------------------------------------------------------------------------------------
+    def _prepare_state_dir(self) -> None:
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.state_dir / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
+        self.identities = read_json(self.state_dir / "identities.json", {}) or {}
+
+    async def run(self) -> int:
+        self._prepare_state_dir()
+        if self.cfg.prometheus.enabled:
+            self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
+                                         self.cfg.prometheus.port)
+            self.metrics.start()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._sup = Supervisor(tg)
+                await self._start_pieces(tg)
+                await self._stop.wait()
+                await self._shutdown()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            if self.metrics is not None:
+                self.metrics.stop()
+        log.info("stopped")
+        return 0
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.append(task)
+        task.add_done_callback(lambda t: self._tasks.remove(t) if t in self._tasks else None)
+
+    async def _start_pieces(self, tg: asyncio.TaskGroup) -> None:
+        assert self._sup is not None
+        self._tasks.append(tg.create_task(self._fold_events(), name="fold-events"))
+        self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
+        if self.cfg.stratum.enabled:
+            self.stratum = await self._start_pool(lbry=False)
+            if any(dc.model == "lbbox" and dc.enabled for dc in self.cfg.devices):
+                self.stratum_lbry = await self._start_pool(lbry=True)
+        if self.cfg.tpf.enabled:
+            try:
+                self.tpf_gate = wiring.make_tpf_gate()
+            except wiring.PieceMissing as exc:
+                log.error("tpf: gate not available: %s", exc)
+        if self.cfg.reservoir.enabled:
+            try:
+                record_dir = self._recording_dir()
+                self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
+                self._sup.start("reservoir", self.reservoir.run)
+            except wiring.PieceMissing as exc:
+                log.error("reservoir: feature stream not started: %s", exc)
+        for dc in self.cfg.devices:
+            if dc.enabled:
+                self._start_device(dc)
+        if self.cfg.mqtt.enabled:
+            self.bridge = MqttBridge(self.cfg.mqtt, self.node_id, self.api, self.fanout, self.fleet.snapshot,
+                                     self.info)
+            self._sup.start("mqtt", self.bridge.run)
+        else:
+            log.info("mqtt: disabled in config ([mqtt] enabled = false)")
+        self.fleet.refresh()
+        if self.notifier.watchdog_interval_s:
+            self._tasks.append(tg.create_task(self._watchdog_loop(), name="watchdog"))
+        self.notifier.ready(self._status_line())
+        log.info("asicrc %s running as node %r with %d device(s); state in %s", VERSION, self.node_id,
+                 len(self.device_configs), self.state_dir)
+
+    async def _start_pool(self, lbry: bool) -> wiring.StratumHandle | None:
+        kind = "LBRY pool" if lbry else "pool"
+        try:
+            handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry)
+        except (wiring.PieceMissing, OSError, ValueError) as exc:
+            log.error("stratum: built-in %s not started: %s; simulated devices will not mine", kind, exc)
+            return None
+        host, port = handle.address
+        log.info("stratum: built-in %s listening on %s:%d", kind, host, port)
+        return handle
+
+    def _pool_for(self, dc: DeviceConfig) -> wiring.StratumHandle | None:
+        return self.stratum_lbry if dc.model == "lbbox" else self.stratum
+
+    def _recording_dir(self) -> str | None:
+        if not self.cfg.recording.enabled:
+            return None
+        path = Path(self.cfg.recording.dir) if self.cfg.recording.dir else self.state_dir / "recordings"
+        path.mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    # ---- devices -------------------------------------------------------------------------------------------
+    def _start_device(self, dc: DeviceConfig) -> None:
+        assert self._sup is not None
+        self.device_configs[dc.id] = dc
+        st = self.fleet.add_device(dc.id, dc.model, dc.transport)
+
+        def restarted(count: int, error: str) -> None:
+            st.restarts = count
+            st.state = "restarting"
+            st.up = False
+            st.last_fault = error
+
+        self._sup.start(f"device:{dc.id}", lambda: self._device_main(dc), on_restart=restarted)
+
+    async def _stop_device(self, device_id: str) -> None:
+        assert self._sup is not None
+        await self._sup.stop(f"device:{device_id}")
+        self.device_configs.pop(device_id, None)
+
+    async def _device_main(self, dc: DeviceConfig) -> None:
+        st = self.fleet.add_device(dc.id, dc.model, dc.transport)
+        sim: Any = None
+        device: Device | None = None
+        try:
+            ports = None
+            if dc.transport == "sim":
+                pool = self._pool_for(dc)
+                stratum_addr = pool.address if pool else None
+                try:
+                    sim = await wiring.start_sim(dc, self.clock, stratum_addr)
+                except wiring.PieceMissing as exc:
+                    self._unavailable(dc, str(exc))
+                    return
+                ports = dict(getattr(sim, "ports", {}) or {})
+            try:
+                device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
+                                              self._pool_for(dc))
+            except wiring.PieceMissing as exc:
+                self._unavailable(dc, str(exc))
+                return
+            await device.start()
+            self.devices[dc.id] = device
+            await self._poll_forever(dc, device)
+        finally:
+            self.devices.pop(dc.id, None)
+            st.up = False
+            if device is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(device.stop(), STOP_GRACE_S)
+            if sim is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(sim.stop(), STOP_GRACE_S)
+
+    def _unavailable(self, dc: DeviceConfig, why: str) -> None:
+        log.error("device %s: not started: %s", dc.id, why)
+        st = self.fleet.devices.get(dc.id)
+        if st is not None:
+            st.state = "unavailable"
+            st.last_fault = why
+
+    def _setpoints(self, dc: DeviceConfig, device: Device) -> list[tuple[str, float, Any]]:
+        pairs = (("frequency_mhz", dc.frequency_mhz, device.set_frequency),
+                 ("core_voltage_mv", dc.core_voltage_mv, device.set_core_voltage),
+                 ("fan_percent", dc.fan_percent, device.set_fan),
+                 ("difficulty", dc.difficulty, device.set_difficulty))
+        return [(name, value, fn) for name, value, fn in pairs if value is not None]
+
+    async def _apply_setpoints(self, dc: DeviceConfig, pending: list[tuple[str, float, Any]],
+                               warned: set[str]) -> None:
+        """Try each configured setpoint that is not applied yet; the device's envelope may refuse it for now
+        (step size from an unknown present value, settle time, heat) or the pool link may not be up yet."""
+        for item in list(pending):
+            name, value, fn = item
+            try:
+                await fn(value)
+            except Exception as exc:  # retried next poll; a driver error must not restart the device task
+                if name not in warned:
+                    log.warning("device %s: setpoint %s=%g not applied yet (will retry): %s", dc.id, name, value,
+                                exc)
+                    warned.add(name)
+                continue
+            pending.remove(item)
+            log.info("device %s: setpoint %s=%g applied", dc.id, name, value)
+
+    async def _poll_forever(self, dc: DeviceConfig, device: Device) -> None:
+        st = self.fleet.devices[dc.id]
+        interval = self.cfg.node.poll_interval_s
+        pending = self._setpoints(dc, device)
+        warned: set[str] = set()
+        while True:
+            if pending:
+                await self._apply_setpoints(dc, pending, warned)
+            t0 = time.perf_counter()
+            try:
+                tele = await asyncio.wait_for(device.telemetry(), max(5.0, interval))
+                ok = bool(tele)
+            except (TimeoutError, OSError, ValueError, RuntimeError) as exc:
+                tele, ok = {}, False
+                log.debug("device %s: poll failed: %s", dc.id, exc)
+            st.poll_duration_s = time.perf_counter() - t0
+            st.poll_success = ok
+            st.last_poll_unix = time.time()
+            if ok:
+                st.telemetry.update(tele)
+            await self.clock.sleep(interval)
+
+    # ---- event folding, snapshot, watchdog --------------------------------------------------------------------
+    async def _fold_events(self) -> None:
+        sub = self.fanout.subscribe(maxsize=50_000)
+        try:
+            while True:
+                events = [await sub.get(), *sub.get_nowait_all()]
+                for ev in events:
+                    self.fleet.apply(ev)
+                    if str(ev.kind) == Kind.STATE and ev.data.get("state") == "online" and ev.data.get("serial"):
+                        ident = {k: ev.data.get(k) for k in ("model", "serial", "firmware", "chips")}
+                        if self.identities.get(ev.device) != ident:
+                            self.identities[ev.device] = ident
+                            self._identities_dirty = True
+        finally:
+            sub.close()
+
+    async def _refresh_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_state_write = 0.0
+        while True:
+            before = loop.time()
+            await asyncio.sleep(REFRESH_S)
+            now = loop.time()
+            self._last_tick = now
+            self.fleet.extra["loop_lag_s"] = max(0.0, now - before - REFRESH_S)
+            self._update_extra()
+            self.fleet.refresh()
+            if self._identities_dirty and now - last_state_write > 5.0:
+                self._save_state()
+                last_state_write = now
+
+    def _update_extra(self) -> None:
+        self.fleet.extra["fanout"] = {"published": self.fanout.published, "dropped": self.fanout.dropped}
+        self.fleet.extra["mqtt"] = {"connected": bool(self.bridge and self.bridge.connected),
+                                    "enabled": self.cfg.mqtt.enabled}
+        pools = [p for p in (self.stratum, self.stratum_lbry) if p is not None]
+        if pools:
+            with contextlib.suppress(Exception):
+                stats = [p.stats() for p in pools]
+                self.fleet.extra["stratum"] = {k: sum(st.get(k, 0) for st in stats) for k in stats[0]}
+        if self.tpf_gate is not None:
+            with contextlib.suppress(Exception):
+                self.fleet.extra["tpf"] = self.tpf_gate.state()
+        res: dict[str, Any] = {}
+        if self.reservoir is not None:
+            with contextlib.suppress(Exception):
+                res.update(self.reservoir.report())
+        if "narma" in self.experiment_results:
+            res.setdefault("nrmse", self.experiment_results["narma"].get("nrmse"))
+        self.fleet.extra["reservoir"] = res
+
+    async def _watchdog_loop(self) -> None:
+        interval = self.notifier.watchdog_interval_s or 15.0
+        loop = asyncio.get_running_loop()
+        while True:
+            # Liveness, not just a running loop: the snapshot refresh must have made progress recently.
+            if loop.time() - self._last_tick < max(3 * REFRESH_S, interval):
+                self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    def _save_state(self) -> None:
+        try:
+            atomic_write_json(self.state_dir / "identities.json", self.identities)
+            self._identities_dirty = False
+        except OSError as exc:
+            log.error("state: cannot write %s: %s", self.state_dir / "identities.json", exc)
+
+    # ---- reload and stop -------------------------------------------------------------------------------------
+    async def reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            new = config_mod.load(self.config_path)
+        except ConfigError as exc:
+            log.error("reload rejected, keeping the running config: %s", exc)
+            self.notifier.ready(self._status_line())
+            return
+        if new.node_id != self.node_id:
+            log.warning("reload: node.id changes need a restart; keeping %r", self.node_id)
+        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording"):
+            if getattr(new, section) != getattr(self.cfg, section):
+                log.warning("reload: changes to [%s] need a restart; keeping the running values", section)
+        wanted = {dc.id: dc for dc in new.devices if dc.enabled}
+        for dev_id in list(self.device_configs):
+            if dev_id not in wanted or wanted[dev_id] != self.device_configs[dev_id]:
+                log.info("reload: stopping device %s", dev_id)
+                await self._stop_device(dev_id)
+                if dev_id not in wanted:
+                    self.fleet.remove_device(dev_id)
+        for dev_id, dc in wanted.items():
+            if dev_id not in self.device_configs:
+                log.info("reload: starting device %s (%s via %s)", dev_id, dc.model, dc.transport)
+                self._start_device(dc)
+        self.cfg.devices = new.devices
+        self.fleet.refresh()
+        if self.bridge is not None:
+            self.bridge.state_changed()
+        self.notifier.ready(self._status_line())
+        log.info("reload: done, %d device(s)", len(self.device_configs))
+
+    def request_stop(self) -> None:
+        if not self._stop.is_set():
+            log.info("stop requested")
+            self.notifier.stopping("stopping")
+            self._stop.set()
+
+    async def _shutdown(self) -> None:
+        assert self._sup is not None
+        for task in self.experiments.values():
+            task.cancel()
+        for dev_id in list(self.device_configs):
+            await self._stop_device(dev_id)
+        if self.reservoir is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.reservoir.stop(), STOP_GRACE_S)  # flushes recordings
+            await self._sup.stop("reservoir")
+        self._save_state()
+        self._update_extra()
+        self.fleet.refresh()
+        mqtt_child = self._sup.children.get("mqtt")
+        if self.bridge is not None and mqtt_child is not None and mqtt_child.task is not None:
+            self.bridge.stop()
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(mqtt_child.task), STOP_GRACE_S)
+        await self._sup.stop_all()
+        for pool in (self.stratum, self.stratum_lbry):
+            if pool is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pool.stop(), STOP_GRACE_S)
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    # ---- Controller (what request handlers see) ---------------------------------------------------------------
+    def _status_line(self) -> str:
+        snap = self.fleet.snapshot() or {}
+        devs = snap.get("devices", {})
+        up = sum(1 for d in devs.values() if d.get("up"))
+        return f"{up}/{len(devs)} devices up"
+
+    def info(self) -> dict[str, Any]:
+        return {"node": self.node_id, "version": VERSION, "host": socket.gethostname(), "pid": os.getpid(),
+                "started_unix": self.fleet.started_unix, "devices": sorted(self.device_configs),
+                "prometheus_port": self.metrics.port if self.metrics else None}
+
+    def status(self) -> dict[str, Any]:
+        snap = self.fleet.snapshot()
+        return {
+            **self.info(),
+            "uptime_s": time.time() - self.fleet.started_unix,
+            "config": self.config_path or "<embedded default>",
+            "state_dir": str(self.state_dir),
+            "mqtt": snap.get("mqtt", {}),
+            "stratum": ({"address": list(self.stratum.address),
+                         "lbry_address": list(self.stratum_lbry.address) if self.stratum_lbry else None,
+                         **snap.get("stratum", {})} if self.stratum else None),
+            "reservoir": snap.get("reservoir", {}) if self.reservoir else None,
+            "tpf": snap.get("tpf") if self.tpf_gate is not None else None,
+            "loop_lag_s": snap.get("loop_lag_s"),
+            "experiments": {k: ("running" if not t.done() else "done") for k, t in self.experiments.items()},
+            "devices": {k: {"model": d["model"], "transport": d["transport"], "state": d["state"], "up": d["up"],
+                            "restarts": d["restarts"], "last_fault": d["last_fault"]}
+                        for k, d in snap.get("devices", {}).items()},
+        }
+
+    def device_list(self) -> list[dict[str, Any]]:
+        snap = self.fleet.snapshot().get("devices", {})
+        out = []
+        for dev_id, dc in sorted(self.device_configs.items()):
+            d = snap.get(dev_id, {})
+            dev = self.devices.get(dev_id)
+            env = dev.envelope if dev is not None else None
+            out.append({"device": dev_id, "model": dc.model, "transport": dc.transport, "state": d.get("state"),
+                        "up": d.get("up", False), "identity": d.get("identity", {}),
+                        "saved_identity": self.identities.get(dev_id),
+                        "envelope": _envelope_dict(env) if env is not None else None})
+        return out
+
+    def snapshot(self) -> dict[str, Any]:
+        return self.fleet.snapshot()
+
+    def get_device(self, device_id: str) -> Device:
+        dev = self.devices.get(device_id)
+        if dev is None:
+            known = ", ".join(sorted(self.devices)) or "none running"
+            raise RequestError(f"unknown or not running device {device_id!r}; running: {known}")
+        return dev
+
+    def reservoir_report(self) -> dict[str, Any]:
+        return {"stream": self.reservoir.report() if self.reservoir else None,
+                "narma": self.experiment_results.get("narma"),
+                "running": {k: not t.done() for k, t in self.experiments.items()}}
+
+    def tpf_state(self) -> dict[str, Any]:
+        if self.tpf_gate is None:
+            raise RequestError("the TPF gate is not running on this node ([tpf] enabled = false or unavailable)")
+        return dict(self.tpf_gate.state())
+
+    async def start_experiment(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        runner = wiring.experiment_runner(name)
+        if runner is None:
+            raise RequestError(f"experiment {name!r} is not available on this node; available: "
+                               f"{', '.join(wiring.available_experiments()) or 'none'}")
+        running = self.experiments.get(name)
+        if running is not None and not running.done():
+            raise RequestError(f"experiment {name!r} is already running")
+        opts = {k: v for k, v in params.items() if k != "name"}
+
+        async def run() -> None:
+            try:
+                result = await asyncio.to_thread(runner, opts, self.state_dir)
+                self.experiment_results[name] = result
+                atomic_write_json(self.state_dir / "experiments" / f"{name}.json", result)
+                log.info("experiment %s finished", name)
+            except Exception as exc:
+                self.experiment_results[name] = {"error": f"{type(exc).__name__}: {exc}"}
+                log.error("experiment %s failed: %s", name, exc)
+
+        self.experiments[name] = asyncio.get_running_loop().create_task(run(), name=f"experiment:{name}")
+        return {"experiment": name, "started": True, "params": opts}
+
+    async def stop_experiment(self, name: str) -> dict[str, Any]:
+        task = self.experiments.get(name)
+        if task is None or task.done():
+            raise RequestError(f"experiment {name!r} is not running")
+        task.cancel()  # worker threads cannot be interrupted; the result is discarded when it returns
+        return {"experiment": name, "stopped": True}
+
+
+def _envelope_dict(env: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("frequency_mhz", "core_voltage_mv", "fan_percent"):
+        r = getattr(env, key, None)
+        if r is not None:
+            out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
+    out["thermal_throttle_c"] = getattr(env, "thermal_throttle_c", None)
+    out["thermal_stop_c"] = getattr(env, "thermal_stop_c", None)
+    return out

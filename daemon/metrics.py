@@ -1,0 +1,260 @@
+"""Prometheus exposition: a custom collector over the fleet snapshot, served on its own thread.
+
+A scrape reads the last snapshot the event loop built (`FleetState.snapshot`), so it never touches hardware
+and never waits on the loop. Devices are polled on the daemon's own timer; `asicrc_last_poll_timestamp_seconds`
+says how fresh each device's numbers are. Every series carries `node` so several daemons can share one
+Prometheus without collisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+log = logging.getLogger("asicrc.metrics")
+
+Snapshot = dict[str, Any]
+
+
+def _num(x: Any) -> float | None:
+    if isinstance(x, bool) or x is None:
+        return float(x) if isinstance(x, bool) else None
+    if isinstance(x, (int, float)) and math.isfinite(float(x)):
+        return float(x)
+    return None
+
+
+def _or_nan(x: Any) -> float:
+    n = _num(x)
+    return math.nan if n is None else n
+
+
+def _series(value: Any) -> list[tuple[str, float]]:
+    """A telemetry value as (index label, number) pairs: scalars get index "0", lists one per element."""
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, v in enumerate(value):
+            n = _num(v)
+            if n is not None:
+                out.append((str(i), n))
+        return out
+    n = _num(value)
+    return [("0", n)] if n is not None else []
+
+
+def _total(value: Any) -> float | None:
+    if isinstance(value, (list, tuple)):
+        nums = [n for n in (_num(v) for v in value) if n is not None]
+        return sum(nums) if nums else None
+    return _num(value)
+
+
+try:
+    VERSION = version("asicrc")
+except PackageNotFoundError:  # running from a source tree without install
+    VERSION = "0+unknown"
+
+# (metric name, help, telemetry key, per-element label or None to sum/scale, scale factor)
+TELEMETRY_GAUGES: tuple[tuple[str, str, str, str | None, float], ...] = (
+    ("asicrc_hashrate_hashes_per_second", "Hashrate the device reports, hashes per second", "hashrate_hs", None, 1.0),
+    ("asicrc_chip_temperature_celsius", "Chip temperature per sensor", "temp_chip_c", "sensor", 1.0),
+    ("asicrc_board_temperature_celsius", "Board temperature per sensor", "temp_board_c", "sensor", 1.0),
+    ("asicrc_ambient_temperature_celsius", "Ambient/inlet temperature", "ambient_c", "sensor", 1.0),
+    ("asicrc_power_watts", "Electrical power the device reports", "power_w", None, 1.0),
+    ("asicrc_fan_rpm", "Fan speed per fan, revolutions per minute", "fan_rpm", "fan", 1.0),
+    ("asicrc_frequency_hertz", "Chip clock frequency per chain", "frequency_hz", "chain", 1.0),
+    ("asicrc_core_voltage_volts", "Chip core voltage per chain", "core_voltage_v", "chain", 1.0),
+)
+
+# Names every exposition contains (tests and docs check against this list).
+METRIC_NAMES = (
+    "asicrc_build_info",
+    "asicrc_device_info",
+    "asicrc_device_up",
+    *(name for name, *_ in TELEMETRY_GAUGES),
+    "asicrc_share_hashrate_hashes_per_second",
+    "asicrc_share_hashrate_lower_hashes_per_second",
+    "asicrc_share_hashrate_upper_hashes_per_second",
+    "asicrc_shares_total",
+    "asicrc_nonces_total",
+    "asicrc_hardware_errors_total",
+    "asicrc_device_faults_total",
+    "asicrc_device_restarts_total",
+    "asicrc_poll_success",
+    "asicrc_poll_duration_seconds",
+    "asicrc_last_poll_timestamp_seconds",
+    "asicrc_stratum_connections",
+    "asicrc_reservoir_nrmse",
+    "asicrc_reservoir_windows_total",
+    "asicrc_tpf_gate_enabled",
+    "asicrc_tpf_gate_p_value",
+    "asicrc_event_loop_lag_seconds",
+    "asicrc_events_total",
+    "asicrc_fanout_dropped_events_total",
+    "asicrc_mqtt_connected",
+    "asicrc_uptime_seconds",
+)
+
+
+class SnapshotCollector(Collector):
+    def __init__(self, get_snapshot: Callable[[], Snapshot]) -> None:
+        self._get = get_snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # so registering does not call collect() before the loop has a snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self._get() or {}
+        node = str(snap.get("node", ""))
+        devices: dict[str, dict[str, Any]] = snap.get("devices", {})
+        yield from self._node_metrics(node, snap)
+        yield from self._device_metrics(node, devices)
+
+    def _node_metrics(self, node: str, snap: Snapshot) -> Iterator[Metric]:
+        build = InfoMetricFamily("asicrc_build", "asicrc version running on this node", labels=["node"])
+        build.add_metric([node], {"version": VERSION})
+        yield build
+        g = GaugeMetricFamily("asicrc_uptime_seconds", "Seconds since the daemon started", labels=["node"])
+        g.add_metric([node], float(snap.get("uptime_s", 0.0)))
+        yield g
+        g = GaugeMetricFamily("asicrc_event_loop_lag_seconds",
+                              "Extra delay of a 0.5 s timer on the event loop (last sample)", labels=["node"])
+        g.add_metric([node], float(snap.get("loop_lag_s", 0.0)))
+        yield g
+        c = CounterMetricFamily("asicrc_events", "Events received from devices by kind", labels=["node", "kind"])
+        for kind in ("share", "nonce", "telemetry", "fault", "state"):
+            c.add_metric([node, kind], float(snap.get("events_total", {}).get(kind, 0)))
+        yield c
+        c = CounterMetricFamily("asicrc_fanout_dropped_events",
+                                "Events dropped because a consumer queue was full", labels=["node"])
+        c.add_metric([node], float(snap.get("fanout", {}).get("dropped", 0)))
+        yield c
+        g = GaugeMetricFamily("asicrc_mqtt_connected", "1 while connected to the MQTT broker", labels=["node"])
+        g.add_metric([node], 1.0 if snap.get("mqtt", {}).get("connected") else 0.0)
+        yield g
+        g = GaugeMetricFamily("asicrc_stratum_connections", "Miners connected to the built-in Stratum server",
+                              labels=["node"])
+        g.add_metric([node], float(snap.get("stratum", {}).get("connections", 0) or 0))
+        yield g
+        res = snap.get("reservoir", {}) or {}
+        g = GaugeMetricFamily("asicrc_reservoir_nrmse",
+                              "NRMSE of the last reservoir run on its held-out test split (NaN before the first run)",
+                              labels=["node", "task"])
+        g.add_metric([node, str(res.get("task", "narma10"))], _or_nan(res.get("nrmse")))
+        yield g
+        c = CounterMetricFamily("asicrc_reservoir_windows", "Feature windows the reservoir stream produced",
+                                labels=["node"])
+        c.add_metric([node], float(res.get("windows", 0) or 0))
+        yield c
+        tpf = snap.get("tpf", {}) or {}
+        g = GaugeMetricFamily("asicrc_tpf_gate_enabled",
+                              "1 if the TPF gate filters work (held-out advantage significant), else 0",
+                              labels=["node"])
+        g.add_metric([node], 1.0 if tpf.get("enabled") else 0.0)
+        yield g
+        g = GaugeMetricFamily("asicrc_tpf_gate_p_value", "p-value of the evidence the TPF gate holds (NaN if none)",
+                              labels=["node"])
+        g.add_metric([node], _or_nan(tpf.get("p_value")))
+        yield g
+
+    def _device_metrics(self, node: str, devices: dict[str, dict[str, Any]]) -> Iterator[Metric]:
+        lbl = ["node", "device"]
+        info = InfoMetricFamily("asicrc_device", "Static facts about a device", labels=lbl)
+        up = GaugeMetricFamily("asicrc_device_up", "1 if the device is online", labels=lbl)
+        share_hr = GaugeMetricFamily("asicrc_share_hashrate_hashes_per_second",
+                                     "Hashrate estimated from accepted shares over the last 5 minutes", labels=lbl)
+        share_lo = GaugeMetricFamily("asicrc_share_hashrate_lower_hashes_per_second",
+                                     "Lower bound of the 95% Poisson interval of the share hashrate", labels=lbl)
+        share_hi = GaugeMetricFamily("asicrc_share_hashrate_upper_hashes_per_second",
+                                     "Upper bound of the 95% Poisson interval of the share hashrate", labels=lbl)
+        shares = CounterMetricFamily("asicrc_shares", "Shares submitted, by verdict", labels=[*lbl, "verdict"])
+        nonces = CounterMetricFamily("asicrc_nonces", "Nonce frames received from serial chains", labels=lbl)
+        hw = CounterMetricFamily("asicrc_hardware_errors", "Hardware errors the device reports", labels=lbl)
+        faults = CounterMetricFamily("asicrc_device_faults", "Faults (disconnects, refusals, errors)", labels=lbl)
+        restarts = CounterMetricFamily("asicrc_device_restarts", "Times the supervisor restarted the device task",
+                                       labels=lbl)
+        poll_ok = GaugeMetricFamily("asicrc_poll_success", "1 if the last telemetry poll succeeded", labels=lbl)
+        poll_dur = GaugeMetricFamily("asicrc_poll_duration_seconds", "Duration of the last telemetry poll",
+                                     labels=lbl)
+        poll_ts = GaugeMetricFamily("asicrc_last_poll_timestamp_seconds",
+                                    "Unix time of the last telemetry poll (the daemon polls on its own timer)",
+                                    labels=lbl)
+        tele = {name: GaugeMetricFamily(name, help_, labels=[*lbl, sub] if sub else lbl)
+                for name, help_, _, sub, _ in TELEMETRY_GAUGES}
+        for dev_id, d in sorted(devices.items()):
+            key = [node, dev_id]
+            ident = d.get("identity", {})
+            info.add_metric(key, {"model": str(d.get("model", "")), "transport": str(d.get("transport", "")),
+                                  "firmware": str(ident.get("firmware", "")), "serial": str(ident.get("serial", ""))})
+            up.add_metric(key, 1.0 if d.get("up") else 0.0)
+            est = d.get("hashrate_estimate") or {}
+            share_hr.add_metric(key, _or_nan(est.get("value")))
+            share_lo.add_metric(key, _or_nan(est.get("low")))
+            share_hi.add_metric(key, _or_nan(est.get("high")))
+            share_counts = d.get("shares", {})
+            for verdict in sorted({"accepted", *share_counts}):
+                shares.add_metric([*key, verdict], float(share_counts.get(verdict, 0)))
+            nonces.add_metric(key, float(d.get("nonces", 0)))
+            telemetry = d.get("telemetry", {})
+            hw.add_metric(key, _total(telemetry.get("hw_errors")) or 0.0)
+            faults.add_metric(key, float(d.get("faults", 0)))
+            restarts.add_metric(key, float(d.get("restarts", 0)))
+            poll_ok.add_metric(key, 1.0 if d.get("poll_success") else 0.0)
+            poll_dur.add_metric(key, float(d.get("poll_duration_s", 0.0)))
+            poll_ts.add_metric(key, float(d.get("last_poll_unix", 0.0)))
+            for name, _, tkey, sub, scale in TELEMETRY_GAUGES:
+                value = telemetry.get(tkey)
+                if sub is None:
+                    total = _total(value)
+                    if total is not None:
+                        tele[name].add_metric(key, total * scale)
+                else:
+                    for idx, v in _series(value):
+                        tele[name].add_metric([*key, idx], v * scale)
+        yield from (info, up, share_hr, share_lo, share_hi, shares, nonces, hw, faults, restarts,
+                    poll_ok, poll_dur, poll_ts, *tele.values())
+
+
+def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(get_snapshot))
+    ProcessCollector(namespace="", registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
+    return registry
+
+
+class MetricsServer:
+    """`/metrics` over HTTP on a daemon thread (prometheus-client's WSGI server)."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self.registry = registry
+        self.host = host
+        self.requested_port = port
+        self.port = 0
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> int:
+        try:
+            server, thread = start_http_server(self.requested_port, addr=self.host, registry=self.registry)
+        except OSError as exc:
+            raise OSError(f"prometheus: cannot listen on {self.host}:{self.requested_port}: "
+                          f"{exc.strerror or exc}") from None
+        self._server, self._thread = server, thread
+        self.port = int(server.server_address[1])
+        log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)
+        return self.port
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None

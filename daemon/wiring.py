@@ -1,0 +1,211 @@
+"""Seams to the pieces other areas own: Stratum server, simulator, device drivers, reservoir stream, TPF gate.
+
+The daemon wires these and holds no protocol or numeric logic of its own. Each seam imports its piece lazily;
+a piece that is missing or fails to start degrades the daemon with one clear log line instead of a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from typing import Any
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.device import Device
+from asicrc.drivers.events import FanOut
+
+from .config import DeviceConfig, ReservoirConfig, StratumConfig
+
+log = logging.getLogger("asicrc.wiring")
+
+
+class PieceMissing(RuntimeError):
+    """A piece owned by another area is not available in this installation."""
+
+
+def _import(module: str, what: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise PieceMissing(f"{what} not available ({module}: {exc})") from None
+
+
+def _kwargs_for(fn: Any, candidates: dict[str, Any]) -> dict[str, Any]:
+    """The subset of `candidates` that `fn` accepts (pieces evolve; pass what they take)."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return candidates
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return candidates
+    return {k: v for k, v in candidates.items() if k in params}
+
+
+async def _maybe_await(x: Any) -> Any:
+    return await x if inspect.isawaitable(x) else x
+
+
+# ---- Stratum server ----------------------------------------------------------------------------------------
+class StratumHandle:
+    def __init__(self, server: Any) -> None:
+        self.server = server
+
+    @property
+    def address(self) -> tuple[str, int]:
+        for attr in ("address", "addr"):
+            val = getattr(self.server, attr, None)
+            if isinstance(val, tuple) and len(val) >= 2:
+                return str(val[0]), int(val[1])
+        return str(getattr(self.server, "host", "127.0.0.1")), int(self.server.port)
+
+    def stats(self) -> dict[str, Any]:
+        attr = getattr(self.server, "stats", None)
+        data = attr() if callable(attr) else attr
+        out = {k: v for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
+        conns = getattr(self.server, "connections", None)
+        out["connections_total"] = out.pop("connections", 0)
+        out["connections"] = len(conns) if isinstance(conns, (dict, list, set)) else int(conns or 0)
+        return out
+
+    async def stop(self) -> None:
+        await _maybe_await(self.server.stop())
+
+
+async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False) -> StratumHandle:
+    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`."""
+    mod = _import("asicrc.drivers.stratum.server", "built-in Stratum server")
+    cls = getattr(mod, "StratumServer", None)
+    conf_cls = getattr(mod, "ServerConfig", None)
+    if cls is None or conf_cls is None:
+        raise PieceMissing("built-in Stratum server not available (asicrc.drivers.stratum.server lacks "
+                           "StratumServer/ServerConfig)")
+    port = cfg.lbry_port if lbry else cfg.port
+    conf = conf_cls(**_kwargs_for(conf_cls, {"host": cfg.host, "port": port, "difficulty": cfg.difficulty,
+                                             "lbry": lbry}))
+    server = cls(conf, **_kwargs_for(cls, {"fanout": fanout, "clock": clock}))
+    await _maybe_await(server.start())
+    return StratumHandle(server)
+
+
+# ---- simulator ---------------------------------------------------------------------------------------------
+SIM_CLASSES = {"s9": "SimS9", "lv06": "SimLV06", "lbbox": "SimLBBox"}
+
+
+async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | None) -> Any:
+    """Start the simulated device behind `dc`; returns the sim (with `.ports` and `.stop()`)."""
+    mod = _import("asicrc.drivers.sim", "simulator")
+    cls = getattr(mod, SIM_CLASSES[dc.model], None)
+    if cls is None:
+        raise PieceMissing(f"simulator has no {SIM_CLASSES[dc.model]} (asicrc.drivers.sim)")
+    sim = cls(**_kwargs_for(cls, {"serial": f"SIM-{dc.id}", "seed": dc.seed, "clock": clock,
+                                  "stratum": stratum, "user": dc.id}))
+    await sim.start()
+    return sim
+
+
+# ---- device drivers ----------------------------------------------------------------------------------------
+def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
+                  ports: dict[str, int] | None = None, stratum: StratumHandle | None = None) -> Device:
+    """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
+    mod = _import("asicrc.drivers.models", "device drivers")
+    spec_mod = _import("asicrc.drivers.models.spec", "device drivers")
+    factory = getattr(mod, "create_device", None)
+    if factory is None:
+        raise PieceMissing("device drivers not available (no create_device in asicrc.drivers.models)")
+    raw: dict[str, Any] = {"model": dc.model, "device_id": dc.id, "poll_interval_s": poll_interval_s,
+                           "worker": dc.id}
+    if ports:  # simulator: its servers listen on 127.0.0.1 at free ports
+        raw["host"] = "127.0.0.1"
+        if "http" in ports:
+            raw["http_port"] = int(ports["http"])
+        if "rpc" in ports:
+            raw["rpc_port"] = int(ports["rpc"])
+    else:
+        raw["host"] = dc.host
+        if dc.port:
+            raw["port"] = dc.port
+        if dc.serial_port:
+            raw["serial_port"] = dc.serial_port
+    spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
+    extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None}
+    device: Device = factory(spec, **_kwargs_for(factory, extra))
+    return device
+
+
+# ---- reservoir feature stream and TPF gate ------------------------------------------------------------------
+class ReservoirHandle:
+    """The live reservoir feature stream, if reservoir/ provides one."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def report(self) -> dict[str, Any]:
+        for name in ("report", "state", "stats"):
+            fn = getattr(self.stream, name, None)
+            if callable(fn):
+                data = fn()
+                return dict(data) if isinstance(data, dict) else {"value": data}
+        return {}
+
+    async def run(self) -> None:
+        await _maybe_await(self.stream.run())
+
+    async def stop(self) -> None:
+        fn = getattr(self.stream, "stop", None)
+        if callable(fn):
+            await _maybe_await(fn())
+
+
+def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None) -> ReservoirHandle:
+    mod = _import("asicrc.reservoir.stream", "reservoir feature stream")
+    cls = getattr(mod, "FeatureStream", None)
+    if cls is None:
+        raise PieceMissing("reservoir feature stream not available (no FeatureStream in asicrc.reservoir.stream)")
+    stream = cls(**_kwargs_for(cls, {"fanout": fanout, "clock": clock, "window_s": cfg.window_s,
+                                     "record_dir": record_dir}))
+    return ReservoirHandle(stream)
+
+
+def make_tpf_gate() -> Any:
+    mod = _import("asicrc.reservoir.tpf", "TPF gate")
+    return mod.TpfGate()
+
+
+# ---- experiments (NARMA and friends), run in a worker thread ------------------------------------------------
+# name -> (module, function) candidates reservoir/ may provide; the function takes keyword options and returns
+# a JSON-able report dict.
+EXPERIMENTS: dict[str, tuple[tuple[str, str], ...]] = {
+    "narma": (("asicrc.reservoir.experiments", "run_narma"), ("asicrc.reservoir.cli_narma", "run_report")),
+    "memory": (("asicrc.reservoir.experiments", "run_memory_capacity"),),
+    "tpf": (("asicrc.reservoir.tpf.experiment", "run_hash_experiment"),),
+}
+
+
+def _find_experiment(name: str) -> Any:
+    for module, func in EXPERIMENTS.get(name, ()):
+        try:
+            fn = getattr(importlib.import_module(module), func, None)
+        except ImportError:
+            continue
+        if callable(fn):
+            return fn
+    return None
+
+
+def available_experiments() -> list[str]:
+    return [name for name in EXPERIMENTS if _find_experiment(name) is not None]
+
+
+def experiment_runner(name: str) -> Any:
+    """A callable (options, state_dir) -> report for experiment `name`, or None if reservoir/ lacks it."""
+    fn = _find_experiment(name)
+    if fn is None:
+        return None
+
+    def run(options: dict[str, Any], state_dir: Any) -> dict[str, Any]:
+        kwargs = _kwargs_for(fn, {**options, "out_dir": str(state_dir / "experiments" / name)})
+        result = fn(**kwargs)
+        return dict(result) if isinstance(result, dict) else {"result": result}
+
+    return run

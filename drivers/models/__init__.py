@@ -1,0 +1,77 @@
+"""Per-model devices and the factory the daemon uses.
+
+Usage (daemon, reservoir, tests)::
+
+    from asicrc.drivers.models import DeviceSpec, create_device, envelope_for
+
+    spec = DeviceSpec(model="lv06", device_id="lv06-a", host="127.0.0.1", http_port=8080)
+    # or DeviceSpec.from_mapping({"model": "s9", "device_id": "s9-1", "port": 4028}, where="devices[0]")
+    dev = create_device(spec, fanout=fanout, clock=clock, stratum_server=server)
+    await dev.start()                      # first contact; never raises for an absent device (it keeps retrying)
+    async for ev in dev.events(): ...      # this device's telemetry/fault/state + its Stratum shares (by worker)
+    await dev.set_frequency(500)           # EnvelopeViolation (ValueError) / ActuationUnsupported: nothing sent
+    await dev.stop()
+
+Models: "s9" (4028 RPC + Stratum), "lv06" (AxeOS HTTP + Stratum), "lbbox" (Goldshell HTTP + 4028 + LBRY Stratum),
+"bm1366-uart" / "bm1387-uart" (direct serial chains; `serial_port` required).
+`DeviceSpec` fields: see asicrc.drivers.models.spec (port = the model's primary port: HTTP for lv06/lbbox, RPC for
+s9). Network devices' shares are the Stratum server's share Events whose `worker` is `spec.worker` (default: the
+device id), re-labelled with the device id in `events()`. `envelope_for(model)` / `ENVELOPES` give the per-model
+SafetyEnvelope without creating a device (config validation).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+from ..clock import Clock
+from ..device import Device, SafetyEnvelope
+from ..events import FanOut
+from .data import MODELS, ModelData
+from .spec import DeviceSpec, SpecError
+
+ENVELOPES: dict[str, SafetyEnvelope] = {name: data.envelope for name, data in MODELS.items()}
+
+# model -> "module:Class" (imported on use, so a network-only daemon never imports serial code)
+_CLASSES = {
+    "s9": "asicrc.drivers.models.s9:S9Device",
+    "lv06": "asicrc.drivers.models.lv06:LV06Device",
+    "lbbox": "asicrc.drivers.models.lbbox:LBBoxDevice",
+    "bm1366-uart": "asicrc.drivers.models.uart:UartChainDevice",
+    "bm1387-uart": "asicrc.drivers.models.uart:UartChainDevice",
+}
+
+
+def envelope_for(model: str) -> SafetyEnvelope:
+    try:
+        return ENVELOPES[model]
+    except KeyError:
+        raise KeyError(f"unknown model {model!r} (choose from {', '.join(ENVELOPES)})") from None
+
+
+def model_data(model: str) -> ModelData:
+    try:
+        return MODELS[model]
+    except KeyError:
+        raise SpecError(f"unknown model {model!r} (choose from {', '.join(MODELS)})") from None
+
+
+def create_device(
+    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: Any = None
+) -> Device:
+    """A Device for `spec` (not started). Bad specs raise SpecError (a ValueError) naming the key."""
+    if not isinstance(spec, DeviceSpec):
+        spec = DeviceSpec.from_mapping(spec)
+    else:
+        spec.validate()
+    data = model_data(spec.model)
+    module_name, cls_name = _CLASSES[spec.model].split(":")
+    cls = getattr(importlib.import_module(module_name), cls_name)
+    if spec.model.endswith("-uart"):
+        return cls(spec, data, fanout=fanout, clock=clock)
+    return cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server)
+
+
+__all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "create_device", "envelope_for", "model_data"]

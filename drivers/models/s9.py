@@ -1,0 +1,35 @@
+"""Antminer S9 over the network: bmminer 4028 RPC (read-only on stock firmware) + shares from our Stratum server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..api.cgminer import parse_stats, parse_summary, parse_version
+from ..api.rpc4028 import RpcClient
+from ..events import Source
+from .network import NetworkDevice
+
+
+class S9Device(NetworkDevice):
+    source = Source.RPC
+
+    def _rpc(self) -> RpcClient:
+        return RpcClient(self.spec.host, self.spec.rpc_port_or(self.data.rpc_port), self.spec.timeout_s)
+
+    async def _connect(self) -> None:
+        version = parse_version(await self._rpc().command("version"))
+        self.identity = replace(
+            self.identity, firmware=version.firmware, extra={**self.identity.extra, "type": version.miner_type}
+        )
+
+    async def _poll(self) -> dict[str, Any]:
+        rpc = self._rpc()
+        stats = parse_stats(await rpc.command("stats"))
+        summary = parse_summary(await rpc.command("summary"))
+        tel = {k: v for k, v in stats.items() if k not in ("miner_type", "firmware", "chains")}
+        tel.update(summary)  # GHS 5s from summary is the firmware's own headline hashrate
+        chips = sum(stats.get("chips", [])) or self.data.chips
+        if chips != self.identity.chips or (stats["firmware"] and not self.identity.firmware):
+            self.identity = replace(self.identity, chips=chips, firmware=self.identity.firmware or stats["firmware"])
+        return tel

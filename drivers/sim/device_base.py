@@ -1,0 +1,343 @@
+"""The simulated device runtime shared by every model: physics loop, nonce scanning, Stratum session, servers.
+
+One asyncio task advances the physics every ``tick_s`` wall seconds by the elapsed *clock* time (so a fast Clock
+makes simulated time run faster), lets the firmware layer count and refresh its API snapshot, and scans nonces for
+the next interval; found shares are submitted at their simulated times (rounded up to the firmware's poll period).
+Model classes (models.py) add the management servers and the Stratum client flavour.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+from asicrc.drivers.clock import REAL_TIME, Clock
+from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.stratum.client import Job, StratumClient
+
+from .faults import Fault, FaultKind, FaultState
+from .firmware import Firmware, Snapshot
+from .nonces import FoundShare, NonceScanner
+from .physics import Physics, stable_int
+from .spec import ModelSpec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SEARCH_RATE_HS = 20_000.0  # sha256d nonces scanned per simulated second at nominal hashrate
+
+
+class Server(Protocol):
+    port: int
+
+    async def start(self) -> int: ...
+    async def stop(self) -> None: ...
+
+
+class SimStratumClient(StratumClient):
+    """The project's Stratum client plus a way to cut the TCP connection (fault injection)."""
+
+    def drop(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            writer.transport.abort()
+
+
+class SimDevice:
+    """Base of SimS9 / SimLV06 / SimLBBox. See the package docstring for the public API."""
+
+    spec: ClassVar[ModelSpec]
+    firmware_version: ClassVar[str] = ""
+    lbry: ClassVar[bool] = False
+    hw_ticket_diff: ClassVar[float] = 64.0
+    input_voltage_v: ClassVar[float] = 12.0
+
+    def __init__(
+        self,
+        serial: str | None = None,
+        seed: int = 0,
+        clock: Clock = REAL_TIME,
+        stratum: tuple[str, int] | None = None,
+        ambient_c: float = 25.0,
+        *,
+        user: str | None = None,
+        password: str = "x",
+        search_rate_hs: float | None = None,
+        tick_s: float = 0.1,
+        host: str = "127.0.0.1",
+        ports: Mapping[str, int] | None = None,
+        start_warm: bool = True,
+        fanout: FanOut | None = None,
+    ) -> None:
+        if host != "127.0.0.1":
+            raise ValueError(f"simulated devices listen on 127.0.0.1 only, got host {host!r}")
+        if not tick_s > 0:
+            raise ValueError(f"tick_s must be > 0, got {tick_s!r}")
+        self.serial = serial or f"{self.spec.name.upper()}-{seed:06d}"
+        self.device_id = re.sub(r"[^a-zA-Z0-9_-]", "-", f"sim-{self.spec.name}-{self.serial}")
+        self.seed = int(seed)
+        self.clock = clock
+        self.stratum = stratum
+        self.user = user or f"sim.{self.device_id}"
+        self.password = password
+        self.tick_s = float(tick_s)
+        self.host = host
+        self._fixed_ports = dict(ports or {})
+        self.physics = Physics(self.spec, self.serial, self.seed, ambient_c, start_warm=start_warm)
+        self.rng = np.random.default_rng([self.seed & 0xFFFFFFFF, (stable_int(self.serial) + 1) & 0xFFFFFFFF])
+        rate = search_rate_hs if search_rate_hs is not None else (DEFAULT_SEARCH_RATE_HS / 10 if self.lbry
+                                                                  else DEFAULT_SEARCH_RATE_HS)
+        if not rate > 0:
+            raise ValueError(f"search_rate_hs must be > 0, got {rate!r}")
+        self.search_rate_hs = float(rate)
+        self.hash_scale = self.physics.expected_hashrate_hs / self.search_rate_hs
+        self.scanner = NonceScanner(self.hash_scale, self.rng, lbry=self.lbry)
+        self.firmware = Firmware(self.spec, self.physics, self.rng, clock.now(), self.hw_ticket_diff,
+                                 self.input_voltage_v)
+        self.faults = FaultState()
+        self.fanout = fanout if fanout is not None else FanOut()
+        self.client: SimStratumClient | None = None
+        self.state = "stopped"
+        self.servers: dict[str, Server] = {}
+        self.mac = ":".join(f"{b:02X}" for b in stable_int("mac/" + self.serial).to_bytes(8, "little")[:6])
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scan_until = 0.0
+        self._last_t = clock.now()
+        self._reboot_task: asyncio.Task[None] | None = None
+
+    # ---- to be provided by models ------------------------------------------------------------------
+    def make_servers(self) -> dict[str, Server]:
+        raise NotImplementedError
+
+    def make_client(self, host: str, port: int) -> SimStratumClient:
+        raise NotImplementedError
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    @property
+    def ports(self) -> dict[str, int]:
+        return {name: srv.port for name, srv in self.servers.items()}
+
+    async def start(self) -> None:
+        """Start the servers (returns once they listen), the physics loop and the Stratum session."""
+        if self.state != "stopped":
+            return
+        if not self.servers:
+            self.servers = self.make_servers()
+        await self._start_servers()
+        now = self.clock.now()
+        self._last_t = now
+        self._scan_until = now
+        self.firmware.reboot(now)
+        self.state = "running"
+        self._spawn(self._physics_loop(), "physics")
+        if self.stratum is not None:
+            self._spawn(self._stratum_loop(), "stratum")
+        self._publish(Kind.STATE, {"state": "online", "model": self.spec.name, "serial": self.serial,
+                                   "ports": self.ports, "hash_scale": self.hash_scale})
+
+    async def _start_servers(self) -> None:
+        for name, srv in self.servers.items():
+            if name in self._fixed_ports and srv.port == 0:
+                srv.port = self._fixed_ports[name]
+            await srv.start()
+
+    async def stop(self) -> None:
+        self.state = "stopped"
+        tasks = list(self._tasks)
+        if self._reboot_task is not None:
+            tasks.append(self._reboot_task)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self._close_client()
+        for srv in self.servers.values():
+            await srv.stop()
+        self._publish(Kind.STATE, {"state": "offline"})
+
+    async def _close_client(self) -> None:
+        client, self.client = self.client, None
+        self.scanner.clear()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.close()
+
+    def _spawn(self, coro: Any, name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"{self.device_id}-{name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def restart(self) -> None:
+        """Reboot: management API unreachable and no hashing for spec.reboot_s of clock time."""
+        if self.state != "running":
+            return
+        self.state = "rebooting"
+        self._reboot_task = asyncio.create_task(self._reboot(), name=f"{self.device_id}-reboot")
+
+    async def _reboot(self) -> None:
+        self._publish(Kind.STATE, {"state": "restarting", "gap_s": self.spec.reboot_s})
+        await asyncio.sleep(0.2)  # let the HTTP answer to the restart request leave first
+        self.physics.hashing = False
+        for task in [t for t in self._tasks if t.get_name().endswith("stratum")]:
+            task.cancel()
+        await self._close_client()
+        for srv in self.servers.values():
+            await srv.stop()
+        await self.clock.sleep(self.spec.reboot_s)
+        await self._start_servers()
+        self.firmware.reboot(self.clock.now())
+        self.physics.hashing = True
+        self.state = "running"
+        if self.stratum is not None:
+            self._spawn(self._stratum_loop(), "stratum")
+        self._publish(Kind.STATE, {"state": "online"})
+
+    # ---- actuation (what the management APIs call) ----------------------------------------------------
+    def set_frequency_mhz(self, mhz: float, chips: Any = None) -> None:
+        self.physics.set_frequency(float(mhz) * 1e6, chips)
+
+    def set_core_voltage_mv(self, mv: float, chips: Any = None) -> None:
+        self.physics.set_voltage(float(mv) / 1000.0, chips)
+
+    def set_fan_percent(self, percent: float | None) -> None:
+        self.physics.set_fan(percent)
+
+    def inject(self, fault: Fault) -> None:
+        """Apply a physical fault now, or arm a transport fault for the next requests (see faults.py)."""
+        kind = fault.kind
+        if kind is FaultKind.AMBIENT:
+            self.physics.set_ambient(fault.value)
+        elif kind is FaultKind.CHIP_DEATH:
+            self.physics.kill_chips([fault.target])
+        elif kind is FaultKind.CHAIN_DEATH:
+            self.physics.kill_chain(fault.target)
+        elif kind is FaultKind.TCP_DISCONNECT:
+            if self.client is not None:
+                self.client.drop()
+        else:
+            self.faults.arm(fault)
+        self._publish(Kind.FAULT, {"reason": f"injected:{kind.value}", "detail": repr(fault)})
+
+    # ---- the loops -----------------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.firmware.snapshot
+
+    async def _physics_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.tick_s)
+            now = self.clock.now()
+            dt = max(0.0, now - self._last_t)
+            self._last_t = now
+            self.physics.advance(dt)
+            snap = self.firmware.tick(now, dt)
+            if snap is not None:
+                self._publish_telemetry(snap)
+            self._scan_ahead(loop, now)
+
+    def _scan_ahead(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
+        """Scan the next tick's interval now and schedule each share at its own simulated time."""
+        horizon = now + self.tick_s * self.clock.speed
+        start = self._scan_until if self._scan_until > now - 5 * self.tick_s * self.clock.speed else now
+        if horizon <= start:
+            return
+        self._scan_until = horizon
+        if self.client is None or not self.physics.hashing:
+            return
+        for share in self.scanner.scan(start, horizon - start, self.physics):
+            t = share.t_s
+            poll = self.spec.share_poll_s
+            if poll > 0:
+                t = math.ceil(t / poll) * poll
+            delay = max(0.0, self.clock.wall_seconds(t - self.clock.now()))
+            loop.call_later(delay, self._submit_soon, share)
+
+    def _submit_soon(self, share: FoundShare) -> None:
+        if self.client is not None and self.state == "running":
+            self._spawn(self._submit(self.client, share), "submit")
+
+    async def _submit(self, client: SimStratumClient, share: FoundShare) -> None:
+        counters = self.firmware.counters
+        counters.submitted += 1
+        try:
+            res = await client.submit(share.job.job_id, share.extranonce2, share.ntime, share.nonce,
+                                      share.version_bits)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            self._publish(Kind.FAULT, {"reason": "submit-failed", "detail": str(exc)})
+            return
+        verdict = "accepted" if res.accepted else (res.message or "rejected")
+        if res.accepted:
+            counters.accepted += 1
+            counters.difficulty_accepted += share.job.difficulty
+            counters.last_share_t_s = self.clock.now()
+        else:
+            counters.rejected += 1
+            counters.reject_reasons[verdict] = counters.reject_reasons.get(verdict, 0) + 1
+        counters.best_difficulty = max(counters.best_difficulty, share.difficulty)
+        self._publish(Kind.SHARE, {
+            "job_id": share.job.job_id, "assigned_diff": share.job.difficulty, "achieved_diff": share.difficulty,
+            "nonce": share.nonce, "version_bits": share.version_bits or 0, "verdict": verdict,
+            "error_code": res.error_code, "worker": self.user, "connection": 0, "chip": share.chip,
+            "found_t_s": share.t_s,
+        })
+
+    def _on_job(self, job: Job) -> None:
+        self.scanner.set_job(job)
+        self.firmware.counters.pool_difficulty = job.difficulty
+
+    async def _stratum_loop(self) -> None:
+        assert self.stratum is not None
+        host, port = self.stratum
+        delay = 0.5
+        while True:
+            client = self.make_client(host, port)
+            client.add_job_listener(self._on_job)
+            try:
+                await client.connect()
+            except Exception as exc:  # any failure: the firmware retries, as real miners do
+                with contextlib.suppress(Exception):
+                    await client.close()
+                self._publish(Kind.FAULT, {"reason": "stratum-connect-failed", "detail": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.client = client
+            self._publish(Kind.STATE, {"state": "stratum-connected", "pool": f"{host}:{port}"})
+            return
+
+    # ---- events ------------------------------------------------------------------------------------
+    def _publish(self, kind: Kind, data: Mapping[str, Any]) -> None:
+        self.fanout.publish(Event(self.clock.now_ns(), self.device_id, Source.SIM, kind, dict(data)))
+
+    def _publish_telemetry(self, snap: Snapshot) -> None:
+        self._publish(Kind.TELEMETRY, {
+            "hashrate_hs": snap.hashrate_5s_hs,
+            "temp_chip_c": list(snap.chain_chip_c),
+            "temp_board_c": list(snap.chain_board_c),
+            "power_w": snap.power_w,
+            "fan_rpm": list(snap.fan_rpm),
+            "frequency_hz": snap.frequency_hz,
+            "core_voltage_v": snap.core_voltage_v,
+            "hw_errors": snap.hw_errors,
+            "ambient_c": self.physics.ambient_c,
+        })
+
+    @property
+    def pool_url(self) -> str:
+        if self.stratum is None:
+            return ""
+        return f"stratum+tcp://{self.stratum[0]}:{self.stratum[1]}"
+
+    @property
+    def stratum_active(self) -> bool:
+        return self.client is not None and self.client.connected.is_set()

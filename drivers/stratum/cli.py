@@ -1,0 +1,172 @@
+"""`asicrc stratum`: check one share offline, or run a standalone pool / upstream proxy.
+
+  asicrc stratum share --notify JSON --extranonce1 HEX --submit JSON [--version-mask HEX]
+  asicrc stratum serve [--host H] [--port N] [--difficulty D] [--lbry] [--upstream URL ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from typing import Any
+
+from .limits import Limits
+from .work import Notify, StratumFormatError, Submit, nbits_to_target, rolled_version
+
+_DEFAULT_LIMITS = Limits()
+
+
+class UsageError(ValueError):
+    asicrc_user_error = True
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    share = sub.add_parser("share", help="rebuild a share's header from notify + submit; print hash and difficulty")
+    share.add_argument("--notify", required=True,
+                       help="mining.notify params as a JSON list (or the whole notify message)")
+    share.add_argument("--extranonce1", required=True, help="the connection's extranonce1 (hex)")
+    share.add_argument("--submit", required=True,
+                       help="mining.submit params as a JSON list (or the whole submit message)")
+    share.add_argument("--version-mask", default="1fffe000",
+                       help="negotiated BIP310 mask for a 6-param submit (hex, default 1fffe000)")
+
+    serve = sub.add_parser("serve", help="run a standalone Stratum v1 pool (or a proxy with --upstream)")
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3333, help="listen port (default 3333; 0 = any free port)")
+    serve.add_argument("--difficulty", type=float, default=1.0, help="initial share difficulty")
+    serve.add_argument("--job-interval", type=float, default=30.0, help="seconds between new jobs (0: never)")
+    serve.add_argument("--lbry", action="store_true", help="serve LBRY jobs (LB-Box)")
+    serve.add_argument("--allow", action="append", metavar="WORKER[:PASSWORD]",
+                       help="only these workers may authorize (repeatable)")
+    serve.add_argument("--upstream", metavar="URL", help="proxy mode: stratum+tcp://host:port of the real pool")
+    serve.add_argument("--upstream-user", default="asicrc", help="worker name at the upstream pool")
+    serve.add_argument("--upstream-password", default="x", help="password at the upstream pool")
+    serve.add_argument("--print-shares", action="store_true", help="print every share event as a JSON line")
+    serve.add_argument("--max-connections", type=int, default=_DEFAULT_LIMITS.max_connections, help="connection limit")
+    serve.add_argument("--max-line", type=int, default=_DEFAULT_LIMITS.max_line_bytes, help="longest accepted line (bytes)")
+    serve.add_argument("--handshake-timeout", type=float, default=_DEFAULT_LIMITS.handshake_timeout_s,
+                       help="seconds a connection has to subscribe and authorize")
+    serve.add_argument("--idle-timeout", type=float, default=_DEFAULT_LIMITS.idle_timeout_s,
+                       help="close connections silent for this many seconds")
+
+
+def _json_params(text: str, what: str) -> list[Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--{what} is not valid JSON: {exc}") from None
+    if isinstance(value, dict):
+        value = value.get("params")
+    if not isinstance(value, list):
+        raise UsageError(f"--{what} must be a JSON list of params (or a message with 'params')")
+    return value
+
+
+def share_report(notify: Notify, extranonce1: bytes, submit: Submit, version_mask: int) -> dict[str, Any]:
+    """Header, hash (display order) and share difficulty of one submit, as a JSON-ready dict."""
+    from .validate import share_pow
+
+    version = rolled_version(notify.version, submit.version_bits, version_mask)
+    difficulty, pow_hash, header = share_pow(notify, extranonce1, submit.extranonce2, submit.ntime,
+                                             submit.nonce, version)
+    return {
+        "header": header.hex(),
+        "hash": pow_hash[::-1].hex(),
+        "difficulty": difficulty,
+        "version": f"{version:08x}",
+        "meets_nbits_target": int.from_bytes(pow_hash, "little") <= nbits_to_target(notify.nbits),
+        "algorithm": "lbry" if notify.is_lbry else "sha256d",
+    }
+
+
+def run_share(args: argparse.Namespace) -> int:
+    try:
+        notify = Notify.from_params(_json_params(args.notify, "notify"))
+        submit = Submit.from_params(_json_params(args.submit, "submit"))
+        extranonce1 = bytes.fromhex(args.extranonce1)
+        mask = int(args.version_mask, 16)
+    except StratumFormatError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(f"--extranonce1/--version-mask must be hex: {exc}") from None
+    if submit.job_id != notify.job_id:
+        print(f"warning: submit job_id {submit.job_id!r} != notify job_id {notify.job_id!r}", file=sys.stderr)
+    print(json.dumps(share_report(notify, extranonce1, submit, mask)))
+    return 0
+
+
+def _allow(entries: list[str] | None) -> dict[str, str | None] | None:
+    if not entries:
+        return None
+    out: dict[str, str | None] = {}
+    for entry in entries:
+        worker, sep, password = entry.partition(":")
+        if not worker:
+            raise UsageError(f"--allow {entry!r}: empty worker name")
+        out[worker] = password if sep else None
+    return out
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from asicrc.drivers.events import FanOut
+
+    from .proxy import UpstreamProxy
+    from .server import ServerConfig, StratumServer
+
+    try:
+        limits = Limits(max_connections=args.max_connections, max_line_bytes=args.max_line,
+                        handshake_timeout_s=args.handshake_timeout, idle_timeout_s=args.idle_timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    config = ServerConfig(host=args.host, port=args.port, difficulty=args.difficulty,
+                          min_difficulty=min(1e-9, args.difficulty), job_interval_s=args.job_interval,
+                          lbry=args.lbry, allow=_allow(args.allow), limits=limits)
+    fanout = FanOut()
+    proxy: UpstreamProxy | None = None
+    if args.upstream:
+        proxy = UpstreamProxy(args.upstream, args.upstream_user, args.upstream_password, config=config,
+                              fanout=fanout)
+        server = await proxy.start()
+    else:
+        server = StratumServer(config, fanout=fanout)
+        await server.start()
+    mode = f"proxy to {args.upstream}" if proxy else ("LBRY pool" if args.lbry else "pool")
+    print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    sub = fanout.subscribe(kinds={"share"}) if args.print_shares else None
+
+    async def printer() -> None:
+        assert sub is not None
+        async for ev in sub:
+            print(json.dumps({"t_ns": ev.t_ns, "device": ev.device, **ev.data}), flush=True)
+
+    task = asyncio.create_task(printer()) if sub else None
+    try:
+        await stop.wait()
+    finally:
+        if task:
+            task.cancel()
+        if proxy:
+            await proxy.stop()
+        else:
+            await server.stop()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.action == "share":
+        return run_share(args)
+    if args.port < 0 or args.port > 65535:
+        raise UsageError(f"--port must be 0..65535, got {args.port}")
+    if not args.difficulty > 0:
+        raise UsageError(f"--difficulty must be > 0, got {args.difficulty}")
+    return asyncio.run(_serve(args))

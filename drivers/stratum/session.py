@@ -1,0 +1,454 @@
+"""One downstream miner connection: line framing, limits, the Stratum methods, share validation.
+
+A :class:`Connection` is an ``asyncio.Protocol`` (no per-line task or stream objects: cheaper at 10k shares/s).
+It owns only its own state; anything shared (jobs, events, listeners, configuration) lives on the server.
+Malformed input produces a JSON-RPC error reply on this connection only; limit violations close this
+connection only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .limits import TokenBucket
+from .validate import ERROR_CODES, ERROR_MESSAGES, Verdict, share_pow
+from .work import Notify, StratumFormatError, Submit, rolled_version
+
+if TYPE_CHECKING:
+    from .server import StratumServer
+
+log = logging.getLogger(__name__)
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+@dataclass(slots=True)
+class SentJob:
+    """A job as this connection received it (difficulty in force at that moment)."""
+
+    notify: Notify
+    difficulty: float
+    sent_ns: int
+    seen: set[tuple[bytes, int, int, int]] = field(default_factory=set)  # duplicate detection
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRecord:
+    """One submit as the server judged it (given to share listeners, e.g. the upstream proxy)."""
+
+    t_ns: int
+    connection: int
+    device: str
+    worker: str
+    job_id: str
+    verdict: Verdict
+    error_code: int | None
+    assigned_diff: float
+    achieved_diff: float
+    submit: Submit | None
+    version: int  # rolled header version (0 if unknown)
+    hash: bytes | None  # internal byte order
+    header: bytes | None
+
+
+class Connection(asyncio.Protocol):
+    """State and protocol handling of one miner connection."""
+
+    def __init__(self, server: StratumServer, conn_id: int) -> None:
+        self.server = server
+        self.id = conn_id
+        self.transport: asyncio.Transport | None = None
+        self.peer = ""
+        self._buf = bytearray()
+        self._paused = False
+        self._closed = False
+        self._out: list[bytes] | None = None  # replies collected while processing one received chunk
+        now = server.loop_time()
+        self.opened_at = now
+        self.last_line_at = now
+        self.bucket = TokenBucket(server.limits.lines_per_s, server.limits.line_burst, now)
+        # Stratum session state
+        self.user_agent = ""
+        self.subscribed = False
+        self.extranonce_subscribed = False
+        self.extranonce1 = b""
+        self.extranonce2_size = server.config.extranonce2_size
+        self.version_mask = 0
+        self.workers: set[str] = set()
+        self.device = f"conn{conn_id}"
+        self.difficulty = server.config.difficulty
+        self.minimum_difficulty = 0.0
+        self.difficulty_pinned = False  # a control hook set it: suggest_difficulty no longer applies
+        self.jobs: OrderedDict[str, SentJob] = OrderedDict()
+        self.stale_ids: deque[str] = deque(maxlen=256)
+        self.handshake_mode = False
+        self._need_job = False
+        # statistics for the hashrate estimate
+        self.accepted = 0
+        self.rejected = 0
+        self.accepted_difficulty = 0.0
+        self.authorized_ns = 0
+        self.last_share_ns = 0
+        self._server_requests: dict[int, asyncio.Future[Any]] = {}
+        self._next_request_id = 1 << 30  # far from client ids so replies are unambiguous
+
+    # ---- transport ---------------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed = True
+        for fut in self._server_requests.values():
+            if not fut.done():
+                fut.set_exception(ConnectionError("miner disconnected"))
+        self._server_requests.clear()
+        self._buf.clear()
+        self.server.connection_closed(self)
+
+    def close(self, reason: str = "") -> None:
+        if not self._closed and self.transport is not None:
+            if reason:
+                log.info("stratum: closing connection %d (%s): %s", self.id, self.peer, reason)
+            if self._out:
+                self.transport.write(b"".join(self._out))
+            self._out = None
+            self._closed = True
+            self.transport.close()
+            self._buf.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def data_received(self, data: bytes) -> None:
+        if self._closed:
+            return
+        t_ns = self.server.clock.now_ns()  # line arrival time for every line in this chunk
+        self._buf += data
+        # replies to all lines of this chunk leave in one write (one syscall for a pipelining miner)
+        self._out = []
+        try:
+            self._process(t_ns)
+        finally:
+            out, self._out = self._out, None
+            if out and self.transport is not None and not self.transport.is_closing():
+                self._write(b"".join(out))
+
+    def _process(self, t_ns: int) -> None:
+        limits = self.server.limits
+        buf = self._buf
+        start = 0
+        while not self._closed:
+            end = buf.find(b"\n", start)
+            if end < 0:
+                break
+            if end - start > limits.max_line_bytes:
+                self.send_error(None, 20, f"line longer than {limits.max_line_bytes} bytes")
+                self.close("line too long")
+                return
+            now = self.server.loop_time()
+            if not self.bucket.take(now):
+                del buf[:start]
+                self._pause_for(self.bucket.wait_s())
+                return
+            line = bytes(buf[start:end])
+            start = end + 1
+            self.last_line_at = now
+            if line.strip():
+                self.handle_line(line, t_ns)
+        if self._closed:
+            return
+        del buf[:start]
+        if len(buf) > limits.max_line_bytes:
+            self.send_error(None, 20, f"line longer than {limits.max_line_bytes} bytes")
+            self.close("line too long")
+
+    def _pause_for(self, seconds: float) -> None:
+        """Rate limit hit: stop reading (TCP backpressure) until a token is available."""
+        if self.transport is None or self._paused:
+            return
+        self._paused = True
+        self.transport.pause_reading()
+        asyncio.get_running_loop().call_later(max(seconds, 0.001), self._resume)
+
+    def _resume(self) -> None:
+        self._paused = False
+        if self._closed or self.transport is None:
+            return
+        self.transport.resume_reading()
+        self.data_received(b"")
+
+    # ---- writing -------------------------------------------------------------------------------------------
+    def send_obj(self, obj: dict[str, Any]) -> None:
+        if self._closed or self.transport is None:
+            return
+        data = _dumps(obj).encode() + b"\n"
+        if self._out is not None:
+            self._out.append(data)
+        else:
+            self._write(data)
+
+    def _write(self, data: bytes) -> None:
+        assert self.transport is not None
+        self.transport.write(data)
+        if self.transport.get_write_buffer_size() > self.server.limits.max_write_buffer:
+            self.close("client does not read its replies")
+
+    def send_result(self, req_id: Any, result: Any) -> None:
+        self.send_obj({"id": req_id, "result": result, "error": None})
+
+    def send_error(self, req_id: Any, code: int, message: str) -> None:
+        self.send_obj({"id": req_id, "result": None, "error": [code, message, None]})
+
+    def send_method(self, method: str, params: list[Any]) -> None:
+        self.send_obj({"id": None, "method": method, "params": params})
+
+    def request(self, method: str, params: list[Any]) -> asyncio.Future[Any]:
+        """Send a server->client request (e.g. mining.ping) and return a future for the reply's result."""
+        req_id = self._next_request_id
+        self._next_request_id += 1
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if self._closed:
+            fut.set_exception(ConnectionError("miner disconnected"))
+            return fut
+        self._server_requests[req_id] = fut
+        fut.add_done_callback(lambda _f: self._server_requests.pop(req_id, None))
+        self.send_obj({"id": req_id, "method": method, "params": params})
+        return fut
+
+    # ---- dispatch ------------------------------------------------------------------------------------------
+    def handle_line(self, line: bytes, t_ns: int) -> None:
+        try:
+            msg = json.loads(line)
+        except (ValueError, UnicodeDecodeError):
+            self.server.stats["malformed"] += 1
+            self.send_error(None, 20, "Parse error: not a JSON object")
+            return
+        if not isinstance(msg, dict):
+            self.server.stats["malformed"] += 1
+            self.send_error(None, 20, "Invalid request: expected a JSON object")
+            return
+        req_id = msg.get("id")
+        if req_id is not None and (not isinstance(req_id, (int, str)) or isinstance(req_id, bool)):
+            self.server.stats["malformed"] += 1
+            self.send_error(None, 20, "Invalid request: id must be an integer, a string or null")
+            return
+        method = msg.get("method")
+        if method is None and isinstance(req_id, int) and req_id in self._server_requests:
+            fut = self._server_requests.pop(req_id)
+            if not fut.done():
+                fut.set_result(msg.get("result"))
+            return
+        if not isinstance(method, str):
+            self.server.stats["malformed"] += 1
+            self.send_error(req_id, 20, "Invalid request: missing method")
+            return
+        params = msg.get("params", [])
+        if params is None:
+            params = []
+        handler = _HANDLERS.get(method)
+        if handler is None:
+            self.server.stats["malformed"] += 1
+            self.send_error(req_id, 20, f"Unknown method {method[:64]!r}")
+            return
+        if not isinstance(params, list):
+            if method == "mining.submit":
+                self.submit(req_id, params, t_ns)
+                return
+            self.server.stats["malformed"] += 1
+            self.send_error(req_id, 20, f"{method}: params must be a list")
+            return
+        try:
+            handler(self, req_id, params, t_ns)
+        except StratumFormatError as exc:
+            self.server.stats["malformed"] += 1
+            self.send_error(req_id, 20, f"{method}: {exc}")
+
+    # ---- methods -------------------------------------------------------------------------------------------
+    def configure(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        if len(params) < 1 or not isinstance(params[0], list):
+            raise StratumFormatError("params must be [extensions, {parameters}]")
+        exts = [e for e in params[0] if isinstance(e, str)]
+        opts = params[1] if len(params) > 1 and isinstance(params[1], dict) else {}
+        result: dict[str, Any] = {}
+        for ext in exts:
+            if ext == "version-rolling":
+                requested = opts.get("version-rolling.mask", "ffffffff")
+                try:
+                    req_mask = int(str(requested), 16) & 0xFFFFFFFF
+                except ValueError:
+                    raise StratumFormatError(f"version-rolling.mask is not hex: {requested!r:.20}") from None
+                self.version_mask = req_mask & self.server.config.version_mask
+                result["version-rolling"] = self.server.config.version_mask != 0
+                result["version-rolling.mask"] = f"{self.version_mask:08x}"
+            elif ext == "minimum-difficulty":
+                value = opts.get("minimum-difficulty.value")
+                ok = isinstance(value, (int, float)) and value > 0
+                if isinstance(value, (int, float)) and ok:
+                    self.minimum_difficulty = float(value)
+                result["minimum-difficulty"] = ok
+            elif ext == "subscribe-extranonce":
+                self.extranonce_subscribed = True
+                result["subscribe-extranonce"] = True
+            else:
+                result[ext] = False
+        self.send_result(req_id, result)
+
+    def subscribe(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        if params and isinstance(params[0], str):
+            self.user_agent = params[0][:128]
+        if not self.subscribed:
+            self.extranonce1 = self.server.allocate_extranonce1(self)
+            self.subscribed = True
+        sid = f"{self.id:08x}"
+        self.send_result(req_id, [[["mining.set_difficulty", sid], ["mining.notify", sid]],
+                                  self.extranonce1.hex(), self.extranonce2_size])
+        if self.workers:
+            self.server.start_work(self)
+
+    def authorize(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        if not params or not isinstance(params[0], str) or not params[0]:
+            raise StratumFormatError("params must be [worker, password]")
+        worker = params[0][:256]
+        password = params[1] if len(params) > 1 and isinstance(params[1], str) else ""
+        if not self.server.check_password(worker, password):
+            self.send_error(req_id, 24, f"Unauthorized worker {worker[:64]!r}")
+            return
+        first = not self.workers
+        self.workers.add(worker)
+        if first:
+            self.device = self.server.device_for(worker, self.id)
+            self.authorized_ns = t_ns
+        self.send_result(req_id, True)
+        self.server.connection_authorized(self, worker)
+        if first and self.subscribed:
+            self.server.start_work(self)
+
+    def suggest_difficulty(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        if not params or not isinstance(params[0], (int, float)) or isinstance(params[0], bool) \
+                or not params[0] > 0:
+            raise StratumFormatError("params must be [positive difficulty]")
+        self.send_result(req_id, True)
+        if not self.difficulty_pinned:
+            d = self.server.clip_difficulty(float(params[0]))
+            if d != self.difficulty:
+                self.difficulty = d
+                if self.subscribed and self.workers:
+                    self.send_method("mining.set_difficulty", [d])
+
+    def extranonce_subscribe(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        self.extranonce_subscribed = True
+        self.send_result(req_id, True)
+
+    def ping(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        self.send_result(req_id, "pong")
+
+    def get_transactions(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        self.send_result(req_id, [])
+
+    # ---- jobs ----------------------------------------------------------------------------------------------
+    def send_job(self, notify: Notify, t_ns: int) -> None:
+        """Send a job; the difficulty in force now is the one its shares are judged against."""
+        if notify.clean:
+            while self.jobs:
+                old_id, _ = self.jobs.popitem(last=False)
+                self.stale_ids.append(old_id)
+        self.jobs.pop(notify.job_id, None)
+        self.jobs[notify.job_id] = SentJob(notify, self.difficulty, t_ns)
+        while len(self.jobs) > self.server.limits.max_jobs_per_connection:
+            old_id, _ = self.jobs.popitem(last=False)
+            self.stale_ids.append(old_id)
+        self.send_method("mining.notify", notify.to_params())
+
+    def set_difficulty(self, difficulty: float) -> None:
+        self.difficulty = difficulty
+        self.send_method("mining.set_difficulty", [difficulty])
+
+    # ---- shares --------------------------------------------------------------------------------------------
+    def submit(self, req_id: Any, params: Any, t_ns: int) -> None:
+        verdict, record = self._judge(params, t_ns)
+        code = ERROR_CODES[verdict]
+        if code is None:
+            self.send_result(req_id, True)
+        else:
+            self.send_error(req_id, code, ERROR_MESSAGES[verdict])
+        self.server.share_judged(self, record)
+        if self._need_job:
+            self._need_job = False
+            self.server.push_job(self.id)
+
+    def _judge(self, params: Any, t_ns: int) -> tuple[Verdict, ShareRecord]:
+        sub: Submit | None = None
+        job_id = ""
+        worker = ""
+        assigned = self.difficulty
+        achieved = 0.0
+        version = 0
+        pow_hash: bytes | None = None
+        header: bytes | None = None
+
+        def verdict_of(v: Verdict) -> tuple[Verdict, ShareRecord]:
+            if v is Verdict.ACCEPTED:
+                self.accepted += 1
+                self.accepted_difficulty += assigned
+                self.last_share_ns = t_ns
+            else:
+                self.rejected += 1
+            return v, ShareRecord(t_ns, self.id, self.device, worker, job_id, v, ERROR_CODES[v], assigned,
+                                  achieved, sub, version, pow_hash, header)
+
+        try:
+            sub = Submit.from_params(params)
+        except StratumFormatError:
+            return verdict_of(Verdict.BAD_PARAMS)
+        job_id, worker = sub.job_id[:64], sub.worker[:256]
+        if not self.subscribed:
+            return verdict_of(Verdict.NOT_SUBSCRIBED)
+        if sub.worker not in self.workers:
+            return verdict_of(Verdict.UNAUTHORIZED)
+        sent = self.jobs.get(sub.job_id)
+        if sent is None:
+            return verdict_of(Verdict.STALE if sub.job_id in self.stale_ids else Verdict.JOB_NOT_FOUND)
+        notify = sent.notify
+        assigned = min(sent.difficulty, self.difficulty)
+        if len(sub.extranonce2) != self.extranonce2_size:
+            return verdict_of(Verdict.BAD_EXTRANONCE2)
+        if not notify.ntime <= sub.ntime <= notify.ntime + self.server.config.ntime_window_s:
+            return verdict_of(Verdict.NTIME_OUT_OF_RANGE)
+        if sub.version_bits is not None and sub.version_bits & ~self.version_mask & 0xFFFFFFFF:
+            return verdict_of(Verdict.VERSION_OUT_OF_MASK)
+        version = rolled_version(notify.version, sub.version_bits, self.version_mask)
+        key = (sub.extranonce2, sub.ntime, sub.nonce, version)
+        if key in sent.seen:
+            return verdict_of(Verdict.DUPLICATE)
+        achieved, pow_hash, header = share_pow(notify, self.extranonce1, sub.extranonce2, sub.ntime,
+                                               sub.nonce, version)
+        if achieved < assigned:
+            return verdict_of(Verdict.LOW_DIFFICULTY)
+        sent.seen.add(key)
+        if len(sent.seen) >= self.server.limits.max_shares_per_job:
+            # duplicate memory is full: retire the job (later shares on it are stale) and hand out a new one
+            self.jobs.pop(sub.job_id, None)
+            self.stale_ids.append(sub.job_id)
+            self._need_job = True
+        return verdict_of(Verdict.ACCEPTED)
+
+
+_HANDLERS = {
+    "mining.configure": Connection.configure,
+    "mining.subscribe": Connection.subscribe,
+    "mining.authorize": Connection.authorize,
+    "mining.suggest_difficulty": Connection.suggest_difficulty,
+    "mining.extranonce.subscribe": Connection.extranonce_subscribe,
+    "mining.submit": Connection.submit,
+    "mining.ping": Connection.ping,
+    "mining.get_transactions": Connection.get_transactions,
+}

@@ -1,0 +1,412 @@
+"""BM1366 / BM1387 serial frames over the C core: CRCs, encoders for both directions, streaming decoders.
+
+Directions (names say who sends the bytes):
+- host -> chip (what a UART driver writes, what a simulated chip reads):
+  encode ``bm1366_cmd``/``bm1366_write_reg``/``bm1366_read_reg``/``bm1366_job``... and ``bm1387_*`` likewise;
+  decode with ``BM1366HostDecoder`` / ``BM1387HostDecoder`` -> ``HOST_FRAME_DTYPE`` records.
+- chip -> host (what a simulated chip writes, what a UART driver reads):
+  encode ``bm1366_nonce_reply``/``bm1366_register_reply``/``bm1387_nonce_reply``/``bm1387_register_reply``;
+  decode with ``BM1366Decoder`` / ``BM1387Decoder`` -> ``REPLY_DTYPE`` records.
+
+Decoders keep partial frames between ``feed`` calls (any chunking gives the same records), resynchronize after
+garbage / bad CRC / dropped bytes, never return a record with a bad CRC (unless ``emit_bad=True``, for capture
+debugging) and count what they dropped in ``.stats``. Nonces are uint32 values of header bytes 76..79
+(little-endian), i.e. directly usable with ``asicrc.native.difficulty_batch``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import ClassVar
+
+import numpy as np
+import numpy.typing as npt
+
+from ._core import ffi, lib
+
+
+class FrameError(ValueError):
+    """An argument cannot be encoded into a frame (names what was wrong)."""
+
+
+class Kind(IntEnum):
+    """Record kinds (``record["kind"]``)."""
+
+    NONCE = lib.ASICRC_KIND_NONCE
+    REGISTER = lib.ASICRC_KIND_REGISTER
+    COMMAND = lib.ASICRC_KIND_COMMAND
+    JOB = lib.ASICRC_KIND_JOB
+
+
+MAX_FRAME = int(lib.ASICRC_MAX_FRAME)
+
+REPLY_DTYPE = np.dtype(
+    [
+        ("offset", "<u8"),  # stream offset of the frame's first byte (counted since the decoder was made)
+        ("nonce", "<u4"),  # header-order nonce (uint32 of header bytes 76..79, LE)
+        ("value", "<u4"),  # register value (big-endian on the wire)
+        ("version_bits", "<u4"),  # BM1366: rolled version bits (already << 13); 0 on BM1387
+        ("kind", "u1"),
+        ("crc_ok", "u1"),
+        ("job_id", "u1"),
+        ("small_core", "u1"),  # BM1366 b7 & 7
+        ("midstate", "u1"),  # BM1366 b6 ("midstate_num"); BM1387 rx4
+        ("chip", "u1"),  # chip index from the nonce (BM1366: bits 17..24 / address_interval; BM1387: bits 2..7)
+        ("core", "u1"),  # core from the nonce (BM1366: bits 25..31; BM1387: bits 24..30)
+        ("chip_addr", "u1"),  # BM1366 register replies: answering chip's address
+        ("reg", "u1"),  # BM1366 register replies: register address
+        ("flags", "u1"),  # top 3 bits of the CRC byte
+        ("pad", "u1", (2,)),
+    ]
+)
+
+HOST_FRAME_DTYPE = np.dtype(
+    [
+        ("offset", "<u8"),
+        ("value", "<u4"),  # register write value (9-byte commands), big-endian on the wire
+        ("nbits", "<u4"),  # jobs: as in the header (LE)
+        ("ntime", "<u4"),
+        ("version", "<u4"),  # BM1366 jobs only (BM1387 work carries midstates instead)
+        ("starting_nonce", "<u4"),
+        ("frame_len", "<u2"),
+        ("kind", "u1"),
+        ("crc_ok", "u1"),
+        ("hdr", "u1"),
+        ("length", "u1"),  # the LEN byte
+        ("chip_addr", "u1"),  # commands: first payload byte
+        ("reg", "u1"),  # commands: second payload byte
+        ("job_id", "u1"),
+        ("num_midstates", "u1"),
+        ("pad", "u1", (2,)),
+        ("frame", "u1", (MAX_FRAME,)),  # the whole frame (first frame_len bytes)
+    ]
+)
+
+
+def _check_layout(dtype: np.dtype, ctype: str) -> None:
+    # The C struct and the numpy mirror must agree byte for byte; fail at import, not with corrupted records.
+    if ffi.sizeof(ctype) != dtype.itemsize:
+        raise ImportError(f"{ctype} is {ffi.sizeof(ctype)} bytes but its dtype is {dtype.itemsize}")
+    for name in dtype.names or ():
+        if ffi.offsetof(ctype, name) != dtype.fields[name][1]:  # type: ignore[index]
+            raise ImportError(f"{ctype}.{name} offset differs between C and numpy")
+
+
+_check_layout(REPLY_DTYPE, "asicrc_reply")
+_check_layout(HOST_FRAME_DTYPE, "asicrc_host_frame")
+
+
+# ------------------------------------------------------------------------------------------- CRCs
+
+
+def crc5(data: bytes, nbits: int | None = None) -> int:
+    """CRC5 (poly 0x05, init 0x1F, MSB-first) over all bytes, or over the first ``nbits`` bits."""
+    buf = bytes(data)
+    if nbits is None:
+        return int(lib.asicrc_crc5(buf, len(buf)))
+    if not 0 <= nbits <= 8 * len(buf):
+        raise FrameError(f"nbits must be in 0..{8 * len(buf)}, got {nbits}")
+    return int(lib.asicrc_crc5_bits(buf, nbits))
+
+
+def crc16_false(data: bytes) -> int:
+    """CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF); check("123456789") = 0x29B1."""
+    buf = bytes(data)
+    return int(lib.asicrc_crc16_false(buf, len(buf)))
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _byte(v: int, what: str) -> int:
+    if not isinstance(v, int) or not 0 <= v <= 0xFF:
+        raise FrameError(f"{what} must be an integer 0..255, got {v!r}")
+    return v
+
+
+def _u32(v: int, what: str) -> int:
+    if not isinstance(v, int) or not 0 <= v <= 0xFFFFFFFF:
+        raise FrameError(f"{what} must be an integer 0..0xFFFFFFFF, got {v!r}")
+    return v
+
+
+def _header(header: bytes) -> bytes:
+    h = bytes(header)
+    if len(h) != 80:
+        raise FrameError(f"header must be exactly 80 bytes, got {len(h)}")
+    return h
+
+
+def _payload(payload: bytes) -> bytes:
+    p = bytes(payload)
+    if len(p) > lib.ASICRC_MAX_CMD_PAYLOAD:
+        raise FrameError(f"command payload too long ({len(p)} bytes, max {lib.ASICRC_MAX_CMD_PAYLOAD})")
+    return p
+
+
+# ------------------------------------------------------------------------------------------- BM1366 host->chip
+
+BM1366_SET_ADDRESS = 0x40
+BM1366_WRITE = 0x41
+BM1366_READ = 0x42
+BM1366_INACTIVE = 0x43
+BM1366_ALL = 0x10
+BM1366_JOB = 0x21
+
+
+def bm1366_cmd(hdr: int, payload: bytes) -> bytes:
+    """``55 AA HDR LEN payload CRC5`` (LEN = len(payload)+3; CRC5 over HDR..payload)."""
+    p = _payload(payload)
+    out = ffi.new("uint8_t[]", len(p) + 5)
+    n = lib.asicrc_bm1366_cmd(_byte(hdr, "hdr"), p, len(p), out)
+    return bytes(ffi.buffer(out, n))
+
+
+def bm1366_write_reg(reg: int, value: int, chip_addr: int | None = None) -> bytes:
+    """Write a 32-bit register on one chip (``chip_addr``) or on all chips (None)."""
+    payload = bytes([0 if chip_addr is None else _byte(chip_addr, "chip_addr"), _byte(reg, "reg")])
+    payload += _u32(value, "value").to_bytes(4, "big")
+    return bm1366_cmd(BM1366_WRITE | (BM1366_ALL if chip_addr is None else 0), payload)
+
+
+def bm1366_read_reg(reg: int, chip_addr: int | None = None) -> bytes:
+    payload = bytes([0 if chip_addr is None else _byte(chip_addr, "chip_addr"), _byte(reg, "reg")])
+    return bm1366_cmd(BM1366_READ | (BM1366_ALL if chip_addr is None else 0), payload)
+
+
+def bm1366_chain_inactive() -> bytes:
+    return bm1366_cmd(BM1366_INACTIVE | BM1366_ALL, b"\x00\x00")
+
+
+def bm1366_set_address(chip_addr: int) -> bytes:
+    return bm1366_cmd(BM1366_SET_ADDRESS, bytes([_byte(chip_addr, "chip_addr"), 0]))
+
+
+def bm1366_job_payload(header: bytes, job_id: int) -> bytes:
+    """The 82-byte ``BM1366_job`` for an 80-byte header (nonce bytes are ignored: the chip searches them)."""
+    out = ffi.new("uint8_t[82]")
+    lib.asicrc_bm1366_job_payload(_header(header), _byte(job_id, "job_id"), out)
+    return bytes(ffi.buffer(out, 82))
+
+
+def bm1366_job(header: bytes, job_id: int) -> bytes:
+    """Full 88-byte job frame ``55 AA 21 56 <82-byte job> CRC16(BE)`` for an 80-byte header."""
+    return bm1366_job_frame(bm1366_job_payload(header, job_id))
+
+
+def bm1366_job_frame(payload: bytes) -> bytes:
+    """Frame an already-built 82-byte job payload."""
+    p = bytes(payload)
+    if len(p) != 82:
+        raise FrameError(f"BM1366 job payload must be 82 bytes, got {len(p)}")
+    out = ffi.new("uint8_t[88]")
+    lib.asicrc_bm1366_job(p, out)
+    return bytes(ffi.buffer(out, 88))
+
+
+# ------------------------------------------------------------------------------------------- BM1366 chip->host
+
+VERSION_ROLL_MASK = 0x1FFFE000
+
+
+def bm1366_nonce_reply(
+    nonce: int, job_id: int, small_core: int = 0, version_bits: int = 0, midstate: int = 0
+) -> bytes:
+    """11-byte nonce reply. ``job_id`` must be a multiple of 8 (ESP-Miner ids), ``small_core`` 0..7,
+    ``version_bits`` the rolled bits inside 0x1FFFE000 (as XOR against the job version)."""
+    if _byte(job_id, "job_id") & 0x07:
+        raise FrameError(f"BM1366 job_id must be a multiple of 8, got {job_id}")
+    if not isinstance(small_core, int) or not 0 <= small_core <= 7:
+        raise FrameError(f"small_core must be 0..7, got {small_core!r}")
+    if _u32(version_bits, "version_bits") & ~VERSION_ROLL_MASK:
+        raise FrameError(f"version_bits 0x{version_bits:08x} has bits outside 0x{VERSION_ROLL_MASK:08x}")
+    out = ffi.new("uint8_t[11]")
+    lib.asicrc_bm1366_nonce_reply(_u32(nonce, "nonce"), _byte(midstate, "midstate"), job_id | small_core,
+                                  version_bits >> 13, out)
+    return bytes(ffi.buffer(out, 11))
+
+
+def bm1366_register_reply(value: int, chip_addr: int = 0, reg: int = 0) -> bytes:
+    out = ffi.new("uint8_t[11]")
+    lib.asicrc_bm1366_register_reply(_u32(value, "value"), _byte(chip_addr, "chip_addr"), _byte(reg, "reg"), out)
+    return bytes(ffi.buffer(out, 11))
+
+
+# ------------------------------------------------------------------------------------------- BM1387 host->chip
+
+BM1387_SET_ADDRESS = 0x41
+BM1387_READ = 0x44
+BM1387_INACTIVE = 0x45
+BM1387_WRITE = 0x48
+BM1387_ALL = 0x10
+BM1387_WORK = 0x21
+
+
+def bm1387_cmd(hdr: int, payload: bytes) -> bytes:
+    """``HDR LEN payload CRC5`` (no preamble; LEN counts every byte; CRC5 over all bytes but the last)."""
+    p = _payload(payload)
+    out = ffi.new("uint8_t[]", len(p) + 3)
+    n = lib.asicrc_bm1387_cmd(_byte(hdr, "hdr"), p, len(p), out)
+    return bytes(ffi.buffer(out, n))
+
+
+def bm1387_write_reg(reg: int, value: int, chip_addr: int | None = None) -> bytes:
+    payload = bytes([0 if chip_addr is None else _byte(chip_addr, "chip_addr"), _byte(reg, "reg")])
+    payload += _u32(value, "value").to_bytes(4, "big")
+    return bm1387_cmd(BM1387_WRITE | (BM1387_ALL if chip_addr is None else 0), payload)
+
+
+def bm1387_read_reg(reg: int, chip_addr: int | None = None) -> bytes:
+    payload = bytes([0 if chip_addr is None else _byte(chip_addr, "chip_addr"), _byte(reg, "reg")])
+    return bm1387_cmd(BM1387_READ | (BM1387_ALL if chip_addr is None else 0), payload)
+
+
+def bm1387_chain_inactive() -> bytes:
+    return bm1387_cmd(BM1387_INACTIVE | BM1387_ALL, b"\x00\x00")
+
+
+def bm1387_set_address(chip_addr: int) -> bytes:
+    return bm1387_cmd(BM1387_SET_ADDRESS, bytes([_byte(chip_addr, "chip_addr"), 0]))
+
+
+def bm1387_midstate_wire(header: bytes, version: int | None = None) -> bytes:
+    """Midstate of the header's first 64 bytes (with ``version`` substituted) in BM1387 wire order."""
+    h = _header(header)
+    v = int.from_bytes(h[:4], "little") if version is None else _u32(version, "version")
+    out = ffi.new("uint8_t[32]")
+    lib.asicrc_bm1387_midstate_wire(h, v, out)
+    return bytes(ffi.buffer(out, 32))
+
+
+def bm1387_work(header: bytes, job_id: int, versions: Sequence[int] | None = None) -> bytes:
+    """Work frame with one midstate per version (1-4; default: the header's own version)."""
+    h = _header(header)
+    vs = [int.from_bytes(h[:4], "little")] if versions is None else [_u32(v, "version") for v in versions]
+    if not 1 <= len(vs) <= 4:
+        raise FrameError(f"BM1387 work takes 1-4 midstates, got {len(vs)}")
+    arr = ffi.new("uint32_t[]", vs)
+    out = ffi.new("uint8_t[]", 22 + 32 * len(vs))
+    n = lib.asicrc_bm1387_work_from_header(h, _byte(job_id, "job_id"), arr, len(vs), out)
+    return bytes(ffi.buffer(out, n))
+
+
+def bm1387_work_raw(job_id: int, nbits: int, ntime: int, merkle_tail: bytes, midstates: Sequence[bytes]) -> bytes:
+    """Work frame from its fields; ``midstates`` already in wire order (32 bytes each, 1-4 of them)."""
+    tail = bytes(merkle_tail)
+    if len(tail) != 4:
+        raise FrameError(f"merkle_tail must be 4 bytes, got {len(tail)}")
+    mids = [bytes(m) for m in midstates]
+    if not 1 <= len(mids) <= 4 or any(len(m) != 32 for m in mids):
+        raise FrameError("midstates must be 1-4 items of 32 bytes each")
+    out = ffi.new("uint8_t[]", 22 + 32 * len(mids))
+    n = lib.asicrc_bm1387_work(_byte(job_id, "job_id"), _u32(nbits, "nbits"), _u32(ntime, "ntime"), tail,
+                               b"".join(mids), len(mids), out)
+    return bytes(ffi.buffer(out, n))
+
+
+# ------------------------------------------------------------------------------------------- BM1387 chip->host
+
+
+def bm1387_nonce_reply(nonce: int, job_id: int, extra: int = 0) -> bytes:
+    out = ffi.new("uint8_t[7]")
+    lib.asicrc_bm1387_nonce_reply(_u32(nonce, "nonce"), _byte(extra, "extra"), _byte(job_id, "job_id"), out)
+    return bytes(ffi.buffer(out, 7))
+
+
+def bm1387_register_reply(value: int) -> bytes:
+    out = ffi.new("uint8_t[7]")
+    lib.asicrc_bm1387_register_reply(_u32(value, "value"), out)
+    return bytes(ffi.buffer(out, 7))
+
+
+# ------------------------------------------------------------------------------------------- decoders
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderStats:
+    bytes_in: int  # bytes fed so far
+    bytes_dropped: int  # bytes skipped while resynchronizing (garbage, bad frames, flushed leftovers)
+    frames: int  # good frames decoded
+    bad_crc: int  # framed candidates whose CRC failed
+    resyncs: int  # times the decoder lost frame alignment
+    pending: int  # bytes held for an incomplete frame
+
+
+class _StreamDecoder:
+    """Common streaming decoder over the C state machine; subclasses fix the chip and direction."""
+
+    MODE: ClassVar[int]
+    DTYPE: ClassVar[np.dtype]
+
+    def __init__(self, address_interval: int = 256, emit_bad: bool = False) -> None:
+        if not isinstance(address_interval, int) or not 1 <= address_interval <= 256:
+            raise FrameError(f"address_interval must be 1..256, got {address_interval!r}")
+        self._state = ffi.new("asicrc_decoder *")
+        lib.asicrc_decoder_init(self._state, self.MODE, address_interval, 1 if emit_bad else 0)
+        self._emit_bad = emit_bad
+        self._min_frame = int(lib.asicrc_decoder_min_frame(self.MODE))
+
+    def feed(self, chunk: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> np.ndarray:
+        """Decode the next bytes of the stream; returns the records of every frame completed by them."""
+        data = np.frombuffer(chunk, dtype=np.uint8) if not isinstance(chunk, np.ndarray) else chunk
+        if data.dtype != np.uint8 or data.ndim != 1:
+            raise FrameError("chunk must be bytes or a 1-D uint8 array")
+        data = np.ascontiguousarray(data)
+        total = int(self._state.pend_len) + data.shape[0]
+        # enough room for the worst case so the C side never runs out (bad frames can start at every byte)
+        cap = (total if self._emit_bad else total // self._min_frame) + 1
+        out = np.empty(cap, dtype=self.DTYPE)
+        n = lib.asicrc_decoder_feed(self._state, ffi.from_buffer("uint8_t[]", data), data.shape[0],
+                                    ffi.from_buffer(out), cap)
+        return out[:n]
+
+    def flush(self) -> int:
+        """Give up on an incomplete trailing frame (counted as dropped); returns how many bytes that was."""
+        return int(lib.asicrc_decoder_flush(self._state))
+
+    @property
+    def stats(self) -> DecoderStats:
+        s = self._state
+        return DecoderStats(int(s.bytes_in), int(s.bytes_dropped), int(s.frames), int(s.bad_crc), int(s.resyncs),
+                            int(s.pend_len))
+
+
+class BM1366Decoder(_StreamDecoder):
+    """Chip->host BM1366 replies (``AA 55`` + 9 bytes) -> ``REPLY_DTYPE``. ``address_interval`` = 256/chips."""
+
+    MODE = lib.ASICRC_MODE_BM1366_REPLY
+    DTYPE = REPLY_DTYPE
+
+
+class BM1366HostDecoder(_StreamDecoder):
+    """Host->chip BM1366 frames (``55 AA`` commands and 88-byte jobs) -> ``HOST_FRAME_DTYPE``."""
+
+    MODE = lib.ASICRC_MODE_BM1366_HOST
+    DTYPE = HOST_FRAME_DTYPE
+
+
+class BM1387Decoder(_StreamDecoder):
+    """Chip->host BM1387 replies (7 bytes, no preamble) -> ``REPLY_DTYPE``."""
+
+    MODE = lib.ASICRC_MODE_BM1387_REPLY
+    DTYPE = REPLY_DTYPE
+
+
+class BM1387HostDecoder(_StreamDecoder):
+    """Host->chip BM1387 frames (commands, midstate work) -> ``HOST_FRAME_DTYPE``."""
+
+    MODE = lib.ASICRC_MODE_BM1387_HOST
+    DTYPE = HOST_FRAME_DTYPE
+
+
+def host_frame_bytes(record: np.void) -> bytes:
+    """The raw bytes of one ``HOST_FRAME_DTYPE`` record."""
+    return bytes(record["frame"][: int(record["frame_len"])])
+
+
+def bm1387_work_midstates(record: np.void) -> list[bytes]:
+    """The wire-order midstates of a decoded BM1387 work record."""
+    frame = host_frame_bytes(record)
+    return [frame[20 + 32 * i: 52 + 32 * i] for i in range(int(record["num_midstates"]))]

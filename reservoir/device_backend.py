@@ -1,0 +1,218 @@
+"""Drive a (simulated) mining device with u(t) and record what a host could see: Stratum shares and API telemetry.
+
+Per run, in-process on 127.0.0.1 and on one shared, sped-up ``Clock``:
+  StratumServer (asicrc.drivers.stratum) <- TCP -> simulated miner (asicrc.drivers.sim)
+  model Device (asicrc.drivers.models) polling the simulator's management API, actuating through the model's
+  SafetyEnvelope (frequency / voltage); share difficulty and job content go through the Stratum server's hooks.
+The reservoir subscribes to the one FanOut that server and Device publish on; sim-internal truth (the simulator's
+own event stream, chip ids, exact temperatures) is not recorded, because real hardware does not offer it.
+
+Time: everything runs on ``Clock(speed)``: one simulated second lasts 1/speed wall seconds. Step boundaries are
+taken on that clock after each actuation is sent, so when the host falls behind, windows get longer and the
+recorded boundaries say so (``max_lateness_s`` in the run metadata).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.device import Device, SafetyEnvelope
+from asicrc.drivers.events import Event, FanOut, Subscription
+
+from .backends import BackendOptions, ProgressFn
+from .encoding import U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
+from .eventcols import events_to_columns
+from .features import HASH_KINDS, extract_features
+from .recording import RunRecord
+
+F64 = npt.NDArray[np.float64]
+RECORDED_KINDS = {"share", "nonce", "telemetry", "fault", "state"}
+SIM_MODELS = {"lv06": "SimLV06", "s9": "SimS9"}
+JOB_TAG = b"/asicrc/"
+
+
+@dataclass(frozen=True, slots=True)
+class SimSettings:
+    search_rate_hs: float = 2000.0  # real sha256d per simulated second (the sim rescales to the modelled rate)
+    physics_tick_sim_s: float = 0.1  # simulated seconds per physics tick (actuation latency resolution)
+    shares_per_step: float = 8.0  # sets D_base when none is given: expected shares per step at mean u
+    connect_timeout_s: float = 30.0  # wall seconds to wait for the miner to connect and report telemetry
+
+
+class SimRig:
+    """StratumServer + simulated miner + model Device for one run; an async context manager."""
+
+    def __init__(self, model: str, seed: int, clock: Clock, settings: SimSettings) -> None:
+        if model not in SIM_MODELS:
+            raise ValueError(f"no simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
+        self.model = model
+        self.seed = seed
+        self.clock = clock
+        self.settings = settings
+        self.fanout = FanOut()
+        self.server: Any = None
+        self.sim: Any = None
+        self.device: Device | None = None
+        self.conn_id = 0
+
+    async def __aenter__(self) -> SimRig:
+        from asicrc.drivers import sim as sim_pkg
+        from asicrc.drivers.models import DeviceSpec, create_device
+        from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+
+        sim_cls = getattr(sim_pkg, SIM_MODELS[self.model], None)
+        if sim_cls is None:
+            raise ValueError(f"the simulator does not provide {SIM_MODELS[self.model]} yet")
+        self.server = StratumServer(ServerConfig(host="127.0.0.1", port=0, job_interval_s=0.0),
+                                    fanout=self.fanout, clock=self.clock)
+        await self.server.start()
+        tick_wall = self.settings.physics_tick_sim_s / self.clock.speed
+        self.sim = sim_cls(serial=f"RC-{self.model.upper()}-{self.seed:04d}", seed=self.seed, clock=self.clock,
+                           stratum=("127.0.0.1", self.server.port), search_rate_hs=self.settings.search_rate_hs,
+                           tick_s=tick_wall)
+        await self.sim.start()
+        port_key = "rpc" if self.model == "s9" else "http"
+        spec = DeviceSpec(model=self.model, device_id=self.sim.device_id, host="127.0.0.1",
+                          port=int(self.sim.ports[port_key]), worker=self.sim.user,
+                          poll_interval_s=float(self.sim.spec.api_refresh_s))
+        self.server.map_worker(self.sim.user, self.sim.device_id)
+        self.device = create_device(spec, fanout=self.fanout, clock=self.clock, stratum_server=self.server)
+        await self.device.start()
+        await self._wait_ready()
+        return self
+
+    async def _wait_ready(self) -> None:
+        assert self.device is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.connect_timeout_s
+        while loop.time() < deadline:
+            conns = self.server.connections_for_device(self.sim.device_id)
+            tel = await self.device.telemetry()
+            if conns and tel.get("frequency_hz"):
+                self.conn_id = conns[0]
+                return
+            await asyncio.sleep(0.02)
+        raise ValueError(f"simulated {self.model} did not connect and report telemetry within "
+                         f"{self.settings.connect_timeout_s} s")
+
+    async def __aexit__(self, *exc: object) -> None:
+        for part in (self.device, self.sim, self.server):
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await part.stop()
+
+    @property
+    def envelope(self) -> SafetyEnvelope:
+        assert self.device is not None
+        return self.device.envelope
+
+    @property
+    def nominal_hashrate_hs(self) -> float:
+        return float(self.sim.physics.expected_hashrate_hs)
+
+    async def apply(self, act: Actuation) -> None:
+        assert self.device is not None
+        if act.difficulty is not None:
+            # share difficulty heats nothing: the Stratum server's per-connection hook, a fresh job follows
+            self.server.set_difficulty(self.conn_id, act.difficulty, new_job=True, clean=True)
+        if act.job_payload is not None:
+            self.server.job_source.tag = JOB_TAG + act.job_payload
+            self.server.push_job(self.conn_id, clean=True)
+        if act.frequency_mhz is not None:
+            await self.device.set_frequency(act.frequency_mhz)  # SafetyEnvelope-checked
+        if act.core_voltage_mv is not None:
+            await self.device.set_core_voltage(act.core_voltage_mv)
+
+    def identity(self) -> dict[str, Any]:
+        assert self.device is not None
+        ident = self.device.identity
+        return {"device": ident.device_id, "model": ident.model, "firmware": ident.firmware, "serial": ident.serial,
+                "chips": ident.chips, "sim_hash_scale": float(getattr(self.sim, "hash_scale", float("nan")))}
+
+
+def auto_d_base(hashrate_hs: float, step_s: float, shares_per_step: float, eps: float) -> float:
+    """D_base giving `shares_per_step` expected shares per step at the mean of (u + eps), u ~ U[0, 0.5]."""
+    mean_rate_factor = U_MAX / 2 + eps
+    return hashrate_hs * step_s * mean_rate_factor / (2.0**32 * shares_per_step)
+
+
+@dataclass(slots=True)
+class _Recorder:
+    sub: Subscription
+    events: list[Event] = field(default_factory=list)
+
+    def drain(self) -> list[Event]:
+        batch = self.sub.get_nowait_all()
+        self.events.extend(batch)
+        return batch
+
+
+class SimDeviceBackend:
+    """``sim:<model>``: drive a simulated device through the same code path a real one uses."""
+
+    def __init__(self, model: str, options: BackendOptions, settings: SimSettings | None = None) -> None:
+        if model not in SIM_MODELS:
+            raise ValueError(f"no simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
+        self.model = model
+        self.name = f"sim:{model}"
+        self.options = options
+        self.settings = settings or SimSettings()
+
+    async def drive(self, u: F64, target: F64, mode: str, seed: int,
+                    progress: ProgressFn | None = None) -> RunRecord:
+        opts = self.options
+        clock = Clock(opts.clock_speed)
+        V = opts.encoder.virtual_nodes
+        sub_s = opts.step_s / V
+        async with SimRig(self.model, seed, clock, self.settings) as rig:
+            cfg: EncoderConfig = replace(opts.encoder, mode=mode)
+            if cfg.d_base is None:  # auto: the same expected share count per step on every model
+                cfg = replace(cfg, d_base=auto_d_base(rig.nominal_hashrate_hs, opts.step_s,
+                                                      self.settings.shares_per_step, cfg.eps))
+            encoder = InputEncoder(cfg, envelope=rig.envelope, sub_period_s=sub_s)
+            if mode == "dialogue":
+                rig.server.set_handshake_mode(rig.conn_id, True)
+            rec = _Recorder(rig.fanout.subscribe(maxsize=1_000_000, kinds=RECORDED_KINDS))
+            bounds = np.zeros(len(u) * V + 1, dtype=np.int64)
+            sub_ns = round(sub_s * 1e9)
+            # the first actuation sets the operating point; one settle window before recording starts
+            await rig.apply(encoder.actuation(float(u[0]), 0))
+            await clock.sleep(sub_s)
+            rec.drain()
+            t0 = clock.now_ns()
+            lateness = 0.0
+            for t in range(len(u)):
+                for v in range(V):
+                    k = t * V + v
+                    await rig.apply(encoder.actuation(float(u[t]), v))
+                    bounds[k] = clock.now_ns()
+                    wait = (t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9
+                    lateness = max(lateness, -wait)
+                    await clock.sleep(wait)
+                batch = rec.drain()
+                start = bounds[t * V]
+                encoder.observe(sum(1 for e in batch if str(e.kind) in HASH_KINDS and e.t_ns >= start))
+                if progress is not None:
+                    progress(1)
+            bounds[-1] = clock.now_ns()
+            rec.drain()
+            dropped = rec.sub.dropped
+            rec.sub.close()
+            meta = {"backend": self.name, **rig.identity(), "mode": mode, "seed": seed,
+                    "encoder": asdict(cfg), "envelope": asdict(rig.envelope),
+                    "step_s": opts.step_s, "clock_speed": opts.clock_speed, "virtual_nodes": V,
+                    "chip_bins": 8, "feature_source": "events", "fanout_dropped": dropped,
+                    "max_lateness_s": lateness, "sim": {"search_rate_hs": self.settings.search_rate_hs,
+                                                         "physics_tick_sim_s": self.settings.physics_tick_sim_s},
+                    "u_const": U_CONST}
+        cols = events_to_columns(rec.events)
+        fm = extract_features(cols, bounds, V)
+        return RunRecord(u=np.asarray(u, dtype=float), target=np.asarray(target, dtype=float), features=fm.values,
+                         feature_names=fm.names, bounds_ns=bounds, events=cols, meta=meta)

@@ -1,0 +1,148 @@
+"""Input drivers: how a scalar u(t) becomes an actuation of a device.
+
+Encodings (one knob each):
+  difficulty  D = clip(D_base / (u + ε), D_min, D_max): rate encoding, shares arrive at rate ∝ hashrate / D
+  job         u packed big-endian float32 into the job's coinbase bytes: changes only which nonces win
+  frequency   f = f_low + (u / u_max)·(f_high − f_low), clipped to the model's SafetyEnvelope, rate-limited by
+              its max_step, and refused outright if the step is shorter than the envelope's settle time
+  voltage     the same for core voltage (mV)
+Modes:
+  monologue   actuation depends on u(t) only
+  dialogue    actuation depends on u(t) and the previous step's state: the share-count z-score of step t−1
+              (running statistics) multiplies the encoded knob by exp(feedback·z) (the paper's handshake mode)
+  constant    the control: the knob encodes the constant u_const whatever u(t) is
+Virtual nodes: each step is cut into V sub-windows; sub-window j drives u(t)·mask[j] with a fixed random mask in
+[0.5, 1.5] (Appeltant 2011 time multiplexing), so neighbouring sub-windows see different drive.
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from asicrc.drivers.device import Range, SafetyEnvelope
+
+MODES = ("monologue", "dialogue", "constant")
+ENCODINGS = ("difficulty", "job", "frequency", "voltage")
+U_MAX = 0.5
+U_CONST = 0.25  # NARMA input mean: the constant-drive control sits at the same operating point
+
+
+@dataclass(frozen=True, slots=True)
+class Actuation:
+    """What to do at the start of one sub-window; None means leave that knob alone."""
+
+    difficulty: float | None = None
+    job_payload: bytes | None = None
+    frequency_mhz: float | None = None
+    core_voltage_mv: float | None = None
+
+
+@dataclass(slots=True)
+class _RunningZ:
+    n: int = 0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def z(self, x: float) -> float:
+        if self.n < 2:
+            return 0.0
+        sd = math.sqrt(self.m2 / (self.n - 1))
+        return 0.0 if sd == 0 else (x - self.mean) / sd
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        d = x - self.mean
+        self.mean += d / self.n
+        self.m2 += d * (x - self.mean)
+
+
+@dataclass(frozen=True, slots=True)
+class EncoderConfig:
+    encoding: str = "difficulty"
+    mode: str = "monologue"
+    d_base: float | None = None  # None: the backend picks it from the device's nominal hashrate
+    eps: float = 0.05
+    d_min: float = 1.0
+    d_max: float = 65536.0
+    knob_low: float | None = None  # frequency MHz / voltage mV at u = 0 (default: envelope low)
+    knob_high: float | None = None  # at u = u_max (default: envelope high)
+    feedback: float = 0.3  # dialogue gain on the previous step's share-count z-score
+    u_const: float = U_CONST
+    virtual_nodes: int = 1
+    mask_seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise ValueError(f"unknown encoding {self.encoding!r} (choose from {', '.join(ENCODINGS)})")
+        if self.mode not in MODES:
+            raise ValueError(f"unknown mode {self.mode!r} (choose from {', '.join(MODES)})")
+        if not ((self.d_base is None or self.d_base > 0) and self.eps > 0 and 0 < self.d_min <= self.d_max):
+            raise ValueError("difficulty encoding needs d_base > 0, eps > 0 and 0 < d_min <= d_max")
+        if self.virtual_nodes < 1:
+            raise ValueError(f"virtual_nodes must be >= 1, got {self.virtual_nodes}")
+
+
+@dataclass(slots=True)
+class InputEncoder:
+    """Stateful: call ``actuation(u_t, sub)`` for each sub-window, then ``observe(step_share_count)``."""
+
+    cfg: EncoderConfig
+    envelope: SafetyEnvelope | None = None
+    sub_period_s: float = 1.0
+    mask: npt.NDArray[np.float64] = field(init=False)
+    _z: _RunningZ = field(default_factory=_RunningZ)
+    _last_z: float = 0.0
+    _knob: float | None = None
+
+    def __post_init__(self) -> None:
+        rng = np.random.default_rng(self.cfg.mask_seed)
+        v = self.cfg.virtual_nodes
+        self.mask = np.ones(1) if v == 1 else rng.uniform(0.5, 1.5, v)
+        if self.cfg.encoding in ("frequency", "voltage"):
+            rng_ = self._range()
+            if self.sub_period_s < rng_.settle_s:
+                raise ValueError(
+                    f"{self.cfg.encoding} modulation needs >= {rng_.settle_s} s between changes (safety envelope"
+                    f" settle time) but a sub-window lasts {self.sub_period_s} s")
+
+    def _range(self) -> Range:
+        if self.envelope is None:
+            raise ValueError(f"{self.cfg.encoding} modulation needs the device's safety envelope")
+        return self.envelope.frequency_mhz if self.cfg.encoding == "frequency" else self.envelope.core_voltage_mv
+
+    def effective_u(self, u: float, sub: int) -> float:
+        base = self.cfg.u_const if self.cfg.mode == "constant" else float(u) * float(self.mask[sub])
+        return min(max(base, 0.0), U_MAX * 1.5)
+
+    def actuation(self, u: float, sub: int = 0) -> Actuation:
+        ue = self.effective_u(u, sub)
+        gain = math.exp(self.cfg.feedback * self._last_z) if self.cfg.mode == "dialogue" else 1.0
+        if self.cfg.encoding == "difficulty":
+            if self.cfg.d_base is None:
+                raise ValueError("difficulty encoding needs d_base (none given and none derived by the backend)")
+            d = self.cfg.d_base / (ue + self.cfg.eps) * gain
+            return Actuation(difficulty=min(max(d, self.cfg.d_min), self.cfg.d_max))
+        if self.cfg.encoding == "job":
+            return Actuation(job_payload=struct.pack(">f", ue * gain))
+        r = self._range()
+        low = r.low if self.cfg.knob_low is None else self.cfg.knob_low
+        high = r.high if self.cfg.knob_high is None else self.cfg.knob_high
+        want = low + min(ue * gain / U_MAX, 1.0) * (high - low)
+        if self._knob is not None:  # the envelope's largest single change
+            want = min(max(want, self._knob - r.max_step), self._knob + r.max_step)
+        want = min(max(want, r.low), r.high)
+        self._knob = want
+        if self.cfg.encoding == "frequency":
+            return Actuation(frequency_mhz=want)
+        return Actuation(core_voltage_mv=want)
+
+    def observe(self, step_share_count: float) -> None:
+        """Feed back the state of the step that just ended (used by dialogue mode)."""
+        x = math.log1p(max(step_share_count, 0.0))
+        self._last_z = self._z.z(x)
+        self._z.add(x)

@@ -1,0 +1,141 @@
+"""A NARMA-10 experiment: for each seed, drive the backend with u (and with the constant control), record both
+runs, analyse them against the controls, and write report.json plus plots. ``replay`` recomputes the report
+from a recording directory alone.
+
+Directory layout:
+  experiment.json                      backend, steps, seeds, split, options, versions
+  runs/seed<S>_drive.{npz,json}        see asicrc.reservoir.recording
+  runs/seed<S>_constant.{npz,json}
+  report.json, prediction.png, nrmse_bars.png, memory_capacity.png
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
+from .backends import Backend, ProgressFn
+from .features import extract_features
+from .narma import NarmaSeries, generate_narma10
+from .plots import plot_memory, plot_nrmse_bars, plot_prediction
+from .progress import Progress
+from .recording import RunRecord, load_run, save_run, versions
+
+REPORT_FILES = ("report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png")
+
+
+def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mode: str = "monologue",
+                   analysis: AnalysisConfig | None = None, settings: dict[str, Any] | None = None,
+                   show_progress: bool = True, parallel: int = 1) -> dict[str, Any]:
+    cfg = analysis or AnalysisConfig()
+    if steps <= cfg.washout + 100:
+        raise ValueError(f"--steps {steps} too short: need more than washout {cfg.washout} + 100 steps")
+    if not seeds:
+        raise ValueError("need at least one seed")
+    out.mkdir(parents=True, exist_ok=True)
+    exp = {"backend": backend.name, "steps": steps, "seeds": seeds, "mode": mode,
+           "analysis": {"washout": cfg.washout, "train_fraction": cfg.train_fraction, "mc_kmax": cfg.mc_kmax,
+                        "esn_ref": cfg.esn_ref.as_dict()},
+           "settings": settings or {}, "versions": versions(), "started_unix": time.time()}
+    (out / "experiment.json").write_text(json.dumps(exp, indent=2, default=str))
+    bar = Progress(2 * steps * len(seeds), f"narma {backend.name}") if show_progress else None
+    advance = bar.advance if bar is not None else None
+    t0 = time.monotonic()
+    series = {seed: generate_narma10(steps, seed) for seed in seeds}
+    runs = asyncio.run(_drive_all(backend, series, mode, parallel, advance))
+    results: list[SeedResult] = []
+    for seed in seeds:
+        drive, constant = runs[seed]
+        drive.meta["narma_rejected_draws"] = series[seed].rejected_draws
+        save_run(out / "runs", f"seed{seed}_drive", drive)
+        save_run(out / "runs", f"seed{seed}_constant", constant)
+        results.append(analyze_seed(drive, constant, seed, cfg))
+    return write_report(results, out, exp, wall_s=time.monotonic() - t0)
+
+
+async def _drive_all(backend: Backend, series: dict[int, NarmaSeries], mode: str, parallel: int,
+                     advance: ProgressFn | None) -> dict[int, tuple[RunRecord, RunRecord]]:
+    """Drive and constant runs of every seed, at most `parallel` at once (each run owns its device)."""
+    if parallel < 1:
+        raise ValueError(f"parallel must be >= 1, got {parallel}")
+    gate = asyncio.Semaphore(parallel)
+
+    async def one(seed: int, run_mode: str) -> RunRecord:
+        async with gate:
+            s = series[seed]
+            return await backend.drive(s.u, s.target, run_mode, seed, advance)
+
+    seeds = list(series)
+    done = await asyncio.gather(*(one(seed, m) for seed in seeds for m in (mode, "constant")))
+    return {seed: (done[2 * i], done[2 * i + 1]) for i, seed in enumerate(seeds)}
+
+
+def _features_from_recording(run: RunRecord) -> RunRecord:
+    """Recompute device features from the recorded events, so a replay does not trust stored features."""
+    if run.meta.get("feature_source") != "events":
+        return run
+    fm = extract_features(run.events, run.bounds_ns, int(run.meta.get("virtual_nodes", 1)),
+                          int(run.meta.get("chip_bins", 8)))
+    run.features, run.feature_names = fm.values, fm.names
+    return run
+
+
+def replay(directory: Path, out: Path | None = None) -> dict[str, Any]:
+    exp_path = directory / "experiment.json"
+    if not exp_path.exists():
+        raise ValueError(f"{directory} is not a recording directory (no experiment.json)")
+    exp = json.loads(exp_path.read_text())
+    a = exp.get("analysis", {})
+    cfg = AnalysisConfig(washout=int(a.get("washout", 200)), train_fraction=float(a.get("train_fraction", 0.8)),
+                         mc_kmax=int(a.get("mc_kmax", 40)))
+    t0 = time.monotonic()
+    results = []
+    for seed in exp["seeds"]:
+        drive = _features_from_recording(load_run(directory / "runs", f"seed{seed}_drive"))
+        constant = _features_from_recording(load_run(directory / "runs", f"seed{seed}_constant"))
+        results.append(analyze_seed(drive, constant, int(seed), cfg))
+    exp["replayed_from"] = str(directory)
+    return write_report(results, out or directory, exp, wall_s=time.monotonic() - t0)
+
+
+def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall_s: float) -> dict[str, Any]:
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarize(results)
+    report = {"experiment": exp, "metric": "NRMSE = RMSE/std(target) on the held-out test block",
+              "wall_seconds": wall_s, **summary,
+              "per_seed": [{"seed": r.seed, "metrics": r.metrics, "memory_total": {
+                  k: v["total"] for k, v in r.memory.items()}} for r in results]}
+    (out / "report.json").write_text(json.dumps(_finite(report), indent=2, default=_json_default, allow_nan=False))
+    best = summary["tests"]["device_vs_best_input_only"]["control"]
+    plot_prediction(results[0], best, out / "prediction.png")
+    plot_nrmse_bars(summary, out / "nrmse_bars.png")
+    plot_memory(summary, out / "memory_capacity.png")
+    return report
+
+
+def _finite(o: Any) -> Any:
+    """Strict JSON: NaN/inf (undefined CI with one seed, alpha of the mean predictor) become null."""
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, list | tuple):
+        return [_finite(v) for v in o]
+    if isinstance(o, float | np.floating) and not np.isfinite(o):
+        return None
+    return o
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, np.generic):
+        return o.item()
+    if hasattr(o, "__dataclass_fields__"):
+        return asdict(o)
+    return str(o)

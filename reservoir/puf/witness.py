@@ -1,0 +1,69 @@
+"""Exact distinguishability witness for two devices' response counts: the Python twin of `lean/Asicrc/Puf.lean`.
+
+At one challenge each device's responses are counted into the same bins. Bin r has the same probability for both
+devices iff ``a[r] * N_b == b[r] * N_a`` (cross-multiplied, N = totals). `distinguishing_response` returns the
+first bin where that fails (Lean: `Puf.witness`), or None when the two distributions are identical
+(Lean: `witness_eq_none_iff`, `exists_response_prob_ne`, `no_witness_of_same`).
+
+The verifier (`asicrc.reservoir.puf.verify`) reports this witness next to its statistical distance: a witness on
+raw counts says only that the empirical histograms differ, never that the devices do (sampling noise alone makes
+two sessions of one device differ); the decision uses the calibrated distance threshold.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from fractions import Fraction
+
+__all__ = ["distinguishing_response", "response_probabilities", "same_distribution"]
+
+
+def _counts(values: Sequence[int], name: str) -> list[int]:
+    out: list[int] = []
+    for i, v in enumerate(values):
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            iv = operator.index(v)
+        except TypeError:
+            raise ValueError(f"{name}[{i}] must be an integer count, got {v!r}") from None
+        if iv < 0:
+            raise ValueError(f"{name}[{i}] must be >= 0, got {iv}")
+        out.append(iv)
+    return out
+
+
+def _pair(a: Sequence[int], b: Sequence[int]) -> tuple[list[int], list[int]]:
+    ca, cb = _counts(a, "counts_a"), _counts(b, "counts_b")
+    if len(ca) != len(cb):
+        raise ValueError(f"both devices must be counted over the same bins: {len(ca)} vs {len(cb)} bins")
+    if not ca:
+        raise ValueError("no response bins")
+    if sum(ca) == 0 or sum(cb) == 0:
+        raise ValueError("a device with no responses at all has no response distribution")
+    return ca, cb
+
+
+def response_probabilities(counts: Sequence[int]) -> list[Fraction]:
+    """Exact response distribution ``counts[r] / N``."""
+    c = _counts(counts, "counts")
+    total = sum(c)
+    if total == 0:
+        raise ValueError("a device with no responses at all has no response distribution")
+    return [Fraction(v, total) for v in c]
+
+
+def distinguishing_response(counts_a: Sequence[int], counts_b: Sequence[int]) -> int | None:
+    """First bin r with ``P_a(r) != P_b(r)`` (exact), or None if the two response distributions are identical."""
+    ca, cb = _pair(counts_a, counts_b)
+    na, nb = sum(ca), sum(cb)
+    for r, (x, y) in enumerate(zip(ca, cb, strict=True)):
+        if x * nb != y * na:
+            return r
+    return None
+
+
+def same_distribution(counts_a: Sequence[int], counts_b: Sequence[int]) -> bool:
+    """True iff every bin has the same probability for both devices."""
+    return distinguishing_response(counts_a, counts_b) is None

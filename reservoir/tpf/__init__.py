@@ -1,0 +1,34 @@
+"""Thermodynamic probability filter (TPF), done honestly.
+
+What can really be saved, and what the data say about the rest:
+
+* exact early reject (`asicrc.reservoir.tpf.early_reject`): the second compression of SHA-256d stops after
+  round 61 when digest word 7 already exceeds the target; measured in rounds and time against full sha256d;
+* early-round predictor experiment (`asicrc.reservoir.tpf.experiment`): features = working state after k rounds
+  of the second compression, label = "final hash meets target", disjoint held-out evaluation, significance tests,
+  energy account via the cost model (`asicrc.reservoir.tpf.cost`);
+* power check on a deliberately weak toy hash (same pipeline, leak planted by reducing the rounds);
+* telemetry variant (`asicrc.reservoir.tpf.telemetry`): does a share arrive in the next window?
+* no-leak protocol (`asicrc.reservoir.tpf.protocol`): refuses label leaks, overlapping splits, test-tuned thresholds.
+
+Live gate API for the daemon (status, metrics, MQTT) -- `asicrc.reservoir.tpf.gate`::
+
+    from asicrc.reservoir.tpf import TpfGate
+    gate = TpfGate(alpha=0.01, max_false_abort=0.0)   # starts disabled, reason "no held-out result yet"
+    gate.update(result)        # result: experiment report dict (see experiment.run_hash_experiment) or GateEvidence
+    gate.state() -> {"enabled": bool, "reason": str, "p_value": float | None, "advantage": float | None,
+                     "ci": [lo, hi] | None, "savings": float | None, "false_abort_rate": float | None,
+                     "keep_rate": float | None, "threshold": float | None, "classifier": str | None,
+                     "source": str | None, "updated_unix": float | None}
+    gate.keep(scores) -> np.ndarray[bool]   # all True (touch nothing) unless enabled
+    gate.enabled -> bool
+
+`state()` is JSON-serialisable; numbers are plain floats; `advantage` is the held-out relative reduction of
+net work per valid share (positive = filter helps) and `ci` its 95% bootstrap interval.
+"""
+
+from __future__ import annotations
+
+from .gate import GateEvidence, TpfGate
+
+__all__ = ["GateEvidence", "TpfGate"]

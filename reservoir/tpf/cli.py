@@ -1,0 +1,182 @@
+"""`asicrc tpf`: exact early reject, early-round predictor on SHA-256d, toy power check, telemetry variant.
+
+Writes DIR/report.json and plots; prints a short verdict. Every number comes from held-out data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .classifiers import CLASSIFIERS
+from .data import difficulty_to_rate, random_header, rate_to_difficulty
+from .early_reject import measure_early_reject
+from .gate import TpfGate
+
+DEFAULT_DIFFICULTY = 2.0**-24  # positive rate 1/256
+
+
+def parse_rounds(text: str) -> list[int]:
+    """'5', '1-8' or '1,3,5' -> list of k in 1..63."""
+    ks: list[int] = []
+    try:
+        for part in text.split(","):
+            if "-" in part:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                ks.extend(range(lo, hi + 1))
+            else:
+                ks.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rounds must look like 5, 1-8 or 1,3,5; got {text!r}") from None
+    if not ks or any(not 1 <= k <= 60 for k in ks):
+        raise argparse.ArgumentTypeError(f"--rounds values must be in 1..60, got {text!r}")
+    return sorted(set(ks))
+
+
+def _count(text: str) -> int:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a count like 1e6, got {text!r}") from None
+    if not math.isfinite(v) or v < 0 or v != int(v):
+        raise argparse.ArgumentTypeError(f"expected a non-negative whole count, got {text!r}")
+    return int(v)
+
+
+def _positive(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return v
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rounds", type=parse_rounds, default=[5], help="k: feature rounds, e.g. 5, 1-8, 1,3,5")
+    p.add_argument("--hashes", type=_count, default=1_000_000, help="training hashes per seed and k (1e6)")
+    p.add_argument("--test-hashes", type=_count, default=None, help="held-out hashes (default hashes/2)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--difficulty", type=_positive, default=None,
+                   help="share difficulty of the label (Bitcoin convention; default 2^-24 = positive rate 1/256)")
+    g.add_argument("--positive-rate", type=_positive, default=None, help="alternatively the label's positive rate")
+    p.add_argument("--seeds", type=int, default=3, help="independent seeds (jobs) per k (default 3)")
+    p.add_argument("--classifiers", default=",".join(CLASSIFIERS), help="comma list of logreg,hgb,mlp")
+    p.add_argument("--toy-extra", type=int, default=3,
+                   help="power check: label from a toy hash cut to k+N second-compression rounds (0 = skip)")
+    p.add_argument("--toy-hashes", type=_count, default=None, help="training hashes for the toy (default --hashes)")
+    p.add_argument("--telemetry-seconds", type=_count, default=8000,
+                   help="simulated seconds of device events for the telemetry variant (0 = skip)")
+    p.add_argument("--window", type=_positive, default=2.0, help="telemetry label window in seconds")
+    p.add_argument("--max-false-abort", type=float, default=0.05, help="false-abort budget for thresholds")
+    p.add_argument("--alpha", type=float, default=0.01, help="gate significance level")
+    p.add_argument("--effort", type=_positive, default=1.0, help="training passes multiplier (1 = default)")
+    p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
+    p.add_argument("--out", type=Path, required=True, help="output directory (report.json, *.png)")
+
+
+def _clean(x: Any) -> Any:
+    """JSON without NaN/Infinity: non-finite floats become null (their meaning is stated in docs/tpf.md)."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        f = float(x)
+        return f if math.isfinite(f) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def _line(label: str, rep: dict[str, Any], gate: TpfGate) -> str:
+    best = ", ".join(f"{name} AUC {res['auc']['mean']:.4f}" for name, res in
+                     next(iter(rep["summary"].values())).items() if name != "control_random")
+    return f"{label}: {best}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from .experiment import run_hash_experiment
+
+    classifiers = [c.strip() for c in str(args.classifiers).split(",") if c.strip()]
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if not 0 <= args.max_false_abort < 1:
+        raise ValueError(f"--max-false-abort must be in [0, 1), got {args.max_false_abort}")
+    difficulty = (rate_to_difficulty(args.positive_rate) if args.positive_rate is not None
+                  else args.difficulty if args.difficulty is not None else DEFAULT_DIFFICULTY)
+    rate = difficulty_to_rate(difficulty)
+    if rate * args.hashes * 0.2 < 5:
+        raise ValueError(f"difficulty {difficulty:g} gives ~{rate * args.hashes:.1f} positives in {args.hashes} hashes: "
+                         "too few to evaluate; raise --hashes or use an easier difficulty (e.g. --positive-rate 1/256)")
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = list(range(args.seeds))
+    t0 = time.perf_counter()
+    report: dict[str, Any] = {"command": "asicrc tpf", "started_unix": time.time()}
+
+    rng = np.random.default_rng(12345)
+    report["early_reject"] = measure_early_reject(random_header(rng), np.arange(min(args.hashes, 1_000_000)), difficulty)
+    er = report["early_reject"]
+    print(f"exact early reject: {er['rounds_saved_fraction']:.2%} of rounds saved, speedup x{er['speedup_vs_full']:.3f},"
+          f" identical accepts: {er['identical_accepts']}")
+
+    gates: dict[str, TpfGate] = {}
+    sha = run_hash_experiment(args.rounds, args.hashes, args.test_hashes, difficulty, seeds, classifiers,
+                              None, args.max_false_abort, args.effort)
+    report["sha256"] = sha
+    gates["sha256"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+    gates["sha256"].update(sha)
+    print(_line("SHA-256d", sha, gates["sha256"]))
+
+    if args.toy_extra > 0:
+        toy = run_hash_experiment(args.rounds, args.toy_hashes or args.hashes, args.test_hashes, difficulty, seeds,
+                                  classifiers, args.toy_extra, args.max_false_abort, args.effort)
+        report["toy"] = toy
+        gates["toy"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+        gates["toy"].update(toy)
+        print(_line(f"toy (k+{args.toy_extra} rounds)", toy, gates["toy"]))
+
+    if args.telemetry_seconds > 0:
+        from .simstream import generate_events
+        from .telemetry import run_telemetry_experiment
+
+        tel_runs = [run_telemetry_experiment(generate_events(s, float(args.telemetry_seconds)), args.window, s,
+                                             classifiers, args.max_false_abort) for s in seeds]
+        report["telemetry"] = {"source": "telemetry", "runs": tel_runs}
+        # the gate needs every seed to agree: feed it the least favourable seed per classifier
+        worst = {c: max((r["classifiers"][c] for r in tel_runs), key=lambda res: res["gate"]["p_value"])
+                 for c in classifiers}
+        gates["telemetry"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+        gates["telemetry"].update({"source": "telemetry", "classifiers": worst})
+        aucs = ", ".join(f"{c} AUC {np.mean([r['classifiers'][c]['auc'] for r in tel_runs]):.3f}" for c in classifiers)
+        print(f"telemetry: {aucs}; gate {'ON' if gates['telemetry'].enabled else 'off'}: "
+              f"{gates['telemetry'].state()['reason']}")
+
+    report["gate"] = {name: g.state() for name, g in gates.items()}
+    report["seconds"] = time.perf_counter() - t0
+    plots: list[str] = []
+    if not args.no_plots:
+        from .plots import plot_run
+
+        for name in ("sha256", "toy"):
+            if name in report:
+                for r in report[name]["runs"]:
+                    if r["seed"] == seeds[0]:
+                        plots += plot_run(r, out, f"{name}_k{r['k']}", f"{name} k={r['k']}")
+        if "telemetry" in report:
+            plots += plot_run(report["telemetry"]["runs"][0], out, "telemetry", "telemetry")
+    report["plots"] = plots
+    with open(out / "report.json", "w", encoding="utf-8") as fh:
+        json.dump(_clean(report), fh, indent=1, allow_nan=False)
+    print(f"wrote {out / 'report.json'} and {len(plots)} plots in {report['seconds']:.0f} s")
+    return 0

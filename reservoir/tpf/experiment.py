@@ -1,0 +1,158 @@
+"""The early-round predictor experiment on SHA-256d (or on the weak toy hash, for the power check).
+
+For each seed and each k: a training job (header) and a different test job, features = k-round state of the
+second compression, label = final hash meets the share target. Classifiers are fitted on 80% of the training
+rows, thresholds chosen on the other 20% (still training data), every reported number comes from the test job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .classifiers import CLASSIFIERS, make_model
+from .data import HashSplit, difficulty_to_rate, random_header, state_features
+from .energy import COST_MODEL, FIXED_ROUNDS, N_ROUNDS, account
+from .evaluate import evaluate_scores, gate_summary
+from .protocol import Protocol, check_label_rounds
+from .stats import holm, mean_ci
+
+FEATURE_NAMES = [f"w{i}" for i in range(8)] + [f"bit{i}" for i in range(256)]
+AUDIT_ROWS = 60_000
+
+
+def _nonces(rng: np.random.Generator, count: int) -> np.ndarray:
+    start = int(rng.integers(0, 1 << 32))
+    return ((np.arange(count, dtype=np.uint64) + start) & 0xFFFFFFFF).astype(np.uint32)
+
+
+def _audit_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    pos = np.flatnonzero(labels)
+    neg = np.flatnonzero(~labels)
+    pos = pos if pos.size <= AUDIT_ROWS // 2 else rng.choice(pos, AUDIT_ROWS // 2, replace=False)
+    take = min(neg.size, AUDIT_ROWS - pos.size)
+    return np.concatenate([pos, rng.choice(neg, take, replace=False)])
+
+
+def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float, classifiers: Sequence[str],
+            toy_rounds: int | None, max_false_abort: float, effort: float) -> dict[str, Any]:
+    rng = np.random.default_rng([seed, k, 0 if toy_rounds is None else toy_rounds])
+    h_train, h_test = random_header(rng), random_header(rng)
+    train = HashSplit.build(h_train, _nonces(rng, hashes), k, difficulty, toy_rounds)
+    test = HashSplit.build(h_test, _nonces(rng, test_hashes), k, difficulty, toy_rounds)
+
+    proto = Protocol()
+    check_label_rounds(k, train.label_rounds)
+    audit = _audit_rows(train.labels, rng)
+    proto.add_train(train.ids(), state_features(train.states[audit]), train.labels[audit], FEATURE_NAMES)
+    proto.add_test(test.ids())
+
+    n_fit = int(hashes * 0.8)
+    fit, cal = slice(0, n_fit), slice(n_fit, hashes)
+    cal_ids, cal_labels = train.ids()[cal], train.labels[cal]
+    if cal_labels.sum() < 2 or train.labels[fit].sum() < 2 or test.labels.sum() < 2:
+        raise ValueError(f"too few positives at difficulty {difficulty:g} with {hashes} hashes "
+                         f"(expected rate {difficulty_to_rate(difficulty):.3g}); raise --hashes or lower --difficulty")
+
+    results: dict[str, Any] = {}
+    for name in classifiers:
+        model = make_model(name, effort)
+        t0 = time.perf_counter()
+        model.fit(train.states[fit], train.labels[fit], seed)
+        fit_s = time.perf_counter() - t0
+        res = evaluate_scores(name, proto, cal_ids, model.score(train.states[cal]), cal_labels,
+                              model.score(test.states), test.labels, k, N_ROUNDS, FIXED_ROUNDS,
+                              max_false_abort, rng)
+        res["fit_seconds"] = fit_s
+        results[name] = res
+    adjusted = holm([results[c]["auc_p_greater"] for c in classifiers])
+    for c, p in zip(classifiers, adjusted, strict=True):
+        results[c]["auc_p_holm"] = p
+        results[c]["gate"] = gate_summary(results[c], p)
+
+    # controls beside the result: random scores through the same pipeline, and the paper's abort-all
+    rnd = evaluate_scores("random", proto, cal_ids, rng.random(cal_labels.size), cal_labels,
+                          rng.random(test.labels.size), test.labels, k, N_ROUNDS, FIXED_ROUNDS, max_false_abort, rng)
+    pos = int(test.labels.sum())
+    abort_all = account(k, 0, 0, pos, test.labels.size - pos).as_dict()
+    return {
+        "seed": seed, "k": k, "label_rounds": train.label_rounds,
+        "header_train": h_train.hex(), "header_test": h_test.hex(),
+        "n_train": hashes, "n_fit": n_fit, "n_calibration": hashes - n_fit, "n_test": test_hashes,
+        "train_positive_rate": float(train.labels.mean()), "test_positive_rate": float(test.labels.mean()),
+        "audit_top_features": proto.audit[:5],
+        "classifiers": results,
+        "controls": {"random": {key: rnd[key] for key in ("auc", "auc_ci", "auc_p_greater", "accuracy",
+                                                          "majority_accuracy", "filter")},
+                     "abort_all": abort_all},
+    }
+
+
+def _summarise(runs: list[dict[str, Any]], classifiers: Sequence[str], ks: Sequence[int]) -> dict[str, Any]:
+    summary: dict[str, Any] = {}
+    gate_entries: dict[str, Any] = {}
+    keys: list[tuple[str, int]] = []
+    max_p: list[float] = []
+    for k in ks:
+        per_k: dict[str, Any] = {}
+        for c in classifiers:
+            rs = [r["classifiers"][c] for r in runs if r["k"] == k]
+            per_k[c] = {
+                "auc": mean_ci([r["auc"] for r in rs]),
+                "accuracy": mean_ci([r["accuracy"] for r in rs]),
+                "majority_accuracy": mean_ci([r["majority_accuracy"] for r in rs]),
+                "advantage": mean_ci([r["filter"]["advantage"] for r in rs]),
+                "savings": mean_ci([r["filter"]["savings"] for r in rs]),
+                "false_abort_rate": mean_ci([r["filter"]["false_abort_rate"] for r in rs]),
+                "auc_p_holm_per_seed": [r["auc_p_holm"] for r in rs],
+            }
+            keys.append((c, k))
+            max_p.append(max(r["auc_p_holm"] for r in rs))  # significant only if every seed is
+        ctrl = [r["controls"]["random"]["auc"] for r in runs if r["k"] == k]
+        per_k["control_random"] = {"auc": mean_ci(ctrl)}
+        summary[str(k)] = per_k
+    for (c, k), p in zip(keys, holm(max_p), strict=True):
+        rs = [r["classifiers"][c] for r in runs if r["k"] == k]
+        gate_entries[f"{c}@k={k}"] = {"gate": {
+            "p_value": p,
+            "advantage": float(np.mean([r["filter"]["advantage"] for r in rs])),
+            "ci": [min(r["filter"]["advantage_ci"][0] for r in rs), max(r["filter"]["advantage_ci"][1] for r in rs)],
+            "savings": float(np.mean([r["filter"]["savings"] for r in rs])),
+            "false_abort_rate": float(np.mean([r["filter"]["false_abort_rate"] for r in rs])),
+            "keep_rate": float(np.mean([r["filter"]["keep_rate"] for r in rs])),
+            "threshold": rs[0]["filter"]["threshold"],
+        }}
+    return {"summary": summary, "classifiers": gate_entries}
+
+
+def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_hashes: int | None = None,
+                        difficulty: float = 2.0**-24, seeds: Sequence[int] = (0, 1, 2),
+                        classifiers: Sequence[str] = CLASSIFIERS, toy_rounds_extra: int | None = None,
+                        max_false_abort: float = 0.05, effort: float = 1.0) -> dict[str, Any]:
+    """Run the experiment; `toy_rounds_extra` = r switches to the power check (label from k + r rounds)."""
+    for c in classifiers:
+        if c not in CLASSIFIERS:
+            raise ValueError(f"unknown classifier {c!r} (choose from {', '.join(CLASSIFIERS)})")
+    if hashes < 1000:
+        raise ValueError(f"--hashes must be >= 1000, got {hashes}")
+    test_n = test_hashes if test_hashes is not None else max(1000, hashes // 2)
+    t0 = time.perf_counter()
+    runs = [run_one(s, k, hashes, test_n, difficulty, classifiers,
+                    None if toy_rounds_extra is None else k + toy_rounds_extra, max_false_abort, effort)
+            for k in ks for s in seeds]
+    report: dict[str, Any] = {
+        "source": "hash" if toy_rounds_extra is None else "toy",
+        "hash": "sha256d" if toy_rounds_extra is None else f"toy: second compression cut to k+{toy_rounds_extra} rounds",
+        "config": {"ks": list(ks), "hashes": hashes, "test_hashes": test_n, "difficulty": difficulty,
+                   "expected_positive_rate": difficulty_to_rate(difficulty), "seeds": list(seeds),
+                   "classifiers": list(classifiers), "max_false_abort": max_false_abort, "effort": effort,
+                   "n_rounds": N_ROUNDS, "fixed_rounds": FIXED_ROUNDS},
+        "cost_model": COST_MODEL,
+        "runs": runs,
+    }
+    report.update(_summarise(runs, classifiers, ks))
+    report["seconds"] = time.perf_counter() - t0
+    return report

@@ -1,0 +1,182 @@
+"""End to end against the simulator (drivers/sim) and the real Stratum server (drivers/stratum): S9, LV06 and LB-Box
+mine against our pool while their devices poll the simulated management APIs. Checks: telemetry in SI units that
+agrees with the simulator's physics, actuation that changes the simulator, envelope refusals that change nothing,
+shares attributed to the device, and injected faults (HTTP 500, timeouts, RPC disconnects) reported and survived."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import numpy as np
+import pytest
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.device import ActuationUnsupported, EnvelopeViolation
+from asicrc.drivers.events import Event, FanOut, Kind, Source, Subscription
+from asicrc.drivers.models import create_device
+from asicrc.drivers.models.base import BaseDevice
+from asicrc.drivers.sim import Fault, SimDevice, SimLBBox, SimLV06, SimS9
+from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+
+SPEED = 20.0  # simulated seconds per wall second
+
+
+async def wait_for(sub: Subscription, pred: Callable[[Event], bool], wall_s: float = 10.0) -> Event:
+    async def scan() -> Event:
+        while True:
+            ev = await sub.get()
+            if pred(ev):
+                return ev
+    return await asyncio.wait_for(scan(), wall_s)
+
+
+def kind(k: Kind, **data: object) -> Callable[[Event], bool]:
+    return lambda ev: ev.kind == k and all(ev.data.get(key) == v for key, v in data.items())
+
+
+def hashing(device: str) -> Callable[[Event], bool]:
+    """Telemetry after the firmware's first hashrate window (it reports 0 H/s right after boot)."""
+    return lambda e: e.kind == Kind.TELEMETRY and e.device == device and e.data.get("hashrate_hs", 0) > 0
+
+
+class Rig:
+    def __init__(self, clock: Clock, fanout: FanOut, server: StratumServer) -> None:
+        self.clock, self.fanout, self.server = clock, fanout, server
+
+
+@pytest.fixture
+async def rig() -> AsyncIterator[Rig]:
+    clock = Clock(speed=SPEED)
+    fanout = FanOut()
+    server = StratumServer(ServerConfig(difficulty=1e-4, job_interval_s=0), fanout=fanout, clock=clock)
+    await server.start()
+    try:
+        yield Rig(clock, fanout, server)
+    finally:
+        await server.stop()
+
+
+async def start_pair(rig: Rig, sim: SimDevice, spec: Callable[[dict[str, int]], dict]) -> tuple[BaseDevice, Subscription]:
+    await sim.start()  # ports are known once its servers listen
+    sub = rig.fanout.subscribe()
+    dev = create_device(spec(sim.ports), fanout=rig.fanout, clock=rig.clock, stratum_server=rig.server)
+    assert isinstance(dev, BaseDevice)
+    await dev.start()
+    return dev, sub
+
+
+async def test_lv06_against_sim(rig: Rig) -> None:
+    sim = SimLV06(serial="LV06-E2E", seed=3, clock=rig.clock, stratum=("127.0.0.1", rig.server.port),
+                  user="lab.lv06a")
+    dev, sub = await start_pair(rig, sim, lambda ports: {"model": "lv06", "device_id": "lv06a", "http_port": ports["http"],
+                                           "worker": "lab.lv06a", "poll_interval_s": 2.0, "timeout_s": 0.5,
+                                           "restart_timeout_s": 60.0})
+    shares = dev.events()
+    try:
+        online = await wait_for(sub, kind(Kind.STATE, state="online"))
+        assert online.data["serial"] == sim.mac and online.data["firmware"] == sim.firmware_version
+        tel = (await wait_for(sub, hashing("lv06a"))).data
+        assert tel["frequency_hz"] == pytest.approx(485e6)
+        assert tel["core_voltage_v"] == pytest.approx(float(sim.physics.voltage_v.mean()), rel=0.03)
+        assert tel["hashrate_hs"] == pytest.approx(sim.physics.hashrate_hs, rel=0.3)  # firmware 5 s average
+        assert 20 < tel["temp_chip_c"] < 100 and 2 < tel["power_w"] < 40 and tel["fan_rpm"] > 0
+
+        async def first_share() -> Event:
+            async for ev in shares:
+                if ev.kind == Kind.SHARE:
+                    return ev
+            raise AssertionError
+        share = await asyncio.wait_for(first_share(), 15)
+        assert share.device == "lv06a" and share.source == Source.STRATUM and share.data["verdict"] == "accepted"
+
+        await dev.set_frequency(525)
+        assert np.all(sim.physics.freq_hz == 525e6)
+        await dev.set_fan(90)
+        assert not sim.physics.fan_auto and sim.physics.fan_percent == 90
+        with pytest.raises(EnvelopeViolation, match="outside"):
+            await dev.set_frequency(800)
+        with pytest.raises(EnvelopeViolation, match="settle time"):
+            await dev.set_frequency(500)
+        with pytest.raises(EnvelopeViolation, match="max step"):
+            await dev.set_core_voltage(1300)
+        assert np.all(sim.physics.freq_hz == 525e6) and np.allclose(sim.physics.voltage_v, 1.2)
+        await dev.set_core_voltage(1250)
+        assert np.allclose(sim.physics.voltage_v, 1.25)
+        await dev.set_difficulty(2e-4)
+        assigned = await wait_for(sub, lambda e: e.kind == Kind.SHARE and e.device == "lv06a"
+                                  and e.data["assigned_diff"] == pytest.approx(2e-4), wall_s=15)
+        assert assigned.data["verdict"] == "accepted"
+
+        sim.inject(Fault.http_500(count=3))
+        await wait_for(sub, kind(Kind.FAULT, reason="http-status"))
+        sim.inject(Fault.http_timeout(count=1, seconds=5.0))
+        await wait_for(sub, kind(Kind.FAULT, reason="transport"))
+        await wait_for(sub, lambda e: e.kind == Kind.TELEMETRY and e.device == "lv06a")  # survived
+
+        await dev.restart()  # sim reboot gap 8 s simulated = 0.4 s wall
+        states = [e.data["state"] for e in sub.get_nowait_all() if e.kind == Kind.STATE and e.device == "lv06a"]
+        assert "restarting" in states and states[-1] == "restarted"
+    finally:
+        await shares.aclose()  # type: ignore[attr-defined]
+        await dev.stop()
+        await sim.stop()
+
+
+async def test_s9_against_sim(rig: Rig) -> None:
+    sim = SimS9(serial="S9-E2E", seed=5, clock=rig.clock, stratum=("127.0.0.1", rig.server.port), user="lab.s9a")
+    dev, sub = await start_pair(rig, sim, lambda ports: {"model": "s9", "device_id": "s9a", "port": ports["rpc"],
+                                           "worker": "lab.s9a", "poll_interval_s": 5.0, "timeout_s": 1.0})
+    try:
+        tel = (await wait_for(sub, hashing("s9a"))).data
+        assert dev.identity.chips == 189
+        assert len(tel["temp_chip_c"]) == 3 and all(20 < t < 110 for t in tel["temp_chip_c"])
+        assert tel["frequency_hz"] == pytest.approx(650e6)
+        assert tel["hashrate_hs"] == pytest.approx(sim.physics.hashrate_hs, rel=0.3)
+        assert all(rpm > 0 for rpm in tel["fan_rpm"])
+        with pytest.raises(ActuationUnsupported):
+            await dev.set_frequency(600)  # stock bmminer: read-only API
+        await wait_for(sub, lambda e: e.kind == Kind.SHARE and e.device == "s9a", wall_s=15)
+        await dev.set_difficulty(5e-4)
+        await wait_for(sub, lambda e: e.kind == Kind.SHARE and e.device == "s9a"
+                       and e.data["assigned_diff"] == pytest.approx(5e-4), wall_s=15)
+        sim.inject(Fault.rpc_disconnect(count=4))
+        await wait_for(sub, lambda e: e.kind == Kind.FAULT and e.device == "s9a")
+        await wait_for(sub, kind(Kind.STATE, state="offline"))
+        await wait_for(sub, kind(Kind.STATE, state="online"), wall_s=15)
+    finally:
+        await dev.stop()
+        await sim.stop()
+
+
+async def test_lbbox_against_sim() -> None:
+    clock = Clock(speed=SPEED)
+    fanout = FanOut()
+    server = StratumServer(ServerConfig(difficulty=1e-4, job_interval_s=0, lbry=True), fanout=fanout, clock=clock)
+    await server.start()
+    rig = Rig(clock, fanout, server)
+    sim = SimLBBox(serial="LB-E2E", seed=7, clock=clock, stratum=("127.0.0.1", server.port), user="lab.lb")
+    dev, sub = await start_pair(rig, sim, lambda ports: {"model": "lbbox", "device_id": "lb", "http_port": ports["http"],
+                                           "rpc_port": ports["rpc"], "worker": "lab.lb",
+                                           "poll_interval_s": 5.0, "timeout_s": 1.0})
+    try:
+        online = await wait_for(sub, kind(Kind.STATE, state="online"))
+        assert online.data["firmware"] == "2.2.5" and online.data["serial"] == sim.mac
+        tel = (await wait_for(sub, hashing("lb"))).data
+        assert tel["frequency_hz"] == pytest.approx(500e6)
+        assert tel["hashrate_hs"] == pytest.approx(sim.physics.hashrate_hs, rel=0.3)
+        assert dev.identity.chips == 8
+        await dev.set_frequency(550)  # the "High Performance" power plan
+        assert np.all(sim.physics.freq_hz == 550e6) and sim.plan == 2
+        with pytest.raises(EnvelopeViolation):
+            await dev.set_frequency(900)
+        await dev.set_fan(85)
+        assert sim.physics.fan_percent == 85 and not sim.physics.fan_auto
+        sim.inject(Fault.http_500(count=2))
+        await wait_for(sub, kind(Kind.FAULT, reason="http-status"))
+        await wait_for(sub, lambda e: e.kind == Kind.TELEMETRY and e.device == "lb")
+        await wait_for(sub, lambda e: e.kind == Kind.SHARE and e.device == "lb", wall_s=20)
+    finally:
+        await dev.stop()
+        await sim.stop()
+        await server.stop()

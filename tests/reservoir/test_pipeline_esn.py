@@ -1,0 +1,77 @@
+"""End to end through the CLI on the software ESN backend: report, plots, recording, replay."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asicrc.daemon.cli import main
+from asicrc.reservoir.analysis import AnalysisConfig, analyze_seed
+from asicrc.reservoir.narma import generate_narma10
+from asicrc.reservoir.recording import RunRecord, load_run
+
+
+def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "esn"
+    rc = main(["narma", "--backend", "esn", "--steps", "2500", "--seeds", "5", "--out", str(out), "--esn-units",
+               "100"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "narma esn [" in captured.err  # progress bar on stderr
+    assert "BEATS the best input-only control" in captured.out  # an ESN-100 beats 10/20 lags on NARMA-10
+    report = json.loads((out / "report.json").read_text())
+    for png in ("prediction.png", "nrmse_bars.png", "memory_capacity.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    models = report["models"]
+    for m in ("mean", "lags10", "lags20", "quad10", "device", "device_shuffled", "constant_drive",
+              "device+lags10", "esn_ref"):
+        assert models[m]["nrmse"]["n"] == 5 and len(models[m]["nrmse"]["per_seed"]) == 5
+    assert models["mean"]["nrmse"]["mean"] == pytest.approx(1.0, abs=0.05)
+    assert models["device_shuffled"]["nrmse"]["mean"] > 0.95
+    assert models["constant_drive"]["nrmse"]["mean"] > 0.95
+    assert models["device"]["nrmse"]["mean"] < models["lags10"]["nrmse"]["mean"]
+    # range-normalised numbers are about 1/6 of the std-normalised ones: both are reported
+    assert models["mean"]["nrmse_range"]["mean"] < 0.3
+    assert report["memory_capacity"]["lags10"]["mean"] == pytest.approx(10.0, abs=0.3)
+    assert report["memory_capacity"]["device"]["mean"] > 5
+    meta = json.loads((out / "runs" / "seed0_drive.json").read_text())
+    assert meta["backend"] == "esn" and meta["seed"] == 0 and "numpy" in meta["versions"]
+
+    # replay into another directory reproduces every number
+    rc = main(["narma", "--replay", str(out), "--out", str(tmp_path / "replayed")])
+    assert rc == 0
+    again = json.loads((tmp_path / "replayed" / "report.json").read_text())
+    assert again["models"] == report["models"]
+    assert again["verdict"] == report["verdict"]
+
+
+def test_constant_feature_run_is_caught(tmp_path: Path) -> None:
+    """The paper's earlier 0.17: a state that never changes. It must score ≈ 1 (std) and lose to every control."""
+    s = generate_narma10(1200, seed=3)
+    frozen = RunRecord(u=s.u, target=s.target, features=np.tile([[0.3, 0.7]], (1200, 1)), feature_names=["a", "b"])
+    res = analyze_seed(frozen, None, 3, AnalysisConfig(washout=100, mc_kmax=20))
+    assert res.metrics["device"]["nrmse"] == pytest.approx(1.0, abs=0.05)
+    assert 0.1 < res.metrics["device"]["nrmse_range"] < 0.25
+
+
+def test_target_leak_is_caught_by_the_shuffle_control() -> None:
+    s = generate_narma10(1200, seed=4)
+    leaky = RunRecord(u=s.u, target=s.target, features=s.target[:, None].copy(), feature_names=["y"])
+    res = analyze_seed(leaky, None, 4, AnalysisConfig(washout=100, mc_kmax=20))
+    assert res.metrics["device"]["nrmse"] < 0.01
+    assert res.metrics["device_shuffled"]["nrmse"] > 0.95
+
+
+def test_bad_cli_input_gives_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["narma", "--backend", "nope", "--out", str(tmp_path)]) == 1
+    assert "unknown backend 'nope'" in capsys.readouterr().err
+    assert main(["narma", "--replay", str(tmp_path)]) == 1
+    assert "not a recording directory" in capsys.readouterr().err
+    assert main(["narma", "--backend", "esn", "--steps", "100", "--out", str(tmp_path)]) == 1
+    assert "too short" in capsys.readouterr().err
+    assert main(["narma", "--backend", "esn", "--mode", "dialogue", "--steps", "500", "--out", str(tmp_path),
+                 "--no-progress"]) == 1
+    assert "supports modes monologue and constant" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="does not exist"):
+        load_run(tmp_path, "missing")
