@@ -129,7 +129,10 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
             raw["serial_port"] = dc.serial_port
     spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
     extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None}
-    device: Device = factory(spec, **_kwargs_for(factory, extra))
+    try:
+        device: Device = factory(spec, **_kwargs_for(factory, extra))
+    except ImportError as exc:  # e.g. a transport module not installed
+        raise PieceMissing(f"driver for model {dc.model!r} not available: {exc}") from None
     return device
 
 

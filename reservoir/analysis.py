@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from .controls import input_lags, quadratic_features, time_shuffled
 from .esn import EsnConfig, esn_states
@@ -60,6 +61,12 @@ def _fit_eval(name: str, X: F64, y: F64, split: ChronoSplit, out: SeedResult) ->
 
 
 def analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: AnalysisConfig) -> SeedResult:
+    # many small (<= ~500 column) solves: one BLAS thread is faster than several fighting over 2 shared cores
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _analyze_seed(drive, constant, seed, cfg)
+
+
+def _analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: AnalysisConfig) -> SeedResult:
     u, y = drive.u, drive.target
     split = ChronoSplit.by_fraction(len(u), cfg.washout, cfg.train_fraction)
     res = SeedResult(seed=seed, metrics={}, memory={}, test_target=split.test_rows(y), test_pred={})

@@ -22,8 +22,8 @@ ProgressFn = Callable[[int], None]
 class BackendOptions:
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     step_s: float = 1.0  # simulated seconds per step
-    clock_speed: float = 10.0  # simulated seconds per wall second
-    parallel: int = 4  # runs driven at once (each device backend run has its own server, device and ports)
+    clock_speed: float = 15.0  # simulated seconds per wall second
+    parallel: int = 5  # runs driven at once (each device backend run has its own server, device and ports)
     esn: EsnConfig = field(default_factory=EsnConfig)
 
 

@@ -24,10 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drive mode (the constant control always runs as well)")
     parser.add_argument("--encoding", choices=ENCODINGS, default="difficulty")
     parser.add_argument("--step-s", type=float, default=1.0, help="simulated seconds per step (default 1.0)")
-    parser.add_argument("--speed", type=float, default=10.0,
-                        help="simulated seconds per wall second for sim backends (default 10)")
-    parser.add_argument("--parallel", type=int, default=4,
-                        help="runs driven at once; each has its own server and device (default 4)")
+    parser.add_argument("--speed", type=float, default=15.0,
+                        help="simulated seconds per wall second for sim backends (default 15)")
+    parser.add_argument("--parallel", type=int, default=5,
+                        help="runs driven at once; each has its own server and device (default 5)")
     parser.add_argument("--virtual-nodes", type=int, default=1, help="sub-windows per step (default 1)")
     parser.add_argument("--d-base", type=float, default=None,
                         help="difficulty encoding D = d_base/(u+eps) (default: ~8 shares per step at mean u)")

@@ -114,8 +114,11 @@ class SimRig:
         return self.device.envelope
 
     @property
-    def nominal_hashrate_hs(self) -> float:
-        return float(self.sim.physics.expected_hashrate_hs)
+    def share_hashrate_hs(self) -> float:
+        """The hash rate that shares are actually drawn from. The simulator hashes for real at
+        expected_hashrate / hash_scale, so Stratum difficulties are in those scaled units (a real device at
+        the modelled hashrate would need difficulty × hash_scale for the same share rate; meta records both)."""
+        return float(self.sim.physics.expected_hashrate_hs) / float(self.sim.hash_scale)
 
     async def apply(self, act: Actuation) -> None:
         assert self.device is not None
@@ -129,6 +132,16 @@ class SimRig:
             await self.device.set_frequency(act.frequency_mhz)  # SafetyEnvelope-checked
         if act.core_voltage_mv is not None:
             await self.device.set_core_voltage(act.core_voltage_mv)
+
+    async def present_knob(self, encoding: str) -> float:
+        """Present frequency (MHz) or core voltage (mV) as the device reports it."""
+        assert self.device is not None
+        tel = await self.device.telemetry()
+        key, scale = ("frequency_hz", 1e-6) if encoding == "frequency" else ("core_voltage_v", 1e3)
+        value = tel.get(key)
+        if not isinstance(value, int | float):
+            raise ValueError(f"{self.model} does not report {key}; cannot modulate {encoding} safely")
+        return float(value) * scale
 
     def identity(self) -> dict[str, Any]:
         assert self.device is not None
@@ -174,9 +187,11 @@ class SimDeviceBackend:
         async with SimRig(self.model, seed, clock, self.settings) as rig:
             cfg: EncoderConfig = replace(opts.encoder, mode=mode)
             if cfg.d_base is None:  # auto: the same expected share count per step on every model
-                cfg = replace(cfg, d_base=auto_d_base(rig.nominal_hashrate_hs, opts.step_s,
+                cfg = replace(cfg, d_base=auto_d_base(rig.share_hashrate_hs, opts.step_s,
                                                       self.settings.shares_per_step, cfg.eps))
             encoder = InputEncoder(cfg, envelope=rig.envelope, sub_period_s=sub_s)
+            if cfg.encoding in ("frequency", "voltage"):
+                encoder.start_from(await rig.present_knob(cfg.encoding))
             if mode == "dialogue":
                 rig.server.set_handshake_mode(rig.conn_id, True)
             rec = _Recorder(rig.fanout.subscribe(maxsize=1_000_000, kinds=RECORDED_KINDS))
@@ -188,6 +203,7 @@ class SimDeviceBackend:
             rec.drain()
             t0 = clock.now_ns()
             lateness = 0.0
+            reanchored = 0
             for t in range(len(u)):
                 for v in range(V):
                     k = t * V + v
@@ -195,6 +211,11 @@ class SimDeviceBackend:
                     bounds[k] = clock.now_ns()
                     wait = (t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9
                     lateness = max(lateness, -wait)
+                    if wait < -sub_s / 2:
+                        # the host stalled: shift the schedule instead of squeezing the next windows to zero
+                        # length (the recorded boundaries keep the true, longer window)
+                        t0 += round(-wait * 1e9)
+                        reanchored += 1
                     await clock.sleep(wait)
                 batch = rec.drain()
                 start = bounds[t * V]
@@ -207,9 +228,10 @@ class SimDeviceBackend:
             rec.sub.close()
             meta = {"backend": self.name, **rig.identity(), "mode": mode, "seed": seed,
                     "encoder": asdict(cfg), "envelope": asdict(rig.envelope),
+                    "d_base_real_equivalent": (cfg.d_base or 0.0) * float(rig.sim.hash_scale),
                     "step_s": opts.step_s, "clock_speed": opts.clock_speed, "virtual_nodes": V,
                     "chip_bins": 8, "feature_source": "events", "fanout_dropped": dropped,
-                    "max_lateness_s": lateness, "sim": {"search_rate_hs": self.settings.search_rate_hs,
+                    "max_lateness_s": lateness, "schedule_reanchored": reanchored, "sim": {"search_rate_hs": self.settings.search_rate_hs,
                                                          "physics_tick_sim_s": self.settings.physics_tick_sim_s},
                     "u_const": U_CONST}
         cols = events_to_columns(rec.events)

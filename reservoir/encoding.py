@@ -67,8 +67,8 @@ class EncoderConfig:
     mode: str = "monologue"
     d_base: float | None = None  # None: the backend picks it from the device's nominal hashrate
     eps: float = 0.05
-    d_min: float = 1.0
-    d_max: float = 65536.0
+    d_min: float = 1e-12  # clip range of the encoded difficulty (the Stratum server clips to its own range too)
+    d_max: float = 1e15
     knob_low: float | None = None  # frequency MHz / voltage mV at u = 0 (default: envelope low)
     knob_high: float | None = None  # at u = u_max (default: envelope high)
     feedback: float = 0.3  # dialogue gain on the previous step's share-count z-score
@@ -114,6 +114,10 @@ class InputEncoder:
         if self.envelope is None:
             raise ValueError(f"{self.cfg.encoding} modulation needs the device's safety envelope")
         return self.envelope.frequency_mhz if self.cfg.encoding == "frequency" else self.envelope.core_voltage_mv
+
+    def start_from(self, knob_value: float) -> None:
+        """The device's present frequency/voltage: the first change is then limited to one envelope step."""
+        self._knob = float(knob_value)
 
     def effective_u(self, u: float, sub: int) -> float:
         base = self.cfg.u_const if self.cfg.mode == "constant" else float(u) * float(self.mask[sub])

@@ -11,7 +11,8 @@ import sys
 
 from cffi import FFI
 
-SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "native", "src")
+TOOLS = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.join(TOOLS, "..", "native", "src")
 UNITS = ("sha256", "frames")
 SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]
 
@@ -22,9 +23,9 @@ def main(outdir: str) -> None:
     ffi.set_source(
         "_core_asan",
         '#include "asicrc_native.h"',
-        sources=[os.path.join(SRC, f"{u}.c") for u in UNITS],
+        sources=[os.path.join(SRC, f"{u}.c") for u in UNITS] + [os.path.join(TOOLS, "fuzz_cov_stubs.c")],
         include_dirs=[SRC],
-        extra_compile_args=["-O1", "-g", "-std=c11", *SAN],
+        extra_compile_args=["-O1", "-g", "-std=c11", "-fsanitize-coverage=trace-cmp", *SAN],
         # not linked against gcc's libasan/libubsan: the sanitizer runtime is preloaded at run time
         # (atheris' asan_with_fuzzer.so, which also carries libFuzzer and the UBSan handlers)
         extra_link_args=[],

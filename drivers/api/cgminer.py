@@ -99,9 +99,15 @@ def parse_stats(reply: Mapping[str, Any]) -> dict[str, Any]:
     blocks = section(reply, "STATS", "stats")
     block = _driver_block(blocks)
     where = "4028 stats: driver block"
-    slots = [i for i in range(1, MAX_CHAIN_SLOT + 1) if f"chain_acn{i}" in block]
+    # bmminer lists all 16 slots; unpopulated ones carry chain_acn 0 and empty strings.
+    slots = [i for i in range(1, MAX_CHAIN_SLOT + 1) if (opt_number(block, f"chain_acn{i}", where) or 0) > 0]
     out: dict[str, Any] = {"chains": slots}
-    rates = [number(block, f"chain_rate{i}", where) * 1e9 for i in slots if f"chain_rate{i}" in block]
+
+    def per_chain(fmt: str) -> list[float]:
+        values = [opt_number(block, fmt.format(i), where) for i in slots]
+        return [v for v in values if v is not None]
+
+    rates = [r * 1e9 for r in per_chain("chain_rate{}")]
     if rates:
         out["hashrate_hs"] = sum(rates)
         out["chain_hashrate_hs"] = rates
@@ -109,24 +115,22 @@ def parse_stats(reply: Mapping[str, Any]) -> dict[str, Any]:
         rate = hashrate_hs(block, where)
         if rate is not None:
             out["hashrate_hs"] = rate
-    board = [number(block, f"temp{i}", where) for i in slots if f"temp{i}" in block]
-    chip = [number(block, f"temp2_{i}", where) for i in slots if f"temp2_{i}" in block]
+    board = per_chain("temp{}")
+    chip = per_chain("temp2_{}")
     if board:
         out["temp_board_c"] = board
     if chip:
         out["temp_chip_c"] = chip
-    chips = [int(number(block, f"chain_acn{i}", where)) for i in slots]
-    out["chips"] = chips
+    out["chips"] = [int(number(block, f"chain_acn{i}", where)) for i in slots]
     acs = [opt_string(block, f"chain_acs{i}", where) for i in slots]
     if any(acs):
         out["chips_ok"] = [s.count("o") for s in acs]
-    hw = [number(block, f"chain_hw{i}", where) for i in slots if f"chain_hw{i}" in block]
+    hw = per_chain("chain_hw{}")
     if hw:
         out["hw_errors"] = int(sum(hw))
-    fans = [number(block, f"fan{i}", where) for i in range(1, MAX_FANS + 1) if f"fan{i}" in block]
-    populated = [f for f in fans if f > 0]  # bmminer lists every slot; empty slots read 0
-    if fans:
-        out["fan_rpm"] = populated
+    fans = [opt_number(block, f"fan{i}", where) for i in range(1, MAX_FANS + 1)]
+    if any(f is not None for f in fans):
+        out["fan_rpm"] = [f for f in fans if f]  # bmminer lists every slot; empty slots read 0
     freq = opt_number(block, "frequency", where)
     if freq is not None:
         out["frequency_hz"] = freq * 1e6

@@ -29,9 +29,10 @@ def number(obj: Mapping[str, Any], key: str, where: str) -> float:
 
 
 def opt_number(obj: Mapping[str, Any], key: str, where: str) -> float | None:
-    """An optional numeric field: absent or null -> None; present but not a number -> MalformedReply."""
+    """An optional numeric field: absent, null or "" (cgminer's empty slot) -> None; anything else that is not a
+    number -> MalformedReply."""
     value = obj.get(key)
-    if value is None:
+    if value is None or (isinstance(value, str) and not value.strip()):
         return None
     return to_number(value, f"{where}: field {key!r}")
 

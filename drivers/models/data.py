@@ -44,13 +44,14 @@ BM1387_ENVELOPE = SafetyEnvelope(
     thermal_stop_c=95.0,
 )
 
-# LB-Box: vendor power plans only; no public chip data, so a narrow envelope.
+# LB-Box: vendor power plans only; no public chip data. Thermal limits as for other 16 nm-class boards (its stock
+# fan curve holds the chips near 75 C at full load), unverified on a real unit.
 LBBOX_ENVELOPE = SafetyEnvelope(
     frequency_mhz=Range(low=100.0, high=800.0, max_step=100.0, settle_s=10.0),
     core_voltage_mv=Range(low=0.0, high=0.0, max_step=0.0, settle_s=0.0),
     fan_percent=Range(low=20.0, high=100.0, max_step=100.0, settle_s=1.0),
-    thermal_throttle_c=75.0,
-    thermal_stop_c=85.0,
+    thermal_throttle_c=85.0,
+    thermal_stop_c=95.0,
 )
 
 MODELS: dict[str, ModelData] = {

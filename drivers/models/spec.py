@@ -31,6 +31,9 @@ class DeviceSpec:
     chips: int | None = None  # UART chains: expected chip count (default: enumerate)
     frequency_mhz: float | None = None  # UART chains: initial PLL frequency (default: model's)
     difficulty: float | None = None  # UART chains: initial ticket-mask difficulty
+    job_interval_s: float = 2.0  # UART chains: a fresh job this often (clock seconds)
+    baud: int | None = None  # UART chains: baud after init (default: BM1366 1000000, BM1387 stays at 115200)
+    difficulty_scale: float = 1.0  # simulated chains only: their nonces meet ticket difficulty x this (sim: 2^-24)
     restart_timeout_s: float = 60.0  # how long restart() waits for the device to come back
 
     @classmethod
@@ -58,11 +61,17 @@ class DeviceSpec:
             port = getattr(self, key)
             if port is not None and not 0 < port < 65536:
                 raise SpecError(f"{where}.{key}: {port} is not a TCP port (1..65535)")
-        for key in ("poll_interval_s", "timeout_s", "restart_timeout_s"):
+        for key in ("poll_interval_s", "timeout_s", "restart_timeout_s", "job_interval_s"):
             if not getattr(self, key) > 0:
                 raise SpecError(f"{where}.{key}: must be > 0, got {getattr(self, key)!r}")
         if self.model.endswith("-uart") and not self.serial_port:
             raise SpecError(f"{where}.serial_port: required for model {self.model}")
+        if self.difficulty is not None and not self.difficulty >= 1:
+            raise SpecError(f"{where}.difficulty: a ticket-mask difficulty must be >= 1, got {self.difficulty!r}")
+        if not 0 < self.difficulty_scale <= 1:
+            raise SpecError(f"{where}.difficulty_scale: must be in (0, 1], got {self.difficulty_scale!r}")
+        if self.baud is not None and not 9600 <= self.baud <= 3_125_000:
+            raise SpecError(f"{where}.baud: must be 9600..3125000, got {self.baud}")
         if self.chips is not None and not 1 <= self.chips <= 256:
             raise SpecError(f"{where}.chips: must be 1..256, got {self.chips}")
 

@@ -36,6 +36,7 @@ from .lbbox import SimLBBox
 from .lv06 import SimLV06
 from .physics import Physics
 from .s9 import SimS9
+from .serial_chain import SimBM1366Chain, SimBM1387Chain
 from .spec import BM1366_CHAIN, BM1387_CHAIN, LBBOX, LV06, S9, ModelSpec
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "FaultKind",
     "ModelSpec",
     "Physics",
+    "SimBM1366Chain",
+    "SimBM1387Chain",
     "SimDevice",
     "SimFleet",
     "SimLBBox",

@@ -20,7 +20,7 @@ import itertools
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,8 @@ DEFAULT_VERSION_MASK = 0x1FFFE000
 
 class StratumError(Exception):
     """The server answered a request with an error (code may be None for non-standard errors)."""
+
+    asicrc_user_error = True  # the CLI prints it as one line
 
     def __init__(self, method: str, code: int | None, message: str) -> None:
         super().__init__(f"{method}: error {code}: {message}")
@@ -193,6 +195,11 @@ class StratumClient:
             if not fut.done():
                 fut.set_exception(exc)
 
+    def abort(self) -> None:
+        """Cut the TCP connection at once, without a FIN handshake (fault injection, tests)."""
+        if self._writer is not None:
+            self._writer.transport.abort()
+
     async def __aenter__(self) -> StratumClient:
         await self.connect()
         return self
@@ -202,15 +209,26 @@ class StratumClient:
 
     # ---- handshake (override to mimic a firmware's order) -------------------------------------------
     async def handshake(self) -> None:
-        """configure (if version rolling) -> subscribe -> authorize -> suggest_difficulty -> extranonce.subscribe."""
+        """configure (if version rolling) -> subscribe -> authorize -> suggest_difficulty -> extranonce.subscribe.
+
+        Pools that refuse the optional methods (configure, suggest_difficulty, extranonce.subscribe) are fine:
+        the session goes on without them, as miners do.
+        """
         if self.version_rolling is not None:
-            await self.configure(self.version_rolling, self.min_bit_count)
+            await self._optional(self.configure(self.version_rolling, self.min_bit_count))
         await self.subscribe()
         await self.authorize()
         if self.suggested_difficulty is not None:
-            await self.suggest_difficulty(self.suggested_difficulty)
+            await self._optional(self.suggest_difficulty(self.suggested_difficulty))
         if self.want_extranonce_subscribe:
-            await self.extranonce_subscribe()
+            await self._optional(self.extranonce_subscribe())
+
+    async def _optional(self, request: Awaitable[Any]) -> Any:
+        try:
+            return await request
+        except StratumError as exc:
+            log.info("stratum client %s: pool refused optional request: %s", self.user, exc)
+            return None
 
     async def configure(self, mask: int, min_bit_count: int = 2) -> int:
         """BIP310 version rolling; returns (and stores) the negotiated mask, 0 when the server refuses."""
@@ -367,7 +385,7 @@ class StratumClient:
     def _handle_line(self, line: bytes, t_ns: int) -> None:
         try:
             msg = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             log.warning("stratum client %s: non-JSON line %r", self.user, line[:80])
             return
         if not isinstance(msg, dict):

@@ -63,6 +63,11 @@ class CpuMiner:
         self._en2 = 0
         client.add_job_listener(self._on_job)
 
+    def start(self) -> None:
+        """Mine the client's current job now (later jobs start automatically)."""
+        if self.client.job is not None:
+            self._on_job(self.client.job)
+
     def _on_job(self, job: Job) -> None:
         if self._task is not None:
             self._task.cancel()

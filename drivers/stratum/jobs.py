@@ -32,6 +32,14 @@ class JobSource(Protocol):
         ...
 
 
+class PayloadJobSource(Protocol):
+    """A job source that can put caller bytes into a job's coinbase; it says so with ``supports_payload``."""
+
+    supports_payload: bool
+
+    def make_job(self, clean: bool = False, payload: bytes | None = None) -> Notify: ...
+
+
 def varint(n: int) -> bytes:
     if n < 0xFD:
         return bytes([n])
@@ -81,6 +89,8 @@ class TemplateJobSource:
     root (10-param notify, 112-byte header).
     """
 
+    supports_payload = True
+
     def __init__(
         self,
         extranonce_size: int = 8,
@@ -126,12 +136,14 @@ class TemplateJobSource:
         """Unix seconds on this source's clock (runs faster with a sped-up Clock)."""
         return int(self._unix0 + (self.clock.now() - self._clock0))
 
-    def make_job(self, clean: bool = False) -> Notify:
+    def make_job(self, clean: bool = False, payload: bytes | None = None) -> Notify:
+        """A new job; `payload` (bytes) is written into this job's coinbase scriptSig after the tag, so an
+        experiment can make job content depend on its input (at most ~70 bytes fit)."""
         if clean and self._job_counter:
             self._new_block()
         self._job_counter += 1
         # the job counter goes into the coinbase tag so every job has its own merkle root
-        tag = self.tag + struct.pack("<I", self._job_counter)
+        tag = self.tag + struct.pack("<I", self._job_counter) + (payload or b"")
         coinb1, coinb2 = split_coinbase(self.height, self.extranonce_size, tag, self.payout_script)
         return Notify(
             job_id=f"{self._job_counter:x}",

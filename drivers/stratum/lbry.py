@@ -34,7 +34,7 @@ def lbry_share_difficulty(pow_hash: bytes) -> float:
     value = int.from_bytes(pow_hash, "little")
     if value == 0:
         return float("inf")
-    return LBRY_DIFF_MULTIPLIER * DIFF1_TARGET / value
+    return (256 * DIFF1_TARGET) / value  # int / int: correctly rounded
 
 
 def lbry_target(difficulty: float) -> int:

@@ -14,8 +14,10 @@ class Limits:
     lines_per_s: float = 5000.0  # sustained per-connection line rate; excess lines wait (reading pauses)
     line_burst: int = 10000
     max_write_buffer: int = 1 << 20  # a client that does not read its replies is dropped beyond this
-    max_jobs_per_connection: int = 64  # jobs a connection may still submit to (older ones: stale)
-    max_shares_per_job: int = 200_000  # duplicate-detection memory per job and connection
+    max_jobs_per_connection: int = 32  # jobs a connection may still submit to (older ones: stale)
+    # duplicate-detection memory per job and connection (~60 B each); when full the job is retired and a fresh
+    # one sent, so memory stays bounded by max_jobs_per_connection * max_shares_per_job keys
+    max_shares_per_job: int = 50_000
 
     def __post_init__(self) -> None:
         for name in ("max_line_bytes", "max_connections", "line_burst", "max_write_buffer",

@@ -23,14 +23,14 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
 
 from .control import rate_encoded_difficulty
 from .hashrate import HashrateEstimate, hashrate_from_difficulty_sum
-from .jobs import JobSource, TemplateJobSource
+from .jobs import JobSource, PayloadJobSource, TemplateJobSource
 from .limits import Limits
 from .session import Connection, ShareRecord
 from .validate import Verdict
@@ -289,9 +289,15 @@ class StratumServer:
         """Send a (possibly pre-generated) job to one connection now."""
         self.connection(conn_id).send_job(notify, self.clock.now_ns())
 
-    def push_job(self, conn_id: int | None = None, clean: bool = False) -> Notify:
-        """Make a fresh job now; send it to one connection, or broadcast it when conn_id is None."""
-        notify = self.job_source.make_job(clean=clean)
+    def push_job(self, conn_id: int | None = None, clean: bool = False, payload: bytes | None = None) -> Notify:
+        """Make a fresh job now; send it to one connection, or broadcast it when conn_id is None.
+        `payload` goes into the job's coinbase (needs a job source that supports it, e.g. TemplateJobSource)."""
+        if payload is None:
+            notify = self.job_source.make_job(clean=clean)
+        elif getattr(self.job_source, "supports_payload", False):
+            notify = cast(PayloadJobSource, self.job_source).make_job(clean=clean, payload=payload)
+        else:
+            raise ValueError(f"job source {type(self.job_source).__name__} cannot carry a coinbase payload")
         if conn_id is None:
             self.broadcast_job(notify)
         else:

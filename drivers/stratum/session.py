@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
+_KEY = struct.Struct("<III")
 
 
 @dataclass(slots=True)
@@ -34,7 +36,7 @@ class SentJob:
     notify: Notify
     difficulty: float
     sent_ns: int
-    seen: set[tuple[bytes, int, int, int]] = field(default_factory=set)  # duplicate detection
+    seen: set[bytes] = field(default_factory=set)  # extranonce2 ‖ ntime ‖ nonce ‖ version of accepted shares
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +70,7 @@ class Connection(asyncio.Protocol):
         self._paused = False
         self._closed = False
         self._out: list[bytes] | None = None  # replies collected while processing one received chunk
+        self._paused_t_ns = 0
         now = server.loop_time()
         self.opened_at = now
         self.last_line_at = now
@@ -133,6 +136,9 @@ class Connection(asyncio.Protocol):
             return
         t_ns = self.server.clock.now_ns()  # line arrival time for every line in this chunk
         self._buf += data
+        self._feed(t_ns)
+
+    def _feed(self, t_ns: int) -> None:
         # replies to all lines of this chunk leave in one write (one syscall for a pipelining miner)
         self._out = []
         try:
@@ -157,6 +163,7 @@ class Connection(asyncio.Protocol):
             now = self.server.loop_time()
             if not self.bucket.take(now):
                 del buf[:start]
+                self._paused_t_ns = t_ns  # the waiting lines keep their arrival time
                 self._pause_for(self.bucket.wait_s())
                 return
             line = bytes(buf[start:end])
@@ -184,7 +191,7 @@ class Connection(asyncio.Protocol):
         if self._closed or self.transport is None:
             return
         self.transport.resume_reading()
-        self.data_received(b"")
+        self._feed(self._paused_t_ns)
 
     # ---- writing -------------------------------------------------------------------------------------------
     def send_obj(self, obj: dict[str, Any]) -> None:
@@ -228,7 +235,7 @@ class Connection(asyncio.Protocol):
     def handle_line(self, line: bytes, t_ns: int) -> None:
         try:
             msg = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError; RecursionError: deep nesting
             self.server.stats["malformed"] += 1
             self.send_error(None, 20, "Parse error: not a JSON object")
             return
@@ -259,10 +266,7 @@ class Connection(asyncio.Protocol):
             self.server.stats["malformed"] += 1
             self.send_error(req_id, 20, f"Unknown method {method[:64]!r}")
             return
-        if not isinstance(params, list):
-            if method == "mining.submit":
-                self.submit(req_id, params, t_ns)
-                return
+        if not isinstance(params, list) and method != "mining.submit":  # submit: judged (and recorded) as bad-params
             self.server.stats["malformed"] += 1
             self.send_error(req_id, 20, f"{method}: params must be a list")
             return
@@ -271,6 +275,10 @@ class Connection(asyncio.Protocol):
         except StratumFormatError as exc:
             self.server.stats["malformed"] += 1
             self.send_error(req_id, 20, f"{method}: {exc}")
+        except Exception:  # a bug must cost one reply, not the miner's connection
+            log.exception("stratum: %s from connection %d failed", method, self.id)
+            self.server.stats["internal_errors"] += 1
+            self.send_error(req_id, 20, f"{method}: internal error")
 
     # ---- methods -------------------------------------------------------------------------------------------
     def configure(self, req_id: Any, params: list[Any], t_ns: int) -> None:
@@ -426,7 +434,7 @@ class Connection(asyncio.Protocol):
         if sub.version_bits is not None and sub.version_bits & ~self.version_mask & 0xFFFFFFFF:
             return verdict_of(Verdict.VERSION_OUT_OF_MASK)
         version = rolled_version(notify.version, sub.version_bits, self.version_mask)
-        key = (sub.extranonce2, sub.ntime, sub.nonce, version)
+        key = sub.extranonce2 + _KEY.pack(sub.ntime, sub.nonce, version)  # compact: duplicate memory
         if key in sent.seen:
             return verdict_of(Verdict.DUPLICATE)
         achieved, pow_hash, header = share_pow(notify, self.extranonce1, sub.extranonce2, sub.ntime,

@@ -14,10 +14,12 @@ LBRY jobs (10-param notify) carry a claimtrie root after prevhash, word-swapped 
 
 from __future__ import annotations
 
+import array
 import hashlib
+import re
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _sha256 = hashlib.sha256
@@ -37,10 +39,9 @@ def swap_words(data: bytes) -> bytes:
     """Byte-swap every 4-byte word (notify prevhash <-> header-order prevhash; an involution)."""
     if len(data) % 4:
         raise StratumFormatError(f"length {len(data)} is not a multiple of 4")
-    out = bytearray(len(data))
-    for i in range(0, len(data), 4):
-        out[i : i + 4] = data[i : i + 4][::-1]
-    return bytes(out)
+    words = array.array("I", data)  # "I" is 4 bytes on every platform asicrc runs on
+    words.byteswap()
+    return words.tobytes()
 
 
 def _hex(value: Any, what: str, size: int | None = None) -> bytes:
@@ -55,13 +56,14 @@ def _hex(value: Any, what: str, size: int | None = None) -> bytes:
     return raw
 
 
+_U32_HEX = re.compile(r"[0-9a-fA-F]{1,8}")
+
+
 def _u32_hex(value: Any, what: str) -> int:
-    if not isinstance(value, str) or not 1 <= len(value) <= 8:
-        raise StratumFormatError(f"{what} must be a hex string of at most 8 chars (uint32), got {value!r:.40}")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise StratumFormatError(f"{what} is not valid hex: {value!r}") from None
+    # fullmatch, not int(x, 16) alone, which also takes "-1", "0x1f", "1_0" and spaces
+    if not isinstance(value, str) or not _U32_HEX.fullmatch(value):
+        raise StratumFormatError(f"{what} must be 1-8 hex digits (a uint32), got {value!r:.40}")
+    return int(value, 16)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,14 @@ class Notify:
     ntime: int
     clean: bool
     claimtrie: bytes | None = None  # LBRY only: 32 bytes, notify order like prevhash
+    # header-order prevhash (‖ claimtrie for LBRY), computed once: it is needed for every share
+    _header_middle: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        middle = swap_words(self.prevhash)
+        if self.claimtrie is not None:
+            middle += swap_words(self.claimtrie)
+        object.__setattr__(self, "_header_middle", middle)
 
     @property
     def is_lbry(self) -> bool:
@@ -86,7 +96,7 @@ class Notify:
     @property
     def prevhash_header(self) -> bytes:
         """Prevhash in header (internal) byte order."""
-        return swap_words(self.prevhash)
+        return self._header_middle[:32]
 
     @classmethod
     def from_params(cls, params: Any) -> Notify:
@@ -214,10 +224,8 @@ def rolled_version(job_version: int, version_bits: int | None, mask: int) -> int
 def header_prefix(notify: Notify, extranonce1: bytes, extranonce2: bytes) -> bytes:
     """Header bytes 4..68 (prevhash ‖ merkle root; LBRY: ‖ claimtrie), which do not depend on version/time/nonce."""
     root = merkle_root(sha256d(coinbase(notify, extranonce1, extranonce2)), notify.merkle_branch)
-    mid = notify.prevhash_header + root
-    if notify.claimtrie is not None:
-        mid += swap_words(notify.claimtrie)
-    return mid
+    middle = notify._header_middle
+    return middle[:32] + root + middle[32:]
 
 
 def build_header(

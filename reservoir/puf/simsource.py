@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from asicrc.drivers.device import EnvelopeViolation
 from asicrc.drivers.sim.physics import Physics, stable_int
 from asicrc.drivers.sim.spec import MODELS as SIM_MODELS
 from asicrc.drivers.sim.spec import ModelSpec
@@ -125,6 +126,10 @@ def run_challenge(serial: str, challenge: Challenge, session_seed: int, ambient_
             power.append(phys.power_w * (1.0 + float(rng.normal(0.0, 0.005))))
             rpm.append(rpm_reading)
             hottest = float(chip_reading.max())
+            if hottest >= env.thermal_stop_c:  # never keep a challenge running on a device at its stop limit
+                raise EnvelopeViolation(device_id, "frequency_mhz", current_mhz,
+                                        f"challenge aborted: chip at {hottest:.1f} C >= thermal stop "
+                                        f"{env.thermal_stop_c:g} C")
             t += dt
             since_change += dt
     return Response(

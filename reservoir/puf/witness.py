@@ -5,9 +5,11 @@ devices iff ``a[r] * N_b == b[r] * N_a`` (cross-multiplied, N = totals). `distin
 first bin where that fails (Lean: `Puf.witness`), or None when the two distributions are identical
 (Lean: `witness_eq_none_iff`, `exists_response_prob_ne`, `no_witness_of_same`).
 
-The verifier (`asicrc.reservoir.puf.verify`) reports this witness next to its statistical distance: a witness on
-raw counts says only that the empirical histograms differ, never that the devices do (sampling noise alone makes
-two sessions of one device differ); the decision uses the calibrated distance threshold.
+Why the verifier does not decide with it: on raw counts a witness says only that two empirical histograms
+differ, never that two devices do (sampling noise alone makes two sessions of one device differ almost surely).
+The theorem is the reason a PUF is possible at all (different distributions are distinguishable); the verifier
+(`asicrc.reservoir.puf.verify`) decides with a distance threshold calibrated on training sessions, and
+`asicrc puf evaluate` measures how often that decision is wrong (FAR/FRR/EER).
 """
 
 from __future__ import annotations

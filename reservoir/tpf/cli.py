@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from .classifiers import CLASSIFIERS
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
 from .gate import TpfGate
@@ -68,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="share difficulty of the label (Bitcoin convention; default 2^-24 = positive rate 1/256)")
     g.add_argument("--positive-rate", type=_positive, default=None, help="alternatively the label's positive rate")
     p.add_argument("--seeds", type=int, default=3, help="independent seeds (jobs) per k (default 3)")
-    p.add_argument("--classifiers", default=",".join(CLASSIFIERS), help="comma list of logreg,hgb,mlp")
+    p.add_argument("--classifiers", default="logreg,hgb,mlp", help="comma list of logreg,hgb,mlp")
     p.add_argument("--toy-extra", type=int, default=3,
                    help="power check: label from a toy hash cut to k+N second-compression rounds (0 = skip)")
     p.add_argument("--toy-hashes", type=_count, default=None, help="training hashes for the toy (default --hashes)")
@@ -105,9 +104,13 @@ def _line(label: str, rep: dict[str, Any], gate: TpfGate) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from .classifiers import CLASSIFIERS
     from .experiment import run_hash_experiment
 
     classifiers = [c.strip() for c in str(args.classifiers).split(",") if c.strip()]
+    bad = [c for c in classifiers if c not in CLASSIFIERS]
+    if bad or not classifiers:
+        raise ValueError(f"unknown classifier {','.join(bad) or '(none)'} (choose from {', '.join(CLASSIFIERS)})")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     if not 0 <= args.max_false_abort < 1:

@@ -14,6 +14,8 @@ import numpy.typing as npt
 
 from asicrc.native import hashing
 
+from .native_features import state_matrix
+
 # 2^32 hashes per unit of Bitcoin share difficulty: P(hash meets D) = 1 / (D * 2^32).
 HASHES_PER_DIFF1 = float(1 << 32)
 _IV7 = 0x5BE0CD19  # SHA-256 IV word 7: the second compression's feed-forward into digest word 7
@@ -41,12 +43,9 @@ def state_features(states: npt.NDArray[np.uint32], kind: str = "words+bits") -> 
     """Feature matrix from (n, 8) k-round states: words scaled to [0,1) and/or the 256 state bits."""
     if states.ndim != 2 or states.shape[1] != 8:
         raise ValueError(f"states must have shape (n, 8), got {states.shape}")
+    if kind in ("words", "bits", "words+bits"):  # fused C expansion (tpf_features.c), ~2x numpy's
+        return state_matrix(states, words=kind != "bits", bits=kind != "words")
     parts: list[npt.NDArray[np.float32]] = []
-    if kind in ("words", "words+bits"):
-        parts.append((states.astype(np.float64) / WORD_SCALE).astype(np.float32))
-    if kind in ("bits", "words+bits"):
-        raw = np.ascontiguousarray(states.astype("<u4")).view(np.uint8)
-        parts.append(np.unpackbits(raw, axis=1, bitorder="little").astype(np.float32))
     if kind == "words+nibbles":  # compact form for tree models: words plus the 64 state nibbles
         # (not bytes: histogram boosting is an order of magnitude slower on 256-level columns, measured)
         raw = np.ascontiguousarray(states.astype("<u4")).view(np.uint8)

@@ -92,7 +92,8 @@ def _stats_with(edit) -> dict:
     ("reply", "needle"),
     [
         (_stats_with(lambda b: b.update({"temp2_7": "hot"})), "field 'temp2_7': expected a number, got 'hot'"),
-        (_stats_with(lambda b: b.update({"chain_rate6": None})), "field 'chain_rate6'"),
+        (_stats_with(lambda b: b.update({"chain_rate6": {"GH": 1}})), "field 'chain_rate6': expected a number, got dict"),
+        (_stats_with(lambda b: b.update({"chain_acn7": "x"})), "field 'chain_acn7'"),
         (_stats_with(lambda b: b.update({"fan3": [1]})), "field 'fan3': expected a number, got list"),
         (_stats_with(lambda b: b.update({"frequency": True})), "got a boolean"),
         (_stats_with(lambda b: [b.pop(k) for k in list(b) if k.startswith(("chain_acn", "frequency", "GHS"))]),

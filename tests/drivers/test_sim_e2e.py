@@ -16,6 +16,7 @@ from asicrc.drivers.device import ActuationUnsupported, EnvelopeViolation
 from asicrc.drivers.events import Event, FanOut, Kind, Source, Subscription
 from asicrc.drivers.models import create_device
 from asicrc.drivers.models.base import BaseDevice
+from asicrc.drivers.probe import probe
 from asicrc.drivers.sim import Fault, SimDevice, SimLBBox, SimLV06, SimS9
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
@@ -32,7 +33,9 @@ async def wait_for(sub: Subscription, pred: Callable[[Event], bool], wall_s: flo
 
 
 def kind(k: Kind, **data: object) -> Callable[[Event], bool]:
-    return lambda ev: ev.kind == k and all(ev.data.get(key) == v for key, v in data.items())
+    """Events of the device driver (the Stratum server's own per-connection state events are excluded)."""
+    return lambda ev: (ev.kind == k and ev.source != Source.STRATUM
+                       and all(ev.data.get(key) == v for key, v in data.items()))
 
 
 def hashing(device: str) -> Callable[[Event], bool]:
@@ -110,7 +113,7 @@ async def test_lv06_against_sim(rig: Rig) -> None:
 
         sim.inject(Fault.http_500(count=3))
         await wait_for(sub, kind(Kind.FAULT, reason="http-status"))
-        sim.inject(Fault.http_timeout(count=1, seconds=5.0))
+        sim.inject(Fault.http_timeout(count=1, seconds=1.0))
         await wait_for(sub, kind(Kind.FAULT, reason="transport"))
         await wait_for(sub, lambda e: e.kind == Kind.TELEMETRY and e.device == "lv06a")  # survived
 
@@ -118,7 +121,7 @@ async def test_lv06_against_sim(rig: Rig) -> None:
         states = [e.data["state"] for e in sub.get_nowait_all() if e.kind == Kind.STATE and e.device == "lv06a"]
         assert "restarting" in states and states[-1] == "restarted"
     finally:
-        await shares.aclose()  # type: ignore[attr-defined]
+        await shares.aclose()
         await dev.stop()
         await sim.stop()
 
@@ -180,3 +183,51 @@ async def test_lbbox_against_sim() -> None:
         await dev.stop()
         await sim.stop()
         await server.stop()
+
+
+async def test_lv06_thermal_guard_on_overheating_sim() -> None:
+    """A hot room (ambient step to 60 C) drives the simulated LV06 past throttle and stop: the device steps the
+    simulator's frequency down, then parks it at the envelope's lowest frequency with the fan at 100 %."""
+    clock = Clock(speed=50.0)
+    fanout = FanOut()
+    sub = fanout.subscribe(kinds={"fault", "state"})
+    sim = SimLV06(serial="LV06-HOT", seed=1, clock=clock)
+    await sim.start()
+    dev = create_device({"model": "lv06", "device_id": "hot", "http_port": sim.ports["http"],
+                         "poll_interval_s": 2.0, "timeout_s": 1.0}, fanout=fanout, clock=clock)
+    await dev.start()
+    try:
+        sim.inject(Fault.ambient(60.0))
+        throttle = await wait_for(sub, kind(Kind.FAULT, reason="thermal-throttle"), wall_s=20)
+        assert "frequency -> 435 MHz" in throttle.data["detail"]
+        stop = await wait_for(sub, kind(Kind.FAULT, reason="thermal-stop"), wall_s=20)
+        assert "72" in stop.data["detail"]
+        assert np.all(sim.physics.freq_hz == 400e6) and sim.physics.fan_percent == 100.0
+        with pytest.raises(EnvelopeViolation, match="thermal stop"):
+            await dev.set_frequency(425)
+        assert np.all(sim.physics.freq_hz == 400e6)
+    finally:
+        await dev.stop()
+        await sim.stop()
+
+
+async def test_probe_identifies_simulated_models() -> None:
+
+    clock = Clock(speed=SPEED)
+    sims = [SimS9(serial="P-S9", clock=clock), SimLV06(serial="P-LV", clock=clock), SimLBBox(serial="P-LB", clock=clock)]
+    for s in sims:
+        await s.start()
+    try:
+        s9, lv, lb = sims
+        found, _ = await probe("127.0.0.1", s9.ports["rpc"], timeout_s=1.0)
+        assert [(f.protocol, f.asicrc_model) for f in found] == [("rpc4028", "s9")]
+        assert found[0].model == "Antminer S9" and found[0].firmware.startswith("BMMiner")
+        found, _ = await probe("127.0.0.1", lv.ports["http"], timeout_s=1.0)
+        assert [(f.protocol, f.asicrc_model, f.firmware) for f in found] == [("axeos", "lv06", lv.firmware_version)]
+        found, _ = await probe("127.0.0.1", lb.ports["http"], timeout_s=1.0)
+        assert [(f.protocol, f.asicrc_model, f.firmware) for f in found] == [("goldshell", "lbbox", "2.2.5")]
+        found, _ = await probe("127.0.0.1", lb.ports["rpc"], timeout_s=1.0)
+        assert [(f.protocol, f.asicrc_model) for f in found] == [("rpc4028", "lbbox")]
+    finally:
+        for s in sims:
+            await s.stop()

@@ -102,7 +102,7 @@ def test_floats_are_converted_exactly() -> None:
 )
 def test_bad_arguments_get_clear_errors(args: tuple[object, object, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        savings(*args)  # type: ignore[arg-type]
+        savings(*args)
 
 
 def test_bad_keep_rate() -> None:

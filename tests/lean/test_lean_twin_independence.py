@@ -85,7 +85,7 @@ def test_dependent_table_is_detected_and_accepts_numpy() -> None:
 )
 def test_bad_tables_get_clear_errors(table: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        baseline_accuracy(table)  # type: ignore[arg-type]
+        baseline_accuracy(table)
 
 
 def test_bad_predictor_gets_clear_error() -> None:

@@ -173,3 +173,15 @@ def test_init_sequence_order() -> None:
 def test_bad_arguments_name_the_problem(call: Callable[[], object], message: str) -> None:
     with pytest.raises(c.FrameError, match=message):
         call()
+
+
+def test_bm1387_work_vector_from_skot_miner_script() -> None:
+    """protocols.md §2.4: skot/bm1387_scripts miner.py job 0x74 (bytes from the script), CRC16 = C6 BB."""
+    body = H(
+        "21 36 74 01 00 00 00 00 F9 1E 0E 17 80 20 CC 60 61 81 55 05 00 36 06 53 32 62 A2 41 21 A0 3C B2"
+        " 43 E3 C0 53 49 FC 20 7A 9D 5D E0 84 E6 62 14 75 99 CB 96 9C"
+    )
+    frame = c.bm1387_work_raw(0x74, 0x170E1EF9, 0x60CC2080, body[16:20], [body[20:52]])
+    assert frame == body + H("C6 BB")
+    rec = c.BM1387HostDecoder().feed(frame)[0]
+    assert (rec["job_id"], rec["num_midstates"], rec["nbits"], rec["ntime"]) == (0x74, 1, 0x170E1EF9, 0x60CC2080)

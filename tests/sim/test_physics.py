@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -72,7 +74,7 @@ def test_undervolting_raises_the_hardware_error_rate_steeply() -> None:
     for mv in (1250, 1200, 1150, 1120, 1100, 1080):
         p = lv06_at(volts=mv / 1000.0)
         rates.append(p.error_fraction)
-    assert all(b > a for a, b in zip(rates, rates[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(rates))
     assert rates[-1] > 100 * rates[1]
     # and the firmware's hardware-error counter follows
     counts = []

@@ -71,7 +71,7 @@ def test_shares_come_at_poisson_times() -> None:
 
 async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted() -> None:
     clock = Clock(10.0)
-    server = StratumServer(ServerConfig(difficulty=2**-14, min_difficulty=1e-12, job_interval_s=0), clock=clock)
+    server = StratumServer(ServerConfig(difficulty=2**-18, min_difficulty=1e-12, job_interval_s=0), clock=clock)
     await server.start()
     sub = server.fanout.subscribe()
     devs = [SimS9(serial="S9-POOL", seed=1, clock=clock, stratum=("127.0.0.1", server.port)),
@@ -99,7 +99,7 @@ async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_acce
 
 
 async def test_lbbox_mines_lbry_against_the_project_pool(fast_clock: Clock) -> None:
-    server = StratumServer(ServerConfig(difficulty=256 * 2**-12, min_difficulty=1e-12, job_interval_s=0,
+    server = StratumServer(ServerConfig(difficulty=256 * 2**-21, min_difficulty=1e-12, job_interval_s=0,
                                         lbry=True), clock=fast_clock)
     await server.start()
     sub = server.fanout.subscribe()

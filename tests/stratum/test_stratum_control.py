@@ -75,8 +75,8 @@ async def test_identity_auth_and_state_events(pool: StratumServer) -> None:
 async def test_difficulty_and_job_push(pool: StratumServer) -> None:
     client, cid = await connect(pool)
     first = client.job
-    d = pool.set_rate(cid, u=0.5, d_base=1 / 1024, eps=0.5)
-    assert d == pytest.approx(1 / 1024)
+    d = pool.set_rate(cid, u=0.5, d_base=1 / 8192, eps=0.5)
+    assert d == pytest.approx(1 / 8192)
     job = await client.wait_job(newer_than=first)
     assert client.difficulty == pytest.approx(d) and job.difficulty == pytest.approx(d) and job.notify.clean
     # a share meeting the old, lower difficulty is now low-difficulty
@@ -148,4 +148,18 @@ async def test_suggest_difficulty_and_malformed_control(pool: StratumServer) -> 
     assert err.value.code == 20
     with pytest.raises(StratumError, match="Unknown method"):
         await client.call("mining.frobnicate", [])
+    await client.close()
+
+
+async def test_job_payload_goes_into_the_coinbase(pool: StratumServer) -> None:
+    client, cid = await connect(pool)
+    before = client.job
+    notify = pool.push_job(cid, clean=True, payload=b"\x3f\x80\x00\x00")
+    job = await client.wait_job(newer_than=before)
+    assert job.job_id == notify.job_id and b"/asicrc/" in job.notify.coinb2
+    assert job.notify.coinb2.split(b"\xff\xff\xff\xff")[0].endswith(b"\x3f\x80\x00\x00")
+    s = find_shares(job, b"\0\0\0\5", 1)[0]
+    assert (await client.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+    with pytest.raises(ValueError, match="max 100"):
+        pool.push_job(cid, payload=b"x" * 90)
     await client.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import struct
 
+import pytest
+
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.stratum.cli import share_report
 from asicrc.drivers.stratum.client import StratumClient
@@ -94,7 +96,8 @@ async def test_lbry_pool_accepts_lbbox_style_shares() -> None:
         evs = events.get_nowait_all()
         for ev, s in zip(evs, shares, strict=False):
             pow_hash = reference_lbry_pow(header[:108] + struct.pack("<I", s.nonce))
-            assert ev.data["achieved_diff"] == 256 * DIFF1 / int.from_bytes(pow_hash, "little") >= diff
+            expected = 256 * DIFF1 / int.from_bytes(pow_hash, "little")
+            assert ev.data["achieved_diff"] == pytest.approx(expected, rel=1e-12) and expected >= diff
         await client.close()
     finally:
         await server.stop()

@@ -12,8 +12,8 @@ from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
-UP_DIFF = 1 / 8192
-DOWN_DIFF = 1 / 131072
+UP_DIFF = 1 / 32768
+DOWN_DIFF = 1 / 524288
 
 
 def test_parse_url() -> None:
@@ -75,6 +75,50 @@ async def test_proxy_relays_jobs_and_forwards_good_shares() -> None:
         job = await miners[0].wait_job(newer_than=before)
         assert job.job_id == notify.job_id and job.notify.clean
         for m in miners:
+            await m.close()
+    finally:
+        await proxy.stop()
+        await pool.stop()
+
+
+async def test_proxy_follows_an_upstream_session_change() -> None:
+    pool = StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=8))
+    await pool.start()
+    proxy = UpstreamProxy(f"127.0.0.1:{pool.port}", "acct", config=ServerConfig(difficulty=DOWN_DIFF))
+    server = await proxy.start()
+    try:
+        subscribed = StratumClient("127.0.0.1", server.port, "sub", extranonce_subscribe=True)
+        plain = StratumClient("127.0.0.1", server.port, "plain")
+        for m in (subscribed, plain):
+            await m.connect()
+            await m.wait_job(timeout_s=5)
+        old_prefix = proxy.client.extranonce1
+        old_jobs = (subscribed.job, plain.job)
+        conns_before = {w: c.id for c in server.active_connections() for w in c.workers}
+        # the pool moves the proxy to a new session (new extranonce1)
+        (up_conn,) = [c.id for c in pool.active_connections()]
+        pool.reconnect(up_conn)
+        for m, old in zip((subscribed, plain), old_jobs, strict=True):
+            for _ in range(200):
+                job = m.job
+                if job is not None and job is not old and job.extranonce1[:4] != old_prefix:
+                    break
+                await asyncio.sleep(0.02)
+        assert proxy.client.extranonce1 != old_prefix
+        conns_after = {w: c.id for c in server.active_connections() for w in c.workers}
+        # set_extranonce kept the subscribed miner's connection; the other one was sent client.reconnect
+        assert conns_after["sub"] == conns_before["sub"] and conns_after["plain"] != conns_before["plain"]
+        for m in (subscribed, plain):
+            job = m.job
+            assert job is not None and job.extranonce1[:4] == proxy.client.extranonce1
+            s = find_shares(job, b"\x07\x00\x00\x00\x00\x00", 1, difficulty=UP_DIFF)[0]
+            assert (await m.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+        for _ in range(100):
+            if proxy.stats["upstream_accepted"] >= 2:
+                break
+            await asyncio.sleep(0.02)
+        assert proxy.stats["upstream_accepted"] == 2 and proxy.stats["upstream_rejected"] == 0
+        for m in (subscribed, plain):
             await m.close()
     finally:
         await proxy.stop()

@@ -87,8 +87,9 @@ def test_notify_errors_name_the_field(params: object, needle: str) -> None:
 def test_submit_parse_errors() -> None:
     with pytest.raises(StratumFormatError, match="5 or 6"):
         Submit.from_params(["a", "b"])
-    with pytest.raises(StratumFormatError, match="nonce"):
-        Submit.from_params(["a", "b", "00", "504e86ed", "xyz"])
+    for bad_nonce in ("xyz", "-1", "0x1f", "1_0", " 12", "123456789"):
+        with pytest.raises(StratumFormatError, match="nonce"):
+            Submit.from_params(["a", "b", "00", "504e86ed", bad_nonce])
     s = Submit.from_params(["w", "j", "0001", "504e86ed", "b2957c02", "00006000"])
     assert s.version_bits == 0x6000 and s.to_params() == ["w", "j", "0001", "504e86ed", "b2957c02", "00006000"]
 

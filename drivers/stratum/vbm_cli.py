@@ -1,0 +1,229 @@
+"""`asicrc vbm-ab`: A/B test of the virtual block manager on simulated miners, with a verdict and its CI.
+
+Design: one Stratum server on 127.0.0.1 with a `VirtualBlockManager` attached, simulated miners (the real
+simulator: real sha256d shares at the modeled hashrate / hash_scale) and alternating blocks OFF, ON, OFF, ON...
+on the same devices, so slow drifts (thermal, job changes) hit both arms alike. Per arm: accepted shares and
+difficulty, the Poisson (Garwood) hashrate interval (`hashrate.hashrate_from_difficulty_sum`), the modeled true
+hashrate, rejects by reason, and the miners' idle time (share -> next job). The verdict compares the arms with
+the exact conditional test for two Poisson rates: given n = n_on + n_off shares at one difficulty,
+n_on ~ Binomial(n, p) with p = T_on r_on / (T_on r_on + T_off r_off); the Clopper-Pearson interval of p gives an
+exact interval for the rate ratio r_on / r_off. "Outside noise" means that interval excludes 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from scipy.stats import beta
+
+from asicrc.drivers.clock import Clock
+
+from .hashrate import hashrate_from_difficulty_sum
+from .server import ServerConfig, StratumServer
+from .session import Connection, ShareRecord
+from .validate import Verdict
+from .vbm import VbmConfig, VirtualBlockManager
+
+PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
+SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
+
+
+@dataclass(frozen=True)
+class AbConfig:
+    model: str = "lv06"
+    devices: int = 1
+    blocks: int = 10  # alternating OFF/ON, starting OFF; short blocks spread machine-load drift over both arms
+    block_s: float = 30.0  # simulated seconds per block
+    warmup_s: float = 10.0
+    speed: float = 20.0  # simulated seconds per wall second
+    shares_per_s: float = 2.0  # target share rate per device (sets the pool difficulty)
+    clean_jobs: bool = True
+    prefetch: int = 8
+    upstream_sessions: int = 2
+    job_interval_s: float = 30.0
+    seed: int = 1
+
+    def validate(self) -> None:
+        if self.model not in ("lv06", "s9"):
+            raise ValueError(f"vbm-ab runs on simulated lv06 or s9 miners, got {self.model!r}")
+        if not 1 <= self.devices <= 8:
+            raise ValueError(f"devices must be in 1..8, got {self.devices}")
+        if self.blocks < 2 or self.blocks % 2:
+            raise ValueError(f"blocks must be an even number >= 2 (OFF/ON pairs), got {self.blocks}")
+        if not (self.block_s > 0 and self.speed > 0 and self.shares_per_s > 0 and self.warmup_s >= 0):
+            raise ValueError("block_s, speed and shares_per_s must be > 0, warmup_s >= 0")
+
+    @property
+    def difficulty(self) -> float:
+        return SEARCH_RATE_HS / (self.shares_per_s * 2**32)
+
+
+@dataclass
+class Arm:
+    seconds: float = 0.0
+    accepted: int = 0
+    difficulty_sum: float = 0.0
+    rejected: dict[str, int] = field(default_factory=dict)
+    true_rate_hs: list[float] = field(default_factory=list)  # modeled hashrate (scaled) sampled per block
+    hashes_scanned: int = 0  # nonces the simulated miners actually hashed in this arm (the exact truth)
+    idle_gaps_s: list[float] = field(default_factory=list)
+
+
+def rate_ratio_interval(n_on: int, t_on: float, n_off: int, t_off: float,
+                        confidence: float = 0.95) -> tuple[float, float, float]:
+    """Point estimate and exact (Clopper-Pearson, conditional) interval of r_on / r_off."""
+    n = n_on + n_off
+    if n == 0 or t_on <= 0 or t_off <= 0:
+        return (math.nan, 0.0, math.inf)
+    a = (1 - confidence) / 2
+    p_lo = float(beta.ppf(a, n_on, n_off + 1)) if n_on > 0 else 0.0
+    p_hi = float(beta.ppf(1 - a, n_on + 1, n_off)) if n_off > 0 else 1.0
+
+    def ratio(p: float) -> float:
+        return math.inf if p >= 1 else (p / (1 - p)) * (t_off / t_on)
+
+    point = ratio(n_on / n) if n_off else math.inf
+    return point, ratio(p_lo), ratio(p_hi)
+
+
+async def run_ab(cfg: AbConfig) -> dict[str, Any]:
+    from asicrc.drivers.sim import model_class  # the simulator is only needed when an experiment runs
+
+    cfg.validate()
+    clock = Clock(cfg.speed)
+    server = StratumServer(ServerConfig(difficulty=cfg.difficulty, min_difficulty=1e-12, max_difficulty=1e12,
+                                        job_interval_s=cfg.job_interval_s), clock=clock)
+    await server.start()
+    vbm = VirtualBlockManager(server, VbmConfig(enabled=False, prefetch=cfg.prefetch, clean_jobs=cfg.clean_jobs,
+                                                upstream_sessions=cfg.upstream_sessions))
+    await vbm.start()
+    arms = {"off": Arm(), "on": Arm()}
+    current: list[str | None] = [None]
+    difficulties: set[float] = set()
+
+    def on_share(conn: Connection, rec: ShareRecord) -> None:
+        arm_name = current[0]
+        if arm_name is None:
+            return
+        arm = arms[arm_name]
+        if rec.verdict is Verdict.ACCEPTED:
+            arm.accepted += 1
+            arm.difficulty_sum += rec.assigned_diff
+            difficulties.add(rec.assigned_diff)
+        else:
+            arm.rejected[str(rec.verdict)] = arm.rejected.get(str(rec.verdict), 0) + 1
+
+    server.add_share_listener(on_share)
+    cls = model_class(cfg.model)
+    devices = [cls(serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i, clock=clock,
+                   stratum=("127.0.0.1", server.port), search_rate_hs=SEARCH_RATE_HS) for i in range(cfg.devices)]
+    try:
+        for dev in devices:
+            await dev.start()
+        deadline = asyncio.get_running_loop().time() + 20.0
+        while len(server.active_connections()) < cfg.devices:
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError("simulated miners did not connect to the local pool within 20 s")
+            await asyncio.sleep(0.05)
+        await clock.sleep(cfg.warmup_s)
+        for b in range(cfg.blocks):
+            name = "off" if b % 2 == 0 else "on"
+            vbm.enable() if name == "on" else vbm.disable()
+            vbm.meter.reset()
+            h0 = sum(d.scanner.hashes_done for d in devices)
+            current[0] = name
+            t0 = clock.now()
+            await clock.sleep(cfg.block_s)
+            current[0] = None
+            arm = arms[name]
+            arm.seconds += clock.now() - t0
+            arm.hashes_scanned += sum(d.scanner.hashes_done for d in devices) - h0
+            arm.true_rate_hs.append(sum(d.physics.hashrate_hs / d.hash_scale for d in devices))
+            arm.idle_gaps_s.extend(vbm.meter.gaps_s)
+    finally:
+        for dev in devices:
+            await dev.stop()
+        await vbm.stop()
+        await server.stop()
+    return _report(cfg, arms, difficulties, vbm.status())
+
+
+def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], status: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"config": asdict(cfg), "difficulty": cfg.difficulty, "vbm": status, "arms": {}}
+    for name, arm in arms.items():
+        est = hashrate_from_difficulty_sum(arm.difficulty_sum, arm.accepted, max(arm.seconds, 1e-9))
+        gaps = sorted(arm.idle_gaps_s)
+        modeled = sum(arm.true_rate_hs) / len(arm.true_rate_hs) if arm.true_rate_hs else 0.0
+        scanned = arm.hashes_scanned / arm.seconds if arm.seconds > 0 else 0.0
+        out["arms"][name] = {
+            "seconds": arm.seconds, "accepted": arm.accepted, "rejected": arm.rejected,
+            "hashrate_hs": est.rate_hs, "hashrate_ci_hs": [est.low_hs, est.high_hs],
+            "modeled_hashrate_hs": modeled, "scanned_hashrate_hs": scanned,
+            "ci_contains_scanned": est.low_hs <= scanned <= est.high_hs,
+            "idle_gap_median_s": gaps[len(gaps) // 2] if gaps else None,
+            "idle_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
+            "idle_gaps": len(gaps),
+        }
+    on, off = arms["on"], arms["off"]
+    if len(difficulties) > 1:
+        raise RuntimeError(f"shares came at several difficulties {sorted(difficulties)}: the exact ratio test "
+                           "needs one")
+    point, lo, hi = rate_ratio_interval(on.accepted, on.seconds, off.accepted, off.seconds)
+    outside = not (lo <= 1.0 <= hi)
+    out["ratio_on_off"] = {"point": point, "ci": [lo, hi], "outside_noise": outside,
+                           "paper_claim_1_25_inside_ci": lo <= PAPER_CLAIM_RATIO <= hi}
+    if outside:
+        direction = "raises" if point > 1 else "lowers"
+        verdict = (f"VBM {direction} effective hashrate: ON/OFF = {point:.3f} [{lo:.3f}, {hi:.3f}] (95 % CI), "
+                   "outside noise")
+    else:
+        verdict = (f"no difference outside noise: ON/OFF = {point:.3f} [{lo:.3f}, {hi:.3f}] (95 % CI includes 1)")
+    claim = "inside" if out["ratio_on_off"]["paper_claim_1_25_inside_ci"] else "outside"
+    out["verdict"] = f"{verdict}; the paper's +25 % (1.25) is {claim} the interval"
+    return out
+
+
+def summarize(report: dict[str, Any]) -> str:
+    cfg = report["config"]
+    lines = [f"VBM A/B: {cfg['devices']} simulated {cfg['model']}, {cfg['blocks']} alternating blocks of "
+             f"{cfg['block_s']:g} s (simulated, speed {cfg['speed']:g}x), pool difficulty {report['difficulty']:.3g}, "
+             f"clean jobs {cfg['clean_jobs']}, {cfg['upstream_sessions']} upstream session(s)"]
+    for name in ("off", "on"):
+        a = report["arms"][name]
+        idle = "n/a" if a["idle_gap_median_s"] is None else f"{a['idle_gap_median_s'] * 1e3:.1f} ms"
+        lines.append(
+            f"  {name:>3}: {a['accepted']} accepted in {a['seconds']:.0f} s, rejected {a['rejected'] or 0}; "
+            f"hashrate {a['hashrate_hs']:.4g} H/s [{a['hashrate_ci_hs'][0]:.4g}, {a['hashrate_ci_hs'][1]:.4g}] "
+            f"(hashed {a['scanned_hashrate_hs']:.4g}, modeled {a['modeled_hashrate_hs']:.4g}); "
+            f"median idle share->job {idle} over {a['idle_gaps']} shares")
+    lines.append("verdict: " + report["verdict"])
+    return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = AbConfig()
+    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model)
+    parser.add_argument("--devices", type=int, default=d.devices)
+    parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
+    parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")
+    parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second")
+    parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
+    parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
+    parser.add_argument("--prefetch", type=int, default=d.prefetch)
+    parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions)
+    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
+                   speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
+                   prefetch=args.prefetch, upstream_sessions=args.upstream_sessions, seed=args.seed)
+    report = asyncio.run(run_ab(cfg))
+    print(json.dumps(report, indent=1) if args.json else summarize(report))
+    return 0

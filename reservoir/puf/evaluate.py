@@ -1,0 +1,179 @@
+"""FAR / FRR / EER of the PUF on simulated devices, with held-out devices, ambient shift and controls.
+
+Protocol (nothing about the evaluation devices is used to choose anything):
+
+1. Devices are split into *calibration* and *evaluation* devices (different serials, so different silicon).
+2. Every device is enrolled with `enrol_sessions` sessions at `ambient_c`, then measured again in
+   `verify_sessions` fresh sessions at the same ambient ("same") and at `alt_ambient_c` ("alt").
+3. Feature scales (pooled within-device SD) and the decision threshold (EER point) come from the calibration
+   devices only (their sessions at both ambients: what a deployment would collect before going live).
+4. On the evaluation devices: genuine distances (a session vs its own device's template) and impostor distances
+   (vs every other evaluation device's template), per condition; EER with a device-bootstrap CI (threshold-free),
+   and FAR/FRR at the calibrated threshold with Wilson CIs.
+5. Controls beside every result: each feature group alone (the ``timing`` group is the paper's "timing
+   signature" claim), and a shuffled-identity control (genuine sessions compared with another device's template:
+   it must come out at chance, EER ~ 0.5, or the pipeline leaks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from asicrc.drivers.sim.physics import stable_int
+
+from .challenge import default_challenge
+from .match import bootstrap_eer_ci, distance, eer, error_rates, pooled_within_sd
+from .signature import GROUPS, Signature, extract_signature
+from .simsource import run_challenge
+
+F64 = npt.NDArray[np.float64]
+CONDITIONS = ("same", "alt")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    model: str = "lv06"
+    devices: int = 20  # evaluation devices (held out)
+    calibration_devices: int = 8
+    enrol_sessions: int = 2
+    verify_sessions: int = 1  # per condition
+    ambient_c: float = 25.0
+    alt_ambient_c: float = 32.0
+    seed: int = 1
+    step_s: float = 60.0
+    bootstrap: int = 500
+
+    def validate(self) -> None:
+        if self.devices < 2 or self.calibration_devices < 2:
+            raise ValueError("need >= 2 evaluation and >= 2 calibration devices")
+        if self.enrol_sessions < 1 or self.verify_sessions < 1:
+            raise ValueError("need >= 1 enrolment and >= 1 verification session")
+        if self.enrol_sessions + self.verify_sessions < 2:
+            raise ValueError("scales need >= 2 sessions per device")
+        if not self.step_s >= 4:
+            raise ValueError("step_s must be >= 4 s")
+
+
+@dataclass
+class DeviceSessions:
+    serial: str
+    enrol: list[Signature]
+    same: list[Signature]
+    alt: list[Signature]
+
+    def template(self) -> F64:
+        return np.asarray(np.mean([s.values for s in self.enrol], axis=0), dtype=np.float64)
+
+    def all_values(self) -> F64:
+        return np.array([s.values for s in self.enrol + self.same + self.alt], dtype=np.float64)
+
+
+def serial_for(model: str, seed: int, index: int) -> str:
+    return f"{model.upper()}-S{seed}-{index:04d}"
+
+
+def simulate(cfg: EvalConfig, progress: Callable[[str], None] | None = None) -> list[DeviceSessions]:
+    """Measure every session of every device (evaluation devices first, then calibration devices)."""
+    cfg.validate()
+    challenge = default_challenge(cfg.model, step_s=cfg.step_s)
+    out: list[DeviceSessions] = []
+    total = cfg.devices + cfg.calibration_devices
+    for i in range(total):
+        serial = serial_for(cfg.model, cfg.seed, i)
+
+        def session(kind: str, k: int, ambient: float, serial: str = serial) -> Signature:
+            seed = stable_int(f"{cfg.seed}/{serial}/{kind}/{k}") & 0x7FFFFFFF
+            return extract_signature(run_challenge(serial, challenge, seed, ambient))
+
+        out.append(DeviceSessions(
+            serial,
+            [session("enrol", k, cfg.ambient_c) for k in range(cfg.enrol_sessions)],
+            [session("same", k, cfg.ambient_c) for k in range(cfg.verify_sessions)],
+            [session("alt", k, cfg.alt_ambient_c) for k in range(cfg.verify_sessions)],
+        ))
+        if progress:
+            progress(f"device {i + 1}/{total} measured")
+    return out
+
+
+def _distances(devs: list[DeviceSessions], cond: str, scale: F64, mask: npt.NDArray[np.bool_],
+               shuffle: bool = False) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    templates = [d.template() for d in devs]
+    genuine: dict[str, list[float]] = {}
+    impostor: dict[str, list[float]] = {}
+    n = len(devs)
+    for a, dev in enumerate(devs):
+        own = (a + 1) % n if shuffle else a  # control: "genuine" compared with the next device's template
+        sessions = dev.same if cond == "same" else dev.alt if cond == "alt" else dev.same + dev.alt
+        genuine[dev.serial] = [distance(s.values, templates[own], scale, mask) for s in sessions]
+        impostor[dev.serial] = [distance(s.values, templates[b], scale, mask)
+                                for s in sessions for b in range(n) if b != a and b != own]
+    return genuine, impostor
+
+
+def _flat(d: dict[str, list[float]]) -> list[float]:
+    return [x for v in d.values() for x in v]
+
+
+def evaluate(cfg: EvalConfig, sessions: list[DeviceSessions] | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run the protocol; returns a JSON-serialisable report (distances included, for plots and re-analysis)."""
+    cfg.validate()
+    devs = sessions if sessions is not None else simulate(cfg, progress)
+    held_out, calib = devs[:cfg.devices], devs[cfg.devices:]
+    if len(held_out) < 2 or len(calib) < 2:
+        raise ValueError("not enough devices in the sessions given")
+    scale = pooled_within_sd([d.all_values() for d in calib])
+    rng = np.random.default_rng(cfg.seed)
+    groups: dict[str, Any] = {}
+    for group in ("all", *GROUPS):
+        mask = devs[0].enrol[0].mask(group)
+        if not mask.any():
+            continue
+        cal_g, cal_i = _distances(calib, "both", scale, mask)
+        cal_eer, threshold = eer(_flat(cal_g), _flat(cal_i))
+        entry: dict[str, Any] = {"features": int(mask.sum()), "threshold": threshold, "calibration_eer": cal_eer}
+        for cond in CONDITIONS:
+            gen, imp = _distances(held_out, cond, scale, mask)
+            e, _ = eer(_flat(gen), _flat(imp))
+            lo, hi = bootstrap_eer_ci(gen, imp, rng, cfg.bootstrap)
+            rates = error_rates(_flat(gen), _flat(imp), threshold)
+            ctrl_g, ctrl_i = _distances(held_out, cond, scale, mask, shuffle=True)
+            entry[cond] = {
+                "eer": e, "eer_ci": [lo, hi],
+                "far": rates.far, "far_ci": list(rates.far_ci), "frr": rates.frr, "frr_ci": list(rates.frr_ci),
+                "n_genuine": rates.n_genuine, "n_impostor": rates.n_impostor,
+                "control_shuffled_eer": eer(_flat(ctrl_g), _flat(ctrl_i))[0],
+            }
+            if group == "all":
+                entry[cond]["genuine"] = _flat(gen)
+                entry[cond]["impostor"] = _flat(imp)
+        groups[group] = entry
+    return {"config": asdict(cfg), "challenge": default_challenge(cfg.model, cfg.step_s).to_dict(),
+            "evaluation_devices": [d.serial for d in held_out], "calibration_devices": [d.serial for d in calib],
+            "groups": groups}
+
+
+def summarize(report: dict[str, Any]) -> str:
+    cfg = report["config"]
+    lines = [f"PUF evaluation: model {cfg['model']}, {len(report['evaluation_devices'])} held-out devices "
+             f"(+{len(report['calibration_devices'])} calibration), {cfg['enrol_sessions']} enrolment + "
+             f"{cfg['verify_sessions']} verification session(s) per condition; same = {cfg['ambient_c']} C, "
+             f"alt = {cfg['alt_ambient_c']} C; seed {cfg['seed']}",
+             f"{'group':<9} {'feat':>5} {'cond':<5} {'EER [95% CI]':<24} {'FAR@thr [CI]':<24} "
+             f"{'FRR@thr [CI]':<24} {'shuffled-id EER':>15}"]
+    for name, g in report["groups"].items():
+        for cond in CONDITIONS:
+            c = g[cond]
+            lines.append(
+                f"{name:<9} {g['features']:>5} {cond:<5} "
+                f"{c['eer']:.3f} [{c['eer_ci'][0]:.3f}, {c['eer_ci'][1]:.3f}]{'':<4} "
+                f"{c['far']:.3f} [{c['far_ci'][0]:.3f}, {c['far_ci'][1]:.3f}]{'':<4} "
+                f"{c['frr']:.3f} [{c['frr_ci'][0]:.3f}, {c['frr_ci'][1]:.3f}]{'':<4} "
+                f"{c['control_shuffled_eer']:>15.3f}")
+    return "\n".join(lines)

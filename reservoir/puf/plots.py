@@ -1,0 +1,67 @@
+"""Plots of a PUF evaluation report: genuine vs impostor distances, and EER per feature group with CIs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; never a display
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .evaluate import CONDITIONS
+
+TITLES = {"same": "same ambient", "alt": "different ambient"}
+
+
+def plot_distances(report: dict[str, Any], path: Path) -> Path:
+    """Histograms (log distance) of genuine and impostor distances, all features, per condition."""
+    cfg = report["config"]
+    entry = report["groups"]["all"]
+    fig, axes = plt.subplots(1, len(CONDITIONS), figsize=(11, 4), sharey=False)
+    for ax, cond in zip(axes, CONDITIONS, strict=True):
+        g = np.asarray(entry[cond]["genuine"], dtype=float)
+        i = np.asarray(entry[cond]["impostor"], dtype=float)
+        lo = max(1e-3, float(min(g.min(), i.min())) * 0.8)
+        hi = float(max(g.max(), i.max())) * 1.25
+        bins = np.geomspace(lo, hi, 40)
+        ax.hist(i, bins=bins, alpha=0.6, density=True, label=f"impostor (n={i.size})", color="tab:red")
+        ax.hist(g, bins=bins, alpha=0.7, density=True, label=f"genuine (n={g.size})", color="tab:blue")
+        ax.axvline(entry["threshold"], color="k", ls="--", lw=1, label="threshold (calibration devices)")
+        ax.set_xscale("log")
+        c = entry[cond]
+        ax.set_title(f"{TITLES[cond]}: EER {c['eer']:.3f} [{c['eer_ci'][0]:.3f}, {c['eer_ci'][1]:.3f}]")
+        ax.set_xlabel("RMS z-distance to template")
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("density")
+    fig.suptitle(f"PUF {cfg['model']}: {len(report['evaluation_devices'])} held-out devices, seed {cfg['seed']}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_group_eer(report: dict[str, Any], path: Path) -> Path:
+    """EER with 95 % CI per feature group and condition, with the shuffled-identity control."""
+    groups = list(report["groups"])
+    x = np.arange(len(groups))
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for k, cond in enumerate(CONDITIONS):
+        e = np.array([report["groups"][g][cond]["eer"] for g in groups])
+        ci = np.array([report["groups"][g][cond]["eer_ci"] for g in groups])
+        err = np.vstack([e - ci[:, 0], ci[:, 1] - e]).clip(min=0)
+        ax.errorbar(x + (k - 0.5) * 0.25, e, yerr=err, fmt="o", capsize=3, label=TITLES[cond])
+    ctrl = [report["groups"][g]["same"]["control_shuffled_eer"] for g in groups]
+    ax.plot(x, ctrl, "x", color="gray", label="control: shuffled identities")
+    ax.axhline(0.5, color="gray", lw=0.8, ls=":")
+    ax.set_xticks(x, groups)
+    ax.set_ylabel("equal error rate")
+    ax.set_ylim(-0.02, 0.8)
+    ax.legend(fontsize=8)
+    ax.set_title("EER per feature group (chance = 0.5)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

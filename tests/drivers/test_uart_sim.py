@@ -1,0 +1,146 @@
+"""BM1366 and BM1387 chains driven over a real pty against the chain simulators (drivers/sim/serial_chain.py):
+init and enumeration, the 1 Mbaud switch (BM1366), jobs, verified nonces attributed to chip/core, PLL and ticket
+mask changes that change the simulator, envelope refusals, garbage on the line, and the port going away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.device import ActuationUnsupported, EnvelopeViolation
+from asicrc.drivers.events import Event, FanOut, Kind, Source, Subscription
+from asicrc.drivers.models import create_device
+from asicrc.drivers.models.uart import UartChainDevice
+from asicrc.drivers.sim import Fault
+from asicrc.drivers.sim.serial_chain import DEFAULT_DIFFICULTY_SCALE, SimBM1366Chain, SimBM1387Chain
+
+SPEED = 10.0
+
+
+async def wait_for(sub: Subscription, pred: Callable[[Event], bool], wall_s: float = 10.0) -> Event:
+    async def scan() -> Event:
+        while True:
+            ev = await sub.get()
+            if pred(ev):
+                return ev
+    return await asyncio.wait_for(scan(), wall_s)
+
+
+def is_(k: Kind, **data: object) -> Callable[[Event], bool]:
+    return lambda ev: ev.kind == k and all(ev.data.get(key) == v for key, v in data.items())
+
+
+async def make(model: str, sim: SimBM1366Chain | SimBM1387Chain, clock: Clock, **extra: object
+               ) -> tuple[UartChainDevice, Subscription]:
+    fanout = FanOut()
+    sub = fanout.subscribe()
+    spec = {"model": model, "device_id": f"{model}-t", "serial_port": sim.port_path, "poll_interval_s": 2.0,
+            "job_interval_s": 2.0, "difficulty_scale": DEFAULT_DIFFICULTY_SCALE, **extra}
+    dev = create_device(spec, fanout=fanout, clock=clock)
+    assert isinstance(dev, UartChainDevice)
+    await dev.start()
+    return dev, sub
+
+
+@pytest.mark.parametrize(("model", "sim_cls", "chips"), [("bm1366-uart", SimBM1366Chain, 1),
+                                                          ("bm1387-uart", SimBM1387Chain, 2)])
+async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
+    clock = Clock(speed=SPEED)
+    sim = sim_cls(serial=f"{model}-e2e", seed=2, clock=clock, chips=chips)
+    await sim.start()
+    dev, sub = await make(model, sim, clock, difficulty=1.0)
+    try:
+        online = await wait_for(sub, is_(Kind.STATE, state="online"))
+        assert online.data["chips"] == chips and dev.identity.chips == chips
+        if model == "bm1366-uart":
+            assert dev.chain is not None and dev.chain.baud == 1_000_000 and sim.chip_baud == 1_000_000
+        start_mhz = dev.start_frequency_mhz
+        assert np.allclose(sim.physics.freq_hz, start_mhz * 1e6)
+        nonce = await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=15)
+        assert nonce.source == Source.SERIAL and nonce.device == f"{model}-t"
+        assert nonce.data["achieved_diff"] >= DEFAULT_DIFFICULTY_SCALE and 0 <= nonce.data["chip"] < chips
+        seen_chips = {nonce.data["chip"]}
+        tel = (await wait_for(sub, lambda e: e.kind == Kind.TELEMETRY and e.data["nonces"] > 0, wall_s=15)).data
+        assert tel["frequency_hz"] == start_mhz * 1e6 and tel["hashrate_hs"] > 0 and tel["chips"] == chips
+
+        await dev.set_frequency(start_mhz + 25)  # stepped PLL writes reach every chip
+        assert np.allclose(sim.physics.freq_hz, (start_mhz + 25) * 1e6)
+        with pytest.raises(EnvelopeViolation, match="max step"):
+            await dev.set_frequency(start_mhz + 25 - 80)
+        with pytest.raises(EnvelopeViolation, match="outside"):
+            await dev.set_frequency(2000)
+        assert np.allclose(sim.physics.freq_hz, (start_mhz + 25) * 1e6)  # nothing sent
+        with pytest.raises(ActuationUnsupported):
+            await dev.set_core_voltage(1200)
+        await dev.set_difficulty(4)
+        assert sim.ticket_difficulty == 4
+        with pytest.raises(EnvelopeViolation, match=">= 1"):
+            await dev.set_difficulty(0.5)
+        assert sim.ticket_difficulty == 4
+
+        sim.inject(Fault.serial_garbage(nbytes=40, count=3))
+        await wait_for(sub, is_(Kind.FAULT, reason="serial-garbage"), wall_s=15)
+        for _ in range(20 if chips > 1 else 1):  # nonces keep coming after the garbage, from every chip
+            ev = await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=15)
+            seen_chips.add(ev.data["chip"])
+        if chips > 1:
+            assert len(seen_chips) > 1
+    finally:
+        await dev.stop()
+        await sim.stop()
+
+
+async def test_port_lost_and_returning(tmp_path: Path) -> None:
+    clock = Clock(speed=SPEED)
+    link = tmp_path / "ttyASIC0"  # a stable name, like a udev symlink, re-pointed when the stick comes back
+    sim = SimBM1366Chain(serial="lost", seed=1, clock=clock, chips=1)
+    await sim.start()
+    link.symlink_to(sim.port_path)
+    fanout = FanOut()
+    sub = fanout.subscribe(kinds={"state", "fault"})
+    dev = create_device({"model": "bm1366-uart", "device_id": "stick", "serial_port": str(link),
+                         "poll_interval_s": 2.0, "difficulty_scale": DEFAULT_DIFFICULTY_SCALE},
+                        fanout=fanout, clock=clock)
+    await dev.start()
+    back = SimBM1366Chain(serial="lost", seed=1, clock=clock, chips=1)
+    try:
+        await wait_for(sub, is_(Kind.STATE, state="online"))
+        await sim.stop()  # the USB stick is pulled
+        fault = await wait_for(sub, is_(Kind.FAULT, reason="serial"), wall_s=15)
+        assert fault.device == "stick"
+        await wait_for(sub, is_(Kind.STATE, state="offline"), wall_s=15)
+        await back.start()  # ... and plugged in again
+        nonces = fanout.subscribe(kinds={"nonce"})
+        link.unlink()
+        link.symlink_to(back.port_path)
+        await wait_for(sub, is_(Kind.STATE, state="online"), wall_s=20)
+        await wait_for(nonces, lambda e: e.device == "stick", wall_s=15)  # re-initialized and hashing again
+        assert back.jobs_received > 0 and back.chip_baud == 1_000_000
+    finally:
+        await dev.stop()
+        await back.stop()
+
+
+async def test_no_chip_answers_is_a_clear_fault() -> None:
+    import os
+    import tty
+    master, slave = os.openpty()  # a port with nothing behind it
+    tty.setraw(master)
+    tty.setraw(slave)
+    try:
+        fanout = FanOut()
+        sub = fanout.subscribe()
+        dev = create_device({"model": "bm1387-uart", "device_id": "empty", "serial_port": os.ttyname(slave)},
+                            fanout=fanout, clock=Clock())
+        await dev.start()  # never raises for an absent device
+        fault = await wait_for(sub, is_(Kind.FAULT, reason="serial"))
+        assert "no BM1387 answered the chip-id read" in fault.data["detail"]
+        await dev.stop()
+    finally:
+        os.close(master)
+        os.close(slave)

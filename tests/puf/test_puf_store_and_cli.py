@@ -1,0 +1,72 @@
+"""Enrolments persist across restarts (separate processes), and verify accepts the device and rejects others."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asicrc.daemon.cli import main
+from asicrc.reservoir.puf.challenge import default_challenge
+from asicrc.reservoir.puf.signature import extract_signature
+from asicrc.reservoir.puf.simsource import run_challenge
+from asicrc.reservoir.puf.store import Enrolment, EnrolmentStore
+
+STEP = "15"
+
+
+def asicrc(*args: str) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter per call: nothing survives between calls except the files on disk."""
+    return subprocess.run([sys.executable, "-m", "asicrc.daemon.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_store_roundtrip_and_errors(tmp_path: Path) -> None:
+    ch = default_challenge("lv06", step_s=10)
+    sigs = [extract_signature(run_challenge("LV-1", ch, session_seed=s)) for s in (1, 2)]
+    store = EnrolmentStore(tmp_path)
+    store.save(Enrolment("LV-1", "lv06", "LV-1", ch, sigs, [25.0, 25.0]))
+    again = EnrolmentStore(tmp_path).load("LV-1")  # a new store object: what a restarted daemon does
+    assert again.template.tolist() == Enrolment("LV-1", "lv06", "LV-1", ch, sigs).template.tolist()
+    assert again.challenge.digest == ch.digest
+    with pytest.raises(ValueError, match="device id must match"):
+        store.load("../etc/passwd")
+    with pytest.raises(ValueError, match="no enrolment"):
+        store.load("nobody")
+    (tmp_path / "broken.json").write_text("{not json")
+    with pytest.raises(ValueError, match=r"broken\.json: not valid JSON"):
+        store.load_all()
+    (tmp_path / "broken.json").write_text(json.dumps({"format": 1, "device_id": "x"}))
+    with pytest.raises(ValueError, match="malformed enrolment"):
+        store.load_all()
+
+
+def test_identity_is_stable_across_restarts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = str(tmp_path / "store")
+    for serial in ("LV-A", "LV-B", "LV-C"):  # enrol in this process ...
+        assert main(["puf", "enrol", "--serial", serial, "--store", store, "--step-s", STEP]) == 0
+        assert main(["puf", "enrol", "--serial", serial, "--store", store, "--step-s", STEP, "--append",
+                     "--ambient", "32", "--sessions", "1"]) == 0
+        assert "3 session(s) at [25.0, 32.0] C" in capsys.readouterr().out
+    # ... verify in fresh interpreters: only the files on disk carry the identities over
+    genuine = asicrc("puf", "verify", "--serial", "LV-B", "--store", store, "--step-s", STEP, "--json")
+    assert genuine.returncode == 0, genuine.stdout + genuine.stderr
+    decision = json.loads(genuine.stdout)
+    assert decision["accepted"] and decision["device_id"] == "LV-B"
+    stranger = asicrc("puf", "verify", "--serial", "LV-Z", "--store", store, "--step-s", STEP)
+    assert stranger.returncode == 3 and stranger.stdout.startswith("REJECT"), stranger.stdout
+    # in process again: a warmer room is still the same device; a false claim is rejected
+    assert main(["puf", "verify", "--serial", "LV-B", "--store", store, "--step-s", STEP, "--ambient", "30"]) == 0
+    assert capsys.readouterr().out.startswith("ACCEPT LV-B")
+    assert main(["puf", "verify", "--serial", "LV-A", "--claim", "LV-C", "--store", store, "--step-s", STEP]) == 3
+
+
+def test_cli_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["puf", "verify", "--serial", "LV-A", "--store", str(tmp_path / "empty")]) == 1
+    err = capsys.readouterr().err
+    assert "run `asicrc puf enrol` first" in err and "Traceback" not in err
+    assert main(["puf", "enrol", "--serial", "LV-A", "--store", str(tmp_path), "--append"]) == 1
+    assert "no enrolment" in capsys.readouterr().err

@@ -1,0 +1,174 @@
+"""The BM1366/BM1387 chain simulators over a real pty, driven with the project's own C codecs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import struct
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+import serial_asyncio_fast
+
+from asicrc.drivers.clock import Clock
+from asicrc.drivers.sim import Fault
+from asicrc.drivers.sim.serial_chain import SimBM1366Chain, SimBM1387Chain, ticket_difficulty
+from asicrc.drivers.stratum.jobs import TemplateJobSource
+from asicrc.drivers.stratum.work import build_header
+from asicrc.native import codecs, difficulty_batch, registers
+from asicrc.native.codecs import Kind
+
+
+class Host:
+    """A minimal host side: writes frames, collects decoded replies."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: codecs._StreamDecoder):
+        self.reader, self.writer, self.decoder = reader, writer, decoder
+        self.records: list[np.void] = []
+        self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        while True:
+            data = await self.reader.read(4096)
+            if not data:
+                return
+            self.records.extend(self.decoder.feed(data))
+
+    async def send(self, *frames: bytes) -> None:
+        for f in frames:
+            self.writer.write(f)
+        await self.writer.drain()
+
+    async def collect(self, seconds: float) -> list[np.void]:
+        start = len(self.records)
+        await asyncio.sleep(seconds)
+        return self.records[start:]
+
+    def set_baud(self, baud: int) -> None:
+        self.writer.transport.serial.baudrate = baud  # type: ignore[attr-defined]
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self.writer.close()
+
+
+@contextlib.asynccontextmanager
+async def open_host(path: str, decoder: codecs._StreamDecoder) -> AsyncIterator[Host]:
+    reader, writer = await serial_asyncio_fast.open_serial_connection(url=path, baudrate=115200)
+    host = Host(reader, writer, decoder)
+    try:
+        yield host
+    finally:
+        await host.close()
+
+
+def job_header() -> bytes:
+    notify = TemplateJobSource(8, seed=4).make_job(clean=True)
+    return build_header(notify, b"\x01\x02\x03\x04", b"\x00\x00\x00\x07")
+
+
+async def test_bm1366_chain_init_pll_ticket_baud_jobs_and_faults() -> None:
+    chain = SimBM1366Chain(serial="bitaxe-1", seed=1, clock=Clock(1.0), chips=1)
+    await chain.start()
+    try:
+        async with open_host(chain.port_path, codecs.BM1366Decoder()) as host:
+            steps = registers.bm1366_init_sequence(chip_count=1, freq_mhz=485.0, difficulty=1)
+            for step in steps[:-1]:  # all but the baud switch
+                await host.send(step.frame)
+            await asyncio.sleep(0.2)
+            regs = [r for r in host.records if r["kind"] == Kind.REGISTER]
+            assert len(regs) == 1 and regs[0]["value"] == 0x13660000  # chip-id reply, counted as one chip
+            assert chain.physics.freq_hz[0] == pytest.approx(485e6)  # the PLL write set the clock
+            assert chain.ticket_difficulty == 1.0
+            assert chain.version_mask == 0x1FFFE000
+            # a frame with a bad CRC is dropped silently
+            bad = bytearray(codecs.bm1366_read_reg(0))
+            bad[-1] ^= 0x01
+            await host.send(bytes(bad))
+            assert [r for r in await host.collect(0.2) if r["kind"] == Kind.REGISTER] == []
+            # baud switch: until the host follows, nothing gets through; then everything does
+            await host.send(steps[-1].frame)
+            await asyncio.sleep(0.1)
+            await host.send(codecs.bm1366_read_reg(0))
+            assert [r for r in await host.collect(0.2) if r["kind"] == Kind.REGISTER] == []
+            host.set_baud(1_000_000)
+            await host.send(codecs.bm1366_read_reg(0))
+            assert [int(r["value"]) for r in await host.collect(0.2) if r["kind"] == Kind.REGISTER] == [0x13660000]
+            # (before any job: no nonce frames to absorb the faults) garbage and dropped bytes on the line: the decoder resynchronizes, later replies are intact
+            chain.inject(Fault.serial_garbage(nbytes=13))
+            chain.inject(Fault.serial_drop(nbytes=3))
+            await host.send(codecs.bm1366_read_reg(0))
+            assert [r for r in await host.collect(0.3) if r["kind"] == Kind.REGISTER] == []  # the damaged reply
+            await host.send(codecs.bm1366_read_reg(0))
+            regs = [r for r in await host.collect(0.3) if r["kind"] == Kind.REGISTER]
+            assert [int(r["value"]) for r in regs] == [0x13660000]
+            assert host.decoder.stats.bytes_dropped >= 13
+            # a job: the chip returns real nonces that verify against the header it was sent
+            header = job_header()
+            await host.send(codecs.bm1366_job(header, 8))
+            got = [r for r in await host.collect(1.2) if r["kind"] == Kind.NONCE]
+            assert len(got) >= 20
+            for r in got:
+                assert r["job_id"] == 8
+                version = struct.unpack_from("<I", header)[0] | int(r["version_bits"])
+                rolled = struct.pack("<I", version) + header[4:]
+                diff = difficulty_batch(rolled, np.array([r["nonce"]], dtype=np.uint32))[0]
+                assert diff >= chain.difficulty_scale * chain.ticket_difficulty
+            assert len({int(r["version_bits"]) for r in got}) > 1  # the chip rolls version bits
+            # ticket mask thins the stream: 8x the difficulty, far fewer nonces
+            await host.send(registers.bm1366_ticket_mask_frame(8))
+            await asyncio.sleep(0.1)
+            assert chain.ticket_difficulty == 8.0
+            thin = [r for r in await host.collect(1.2) if r["kind"] == Kind.NONCE]
+            assert len(thin) < len(got) / 2.5
+    finally:
+        await chain.stop()
+
+
+async def test_bm1387_chain_enumeration_pll_midstate_work_and_baud() -> None:
+    chain = SimBM1387Chain(serial="s9-board-1", seed=2, clock=Clock(1.0), chips=2, search_rate_hs=8000.0)
+    await chain.start()
+    try:
+        async with open_host(chain.port_path, codecs.BM1387Decoder()) as host:
+            await host.send(*registers.bm1387_address_sequence(2, interval=4))
+            await host.send(registers.bm1387_enumerate_frame())
+            regs = [r for r in await host.collect(0.2) if r["kind"] == Kind.REGISTER]
+            assert [int(r["value"]) for r in regs] == [0x13879000, 0x13879004]  # id + address, in chain order
+            await host.send(registers.bm1387_pll_frame(650.0))
+            await host.send(registers.bm1387_pll_frame(500.0, chip_addr=4))
+            await host.send(registers.bm1387_ticket_mask_frame(1))
+            await asyncio.sleep(0.1)
+            assert chain.physics.freq_hz.tolist() == pytest.approx([650e6, 500e6])
+            # work with two midstates (AsicBoost): replies carry job id + midstate index
+            header = job_header()
+            v0 = struct.unpack_from("<I", header)[0]
+            versions = [v0, v0 | 0x2000]
+            await host.send(codecs.bm1387_work(header, 0x10, versions))
+            got = [r for r in await host.collect(1.5) if r["kind"] == Kind.NONCE]
+            assert len(got) >= 5
+            for r in got:
+                idx = int(r["job_id"]) - 0x10
+                assert idx in (0, 1)
+                rolled = struct.pack("<I", versions[idx]) + header[4:]
+                assert difficulty_batch(rolled, np.array([r["nonce"]], dtype=np.uint32))[0] >= 2.0**-24
+            # baud change through MISC_CONTROL: ~1.04 Mbaud, within UART tolerance of a 1 Mbaud host
+            await host.send(registers.bm1387_baud_frame(1_041_667))
+            await asyncio.sleep(0.1)
+            host.set_baud(1_000_000)
+            await host.send(registers.bm1387_enumerate_frame())
+            regs = [r for r in await host.collect(0.3) if r["kind"] == Kind.REGISTER]
+            assert len(regs) == 2
+    finally:
+        await chain.stop()
+
+
+def test_ticket_mask_inverse_and_argument_checks() -> None:
+    for d in (1, 2, 64, 256, 1024):
+        assert ticket_difficulty(registers.ticket_mask(d)) == d
+    with pytest.raises(ValueError, match="chips"):
+        SimBM1366Chain(chips=0)
+    with pytest.raises(ValueError, match="serial chain"):
+        SimBM1366Chain().inject(Fault.http_500())

@@ -1,0 +1,75 @@
+"""Property tests: parsers never fail with anything but StratumFormatError, and the server answers every line of
+arbitrary JSON-ish input with exactly one reply while a real miner keeps working."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from asicrc.drivers.stratum.client import StratumClient
+from asicrc.drivers.stratum.cpuminer import find_shares
+from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.work import Notify, StratumFormatError, Submit
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=70),
+    lambda inner: st.lists(inner, max_size=11) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+hexish = st.text(alphabet="0123456789abcdefxyz-+_ ", max_size=70)
+
+
+flat_values = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.text(max_size=70) | hexish \
+    | st.lists(hexish, max_size=3)
+
+
+VALID_NOTIFY = ["1", "00" * 32, "01", "02", ["11" * 32], "20000000", "1703a30c", "6000000a", True]
+VALID_SUBMIT = ["w", "1", "00000001", "6000000a", "b2957c02", "00002000"]
+nearly_valid = st.one_of(
+    *(st.tuples(*(st.just(v) | flat_values for v in valid)).map(list) for valid in (VALID_NOTIFY, VALID_SUBMIT))
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(flat_values, min_size=0, max_size=11) | nearly_valid)
+def test_parsers_raise_only_format_errors(params: list[Any]) -> None:
+    for parse in (Notify.from_params, Submit.from_params):
+        try:
+            parse(params)
+        except StratumFormatError:
+            pass
+
+
+METHODS = ["mining.submit", "mining.subscribe", "mining.authorize", "mining.configure",
+           "mining.suggest_difficulty", "mining.extranonce.subscribe", "mining.ping", "nope"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(METHODS), json_values), min_size=1, max_size=25))
+def test_server_answers_every_line(batch: list[tuple[str, Any]]) -> None:
+    async def scenario() -> None:
+        async with StratumServer(ServerConfig(difficulty=1 / 65536, job_interval_s=0)) as server:
+            miner = StratumClient("127.0.0.1", server.port, "good")
+            await miner.connect()
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            lines = [json.dumps({"id": i, "method": m, "params": p}).encode() + b"\n"
+                     for i, (m, p) in enumerate(batch)]
+            writer.write(b"".join(lines))
+            replies: set[int] = set()
+            while len(replies) < len(lines):
+                msg = json.loads(await asyncio.wait_for(reader.readline(), 5))
+                if msg.get("method") is None:  # a reply (notifications carry a method)
+                    assert "result" in msg and "error" in msg
+                    replies.add(msg["id"])
+            assert replies == set(range(len(lines)))
+            job = await miner.wait_job(timeout_s=5)
+            s = find_shares(job, b"\0\0\0\1", 1)[0]
+            assert (await miner.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+            writer.close()
+            await miner.close()
+
+    asyncio.run(scenario())

@@ -1,0 +1,81 @@
+"""Per-connection limits in-process: line rate (reading pauses, nothing is lost), connection cap, idle timeout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from asicrc.drivers.stratum.client import StratumClient
+from asicrc.drivers.stratum.cpuminer import find_shares
+from asicrc.drivers.stratum.limits import Limits, TokenBucket
+from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+
+
+def test_limits_validate_and_bucket() -> None:
+    with pytest.raises(ValueError, match="max_line_bytes"):
+        Limits(max_line_bytes=0)
+    with pytest.raises(ValueError, match="lines_per_s"):
+        Limits(lines_per_s=0)
+    with pytest.raises(ValueError, match="extranonce2_size"):
+        ServerConfig(extranonce2_size=0)
+    b = TokenBucket(rate=10, burst=2, now=0.0)
+    assert b.take(0.0) and b.take(0.0) and not b.take(0.0)
+    assert b.wait_s() == pytest.approx(0.1)
+    assert not b.take(0.05) and b.take(0.1)
+
+
+async def test_rate_limit_delays_but_answers_every_line() -> None:
+    limits = Limits(lines_per_s=200, line_burst=50)
+    async with StratumServer(ServerConfig(limits=limits, job_interval_s=0)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        t0 = time.perf_counter()
+        writer.write(b"".join(b'{"id":%d,"method":"mining.ping","params":[]}\n' % i for i in range(150)))
+        ids = [json.loads(await asyncio.wait_for(reader.readline(), 5))["id"] for _ in range(150)]
+        elapsed = time.perf_counter() - t0
+        assert ids == list(range(150))
+        assert 0.4 < elapsed < 3.0  # 100 lines beyond the burst at 200/s
+        # meanwhile another connection is served at once
+        r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+        w2.write(b'{"id":1,"method":"mining.ping","params":[]}\n')
+        assert json.loads(await asyncio.wait_for(r2.readline(), 1))["result"] == "pong"
+        writer.close()
+        w2.close()
+
+
+async def test_connection_cap_and_idle_timeout() -> None:
+    limits = Limits(max_connections=2, idle_timeout_s=0.3, handshake_timeout_s=5)
+    async with StratumServer(ServerConfig(limits=limits, job_interval_s=0)) as server:
+        client = StratumClient("127.0.0.1", server.port, "a")
+        await client.connect()
+        _, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+        r3, w3 = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(r3.read(), 2) == b""  # over the cap: closed at once
+        assert server.stats["refused"] == 1
+        # the authorized but silent client is dropped by the idle timeout
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if not client.connected.is_set():
+                break
+        assert not client.connected.is_set() and server.stats["idle_timeouts"] >= 1
+        await client.close()
+        w2.close()
+        w3.close()
+
+
+async def test_full_duplicate_memory_retires_the_job() -> None:
+    limits = Limits(max_shares_per_job=3)
+    async with StratumServer(ServerConfig(limits=limits, job_interval_s=0, difficulty=1 / 65536)) as server:
+        client = StratumClient("127.0.0.1", server.port, "a")
+        await client.connect()
+        job = await client.wait_job(timeout_s=5)
+        shares = find_shares(job, b"\0\0\0\1", 4)
+        for s in shares[:3]:
+            assert (await client.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+        fresh = await client.wait_job(newer_than=job, timeout_s=5)
+        assert fresh.job_id != job.job_id
+        res = await client.submit(shares[3].job_id, shares[3].extranonce2, shares[3].ntime, shares[3].nonce)
+        assert (res.accepted, res.error_code) == (False, 21)
+        await client.close()

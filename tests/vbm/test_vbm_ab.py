@@ -1,0 +1,33 @@
+"""`asicrc vbm-ab` on the simulator prints a verdict with a confidence interval."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from asicrc.daemon.cli import main
+from asicrc.drivers.stratum.vbm_cli import AbConfig, run_ab, summarize
+
+
+@pytest.mark.slow
+async def test_ab_on_simulated_miner_reports_verdict_with_ci() -> None:
+    report = await run_ab(AbConfig(blocks=2, block_s=20.0, warmup_s=2.0, speed=10.0, shares_per_s=2.0))
+    off, on = report["arms"]["off"], report["arms"]["on"]
+    assert off["accepted"] > 10 and on["accepted"] + sum(on["rejected"].values()) > 10
+    assert on["idle_gaps"] >= on["accepted"] - 1  # ON: (nearly) every accepted share got its own job
+    lo, hi = report["ratio_on_off"]["ci"]
+    assert 0 <= lo <= hi and math.isfinite(hi)
+    assert report["verdict"].startswith(("no difference outside noise", "VBM raises", "VBM lowers"))
+    assert "95 % CI" in report["verdict"]
+    # OFF arm: the Poisson interval of the accepted-share hashrate is a statement about the hashes actually done
+    assert off["hashrate_ci_hs"][0] < off["scanned_hashrate_hs"] * 1.5
+    text = summarize(report)
+    assert "verdict:" in text and "off:" in text
+
+
+def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["vbm-ab", "--blocks", "3"]) == 1
+    assert "blocks must be an even number" in capsys.readouterr().err
+    assert main(["vbm-ab", "--devices", "0"]) == 1
+    assert "devices must be in 1..8" in capsys.readouterr().err
