@@ -18,12 +18,13 @@ import asyncio
 import multiprocessing as mp
 import os
 import time
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 import numpy as np
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import SimFleet
+from asicrc.drivers.sim import SimDevice, SimFleet
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.native import difficulty_to_target, search_nonces
 
@@ -64,7 +65,16 @@ def hashing_reference(hashes: int) -> float:
     return cpu_s() - t0
 
 
-async def run_fleet(seconds: float, speed: float, sha_port: int, lbry_port: int) -> dict[str, object]:
+@dataclass
+class FleetRun:
+    wall: float
+    cpu: float
+    devices: list[SimDevice]
+    hashes: list[int]
+    accepted: list[int]
+
+
+async def run_fleet(seconds: float, speed: float, sha_port: int, lbry_port: int) -> FleetRun:
     clock = Clock(speed)
     fleet = SimFleet.from_counts(s9=3, lv06=3, clock=clock, stratum=("127.0.0.1", sha_port), seed=1)
     lbbox = SimFleet.from_counts(lbbox=1, clock=clock, stratum=("127.0.0.1", lbry_port), seed=1)
@@ -81,7 +91,7 @@ async def run_fleet(seconds: float, speed: float, sha_port: int, lbry_port: int)
     accepted = [d.firmware.counters.accepted - a for d, a in zip(devices, acc0, strict=True)]
     await fleet.stop()
     await lbbox.stop()
-    return {"wall": wall, "cpu": cpu, "devices": devices, "hashes": hashes, "accepted": accepted}
+    return FleetRun(wall, cpu, devices, hashes, accepted)
 
 
 def main() -> int:
@@ -98,24 +108,21 @@ def main() -> int:
     finally:
         parent.send("stop")
         proc.join(10)
-    wall, cpu = float(res["wall"]), float(res["cpu"])  # type: ignore[arg-type]
-    devices = res["devices"]
-    hashes: list[int] = res["hashes"]  # type: ignore[assignment]
-    accepted: list[int] = res["accepted"]  # type: ignore[assignment]
-    sha_hashes = sum(h for d, h in zip(devices, hashes, strict=True) if not d.lbry)  # type: ignore[attr-defined]
+    wall, cpu, devices, hashes, accepted = res.wall, res.cpu, res.devices, res.hashes, res.accepted
+    sha_hashes = sum(h for d, h in zip(devices, hashes, strict=True) if not d.lbry)
     ref = hashing_reference(sha_hashes)
     print(f"fleet: 3 S9 + 3 LV06 + 1 LB-Box, speed {args.speed}x, {wall:.1f} s wall")
     print(f"fleet CPU: {cpu:.2f} s = {cpu / wall:.3f} of one core  (goal <= 1.0: {'met' if cpu / wall <= 1 else 'NOT met'})")
     print(f"sha256d nonce search alone for the same {sha_hashes} hashes: {ref:.2f} s CPU; "
           f"fleet / hashing-only = {cpu / max(ref, 1e-9):.1f}x")
-    for d, h, a in zip(devices, hashes, accepted, strict=True):  # type: ignore[call-overload]
+    for d, h, a in zip(devices, hashes, accepted, strict=True):
         diff = LBRY_DIFF / 256 if d.lbry else SHA_DIFF
         expected = h / (diff * 2**32)
         print(f"  {d.spec.name:6s} {d.serial}: {h:8d} hashes, {a:4d} accepted, expected {expected:7.1f} "
               f"(ratio {a / max(expected, 1e-9):.2f}), modeled {d.physics.hashrate_hs / 1e12:.3f} TH/s, "
               f"hash_scale {d.hash_scale:.3g}")
     ratios = np.array([a / max(h / ((LBRY_DIFF / 256 if d.lbry else SHA_DIFF) * 2**32), 1e-9)
-                       for d, h, a in zip(devices, hashes, accepted, strict=True)])  # type: ignore[call-overload]
+                       for d, h, a in zip(devices, hashes, accepted, strict=True)])
     print(f"accepted/expected over the fleet: mean {ratios.mean():.2f}")
     return 0
 

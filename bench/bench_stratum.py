@@ -6,7 +6,7 @@ the same run on the same connections: `mining.ping` (framing + JSON + reply, no 
 "submit/ping" is the cost of validation itself. Server CPU seconds come from /proc, so shares per server
 CPU-second is meaningful even on a loaded machine.
 
-    .venv/bin/python bench/bench_stratum.py [--miners 50] [--shares 400] [--rate 1000] [--seconds 5]
+    .venv/bin/python bench/bench_stratum.py [--miners 50] [--shares 400] [--reps 3] [--rate 1000] [--seconds 5]
 Goals (issue 3): >= 10k shares/s on one core; p99 < 5 ms at 1k shares/s.
 """
 
@@ -152,22 +152,39 @@ async def main_async(args: argparse.Namespace) -> int:
     port = int(m.group(1))
     try:
         n_lat = int(args.rate / args.miners * args.seconds)
-        miners = [await open_miner(port, i, args.shares + n_lat) for i in range(args.miners)]
-        for mi in miners:  # the throughput phase uses the first `shares`, latency the rest
-            mi.submits, lat_submits = mi.submits[: args.shares], mi.submits[args.shares:]
-            mi.pings, lat_pings = mi.pings[: args.shares], mi.pings[args.shares:]
-            mi.__dict__["lat"] = (lat_submits, lat_pings)
-        ping_wall, ping_cpu, _ = await throughput(proc.pid, miners, "ping", args.window)
-        sub_wall, sub_cpu, accepted = await throughput(proc.pid, miners, "submit", args.window)
-        total = args.miners * args.shares
-        print(f"miners={args.miners} shares={total} window={args.window}")
-        print(f"reference mining.ping : {ping_wall:10.0f} replies/s wall  {ping_cpu:10.0f} per server CPU-s")
-        print(f"mining.submit          : {sub_wall:10.0f} shares/s  wall  {sub_cpu:10.0f} per server CPU-s "
-              f"(accepted {accepted}/{total})")
-        print(f"ratio submit/ping      : {sub_wall / ping_wall:10.3f} wall  {sub_cpu / ping_cpu:10.3f} CPU")
+        per_rep = args.shares
+        miners = [await open_miner(port, i, per_rep * args.reps + n_lat) for i in range(args.miners)]
+        all_submits = [m.submits for m in miners]
+        all_pings = [m.pings for m in miners]
+        ping_w, ping_c, sub_w, sub_c = [], [], [], []
+        accepted_total = 0
+        for rep in range(args.reps):  # fresh shares every repetition: a replayed share would be a duplicate
+            for mi, subs, pings in zip(miners, all_submits, all_pings, strict=True):
+                mi.submits = subs[rep * per_rep:(rep + 1) * per_rep]
+                mi.pings = pings[rep * per_rep:(rep + 1) * per_rep]
+            w, c, _ = await throughput(proc.pid, miners, "ping", args.window)
+            ping_w.append(w)
+            ping_c.append(c)
+            w, c, accepted = await throughput(proc.pid, miners, "submit", args.window)
+            sub_w.append(w)
+            sub_c.append(c)
+            accepted_total += accepted
+        total = args.miners * per_rep * args.reps
+
+        def fmt(xs: list[float]) -> str:
+            return f"{np.median(xs):9.0f} [{min(xs):.0f}..{max(xs):.0f}]"
+
+        print(f"miners={args.miners} shares/rep={args.miners * per_rep} reps={args.reps} window={args.window}"
+              "  (median [min..max] over reps)")
+        print(f"reference mining.ping : {fmt(ping_w)} replies/s wall   {fmt(ping_c)} per server CPU-s")
+        print(f"mining.submit          : {fmt(sub_w)} shares/s wall    {fmt(sub_c)} per server CPU-s "
+              f"(accepted {accepted_total}/{total})")
+        sub_cpu = float(np.median(sub_c))
+        print(f"ratio submit/ping      : {np.median(sub_w) / np.median(ping_w):9.3f} wall   "
+              f"{sub_cpu / np.median(ping_c):9.3f} CPU")
         print(f"goal 10k shares/s/core : ratio {sub_cpu / 10_000:.2f} ({'met' if sub_cpu >= 10_000 else 'NOT met'})")
-        for mi in miners:
-            mi.submits, mi.pings = mi.__dict__["lat"]
+        for mi, subs, pings in zip(miners, all_submits, all_pings, strict=True):
+            mi.submits, mi.pings = subs[per_rep * args.reps:], pings[per_rep * args.reps:]
         lat_ping = await paced_latency(miners, "ping", args.rate, args.seconds)
         lat_sub = await paced_latency(miners, "submit", args.rate, args.seconds)
         p_ping = np.percentile(lat_ping, [50, 99]) * 1e3
@@ -178,7 +195,7 @@ async def main_async(args: argparse.Namespace) -> int:
               f"{'met' if p_sub[1] < 5 else 'NOT met'}")
         for mi in miners:
             mi.writer.close()
-        return 0 if accepted == total else 1
+        return 0 if accepted_total == total else 1
     finally:
         proc.send_signal(signal.SIGTERM)
         await asyncio.wait_for(proc.wait(), 20)
@@ -189,6 +206,7 @@ def main() -> int:
     ap.add_argument("--miners", type=int, default=50)
     ap.add_argument("--shares", type=int, default=400, help="pre-computed shares per miner (throughput phase)")
     ap.add_argument("--window", type=int, default=16, help="outstanding submits per miner")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the throughput phase")
     ap.add_argument("--rate", type=float, default=1000.0, help="total paced rate for the latency phase")
     ap.add_argument("--seconds", type=float, default=5.0, help="duration of each paced phase")
     return asyncio.run(main_async(ap.parse_args()))

@@ -1,5 +1,9 @@
 """asicrc.native: the C core (cffi, API mode) behind a numpy-friendly API.
 
+Hashing is re-exported here; serial frames live in ``asicrc.native.codecs`` (CRCs, BM1366/BM1387 encoders and
+streaming decoders), register values and sequences in ``asicrc.native.registers``, the pure-Python reference in
+``asicrc.native.reference`` (see docs/native.md).
+
 Conventions used everywhere in asicrc:
 - ``header`` is the 80-byte serialized block header (version LE at 0..3, prevhash and merkle root in
   internal byte order, ntime/nbits/nonce LE at 68/72/76).

@@ -28,9 +28,13 @@ SOURCES = sorted(os.path.relpath(os.path.join(SRC, name)) for name in os.listdir
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
+# The shared header first, then any per-module header (src/NAME.h) so every .cdef function has a prototype.
+OWN_HEADERS = sorted(name for name in os.listdir(SRC) if name.endswith(".h") and name != "asicrc_native.h")
+HEADERS = ["asicrc_native.h", *OWN_HEADERS]
+
 ffibuilder.set_source(
     "asicrc.native._core",
-    '#include "asicrc_native.h"',
+    "\n".join(f'#include "{name}"' for name in HEADERS),
     sources=SOURCES,
     include_dirs=[os.path.relpath(SRC)],
     extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing"],

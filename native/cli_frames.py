@@ -43,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dec.add_argument("--from", dest="sender", choices=("auto", "chip", "host"), default="auto",
                      help="who sent the bytes: chip (replies), host (commands/jobs) or auto (whichever decodes more)")
     dec.add_argument("--format", choices=("raw", "hex"), default="raw", help="FILE content: raw bytes or hex text")
-    dec.add_argument("--address-interval", type=int, default=256, help="BM1366 chip address step (256/chips)")
+    dec.add_argument("--address-interval", type=int, default=None,
+                     help="chip address step for nonce attribution (256/chips; default 256 BM1366, 4 BM1387)")
     src = dec.add_mutually_exclusive_group(required=True)
     src.add_argument("--hex", help="the bytes as hex (spaces, colons allowed)")
     src.add_argument("file", nargs="?", help="capture file ('-' for stdin)")

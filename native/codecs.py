@@ -53,7 +53,7 @@ REPLY_DTYPE = np.dtype(
         ("job_id", "u1"),
         ("small_core", "u1"),  # BM1366 b7 & 7
         ("midstate", "u1"),  # BM1366 b6 ("midstate_num"); BM1387 rx4
-        ("chip", "u1"),  # chip index from the nonce (BM1366: bits 17..24 / address_interval; BM1387: bits 2..7)
+        ("chip", "u1"),  # chip index from the nonce (BM1366: bits 17..24, BM1387: bits 0..7; / address_interval)
         ("core", "u1"),  # core from the nonce (BM1366: bits 25..31; BM1387: bits 24..30)
         ("chip_addr", "u1"),  # BM1366 register replies: answering chip's address
         ("reg", "u1"),  # BM1366 register replies: register address
@@ -334,13 +334,18 @@ class DecoderStats:
     pending: int  # bytes held for an incomplete frame
 
 
-class _StreamDecoder:
+class StreamDecoder:
     """Common streaming decoder over the C state machine; subclasses fix the chip and direction."""
 
     MODE: ClassVar[int]
     DTYPE: ClassVar[np.dtype]
+    DEFAULT_INTERVAL: ClassVar[int] = 256
 
-    def __init__(self, address_interval: int = 256, emit_bad: bool = False) -> None:
+    def __init__(self, address_interval: int | None = None, emit_bad: bool = False) -> None:
+        """``address_interval``: chip address step used to attribute nonces to chips (256/chips; default 256 for
+        BM1366, i.e. one chip, and 4 for BM1387, as on an S9 chain)."""
+        if address_interval is None:
+            address_interval = self.DEFAULT_INTERVAL
         if not isinstance(address_interval, int) or not 1 <= address_interval <= 256:
             raise FrameError(f"address_interval must be 1..256, got {address_interval!r}")
         self._state = ffi.new("asicrc_decoder *")
@@ -350,9 +355,15 @@ class _StreamDecoder:
 
     def feed(self, chunk: bytes | bytearray | memoryview | npt.NDArray[np.uint8]) -> np.ndarray:
         """Decode the next bytes of the stream; returns the records of every frame completed by them."""
-        data = np.frombuffer(chunk, dtype=np.uint8) if not isinstance(chunk, np.ndarray) else chunk
+        if isinstance(chunk, np.ndarray):
+            data = chunk
+        else:
+            try:
+                data = np.frombuffer(chunk, dtype=np.uint8)
+            except (TypeError, ValueError, BufferError):
+                raise FrameError(f"chunk must be bytes-like or a 1-D uint8 array, got {type(chunk).__name__}") from None
         if data.dtype != np.uint8 or data.ndim != 1:
-            raise FrameError("chunk must be bytes or a 1-D uint8 array")
+            raise FrameError("chunk must be bytes-like or a 1-D uint8 array")
         data = np.ascontiguousarray(data)
         total = int(self._state.pend_len) + data.shape[0]
         # enough room for the worst case so the C side never runs out (bad frames can start at every byte)
@@ -373,28 +384,29 @@ class _StreamDecoder:
                             int(s.pend_len))
 
 
-class BM1366Decoder(_StreamDecoder):
+class BM1366Decoder(StreamDecoder):
     """Chip->host BM1366 replies (``AA 55`` + 9 bytes) -> ``REPLY_DTYPE``. ``address_interval`` = 256/chips."""
 
     MODE = lib.ASICRC_MODE_BM1366_REPLY
     DTYPE = REPLY_DTYPE
 
 
-class BM1366HostDecoder(_StreamDecoder):
+class BM1366HostDecoder(StreamDecoder):
     """Host->chip BM1366 frames (``55 AA`` commands and 88-byte jobs) -> ``HOST_FRAME_DTYPE``."""
 
     MODE = lib.ASICRC_MODE_BM1366_HOST
     DTYPE = HOST_FRAME_DTYPE
 
 
-class BM1387Decoder(_StreamDecoder):
-    """Chip->host BM1387 replies (7 bytes, no preamble) -> ``REPLY_DTYPE``."""
+class BM1387Decoder(StreamDecoder):
+    """Chip->host BM1387 replies (7 bytes, no preamble) -> ``REPLY_DTYPE``. ``address_interval`` default 4 (S9)."""
 
     MODE = lib.ASICRC_MODE_BM1387_REPLY
     DTYPE = REPLY_DTYPE
+    DEFAULT_INTERVAL = 4
 
 
-class BM1387HostDecoder(_StreamDecoder):
+class BM1387HostDecoder(StreamDecoder):
     """Host->chip BM1387 frames (commands, midstate work) -> ``HOST_FRAME_DTYPE``."""
 
     MODE = lib.ASICRC_MODE_BM1387_HOST
@@ -410,3 +422,6 @@ def bm1387_work_midstates(record: np.void) -> list[bytes]:
     """The wire-order midstates of a decoded BM1387 work record."""
     frame = host_frame_bytes(record)
     return [frame[20 + 32 * i: 52 + 32 * i] for i in range(int(record["num_midstates"]))]
+
+
+_StreamDecoder = StreamDecoder  # older name, kept for code written against it

@@ -122,13 +122,30 @@ class AxeOSClient:
     async def restart(self) -> None:
         await self.http.request("POST", "/api/system/restart", expect_json=False)
 
-    async def wait_until_back(self, timeout_s: float, clock: Clock = REAL_TIME, poll_s: float = 0.5) -> AxeOSInfo:
-        """After a restart: poll info until it answers again; TransportError if it does not within timeout_s."""
+    async def pause(self, pause: bool = True) -> None:
+        """POST /api/system/pause|resume (ESP-Miner >= 2.5; older firmware answers 404)."""
+        await self.http.request("POST", "/api/system/pause" if pause else "/api/system/resume", expect_json=False)
+
+    async def wait_until_back(
+        self, timeout_s: float, clock: Clock = REAL_TIME, poll_s: float = 0.5, down_within_s: float = 5.0
+    ) -> tuple[AxeOSInfo, bool]:
+        """After POST restart: wait until the API stops answering (the firmware replies first, then reboots; up to
+        down_within_s), then until it answers again. Returns (info, went_down); went_down False means it never
+        stopped answering within down_within_s. TransportError if it is not back within timeout_s."""
         deadline = clock.now() + timeout_s
+        went_down = False
+        down_deadline = clock.now() + min(down_within_s, timeout_s)
+        while clock.now() < down_deadline:
+            try:
+                await self.info()
+            except ApiError:
+                went_down = True
+                break
+            await clock.sleep(poll_s)
         last: ApiError | None = None
         while clock.now() < deadline:
             try:
-                return await self.info()
+                return await self.info(), went_down
             except ApiError as exc:
                 last = exc
             await clock.sleep(poll_s)

@@ -26,6 +26,7 @@ MAX_FANS = 8
 
 def section(reply: Mapping[str, Any], name: str, command: str) -> list[Mapping[str, Any]]:
     """The list under `name` (e.g. SUMMARY), accepting a multi-command reply {"summary":[{...}]} too."""
+    reply = as_mapping(reply, f"4028 {command}")
     if name not in reply and command in reply:
         parts = as_list(reply[command], f"4028 {command}")
         if not parts:

@@ -59,6 +59,7 @@ class BaseDevice(Device):
         self._backoff = Backoff(initial_s=min(0.5, spec.poll_interval_s), cap_s=max(30.0, spec.poll_interval_s))
         self._act_lock = asyncio.Lock()
         self._failures = 0
+        self._restarting = False  # restart() owns the online/offline story until the device is back
 
     # ---- hooks for models -------------------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -77,6 +78,10 @@ class BaseDevice(Device):
 
     async def _send_restart(self) -> None:
         raise ActuationUnsupported(self.spec.device_id, "restart", f"{self.data.display_name} cannot be restarted")
+
+    async def _pause_hashing(self, pause: bool) -> str:
+        """Stop (pause=True) or resume hashing at the thermal stop; return what was done ("" = not possible)."""
+        return ""
 
     # ---- events ------------------------------------------------------------------------------------------------
     def publish(self, kind: Kind, data: dict[str, Any], source: Source | None = None, t_ns: int | None = None) -> None:
@@ -143,6 +148,18 @@ class BaseDevice(Device):
             ok = await self._attempt()
 
     async def _attempt(self) -> bool:
+        if self._restarting:
+            return True
+        try:
+            return await self._attempt_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a driver bug must not kill the poll loop: report it and keep going
+            log.exception("%s: unexpected error while polling", self.spec.device_id)
+            self.fault("internal", f"{type(exc).__name__}: {exc}")
+            return False
+
+    async def _attempt_once(self) -> bool:
         try:
             if not self.online:
                 await self._connect()
@@ -217,7 +234,11 @@ class BaseDevice(Device):
         if not self.data.restart_supported:
             raise ActuationUnsupported(self.spec.device_id, "restart", f"{self.data.display_name}: not over its API")
         self.publish(Kind.STATE, {"state": "restarting"})
-        await self._send_restart()
+        self._restarting = True
+        try:
+            await self._send_restart()
+        finally:
+            self._restarting = False
 
     # ---- thermal guard -----------------------------------------------------------------------------------------
     async def _thermal_guard(self) -> None:
@@ -236,16 +257,19 @@ class BaseDevice(Device):
             target = max(env.frequency_mhz.low, cur - env.frequency_mhz.max_step) if cur is not None else None
         else:
             if self.thermal_state != "ok":
-                self.publish(Kind.STATE, {"state": "thermal-ok", "temp_chip_c": temp})
+                resumed = await self._pause_or_report(False) if self.thermal_state == "stop" else ""
+                self.publish(Kind.STATE, {"state": "thermal-ok", "temp_chip_c": temp, "detail": resumed})
             self.thermal_state = "ok"
             return
         last = self._changed_at.get("frequency_mhz")
         settled = last is None or self.clock.now() - last >= env.frequency_mhz.settle_s or state == "stop"
         cur = self._settings.get("frequency_mhz")
         acted = ""
+        tried = False  # an action was attempted this poll (report it); otherwise report only state changes
         if "frequency_mhz" not in self.data.settable:
             acted = "cannot lower frequency over this transport"
         elif target is not None and settled and (cur is None or target < cur):
+            tried = True
             try:
                 await self._safety_send("frequency_mhz", target)
                 acted = f"frequency -> {target:g} MHz"
@@ -254,12 +278,24 @@ class BaseDevice(Device):
         if state == "stop" and "fan_percent" in self.data.settable and self._settings.get("fan_percent") != 100.0:
             with contextlib.suppress(ApiError, ActuationUnsupported):
                 await self._safety_send("fan_percent", 100.0)
+        if state == "stop" and self.thermal_state != "stop":
+            paused = await self._pause_or_report(True)
+            acted = "; ".join(a for a in (acted, paused) if a)
         limit = env.thermal_stop_c if state == "stop" else env.thermal_throttle_c
-        if acted or state != self.thermal_state:
-            self.fault(f"thermal-{state}", f"chip {temp:.1f} C >= {limit:g} C; {acted or 'waiting for settle time'}")
+        if not acted:
+            at_floor = cur is not None and cur <= env.frequency_mhz.low
+            acted = "already at the lowest frequency" if at_floor else "waiting for settle time"
+        if tried or state != self.thermal_state:
+            self.fault(f"thermal-{state}", f"chip {temp:.1f} C >= {limit:g} C; {acted}")
         if state != self.thermal_state:
             self.publish(Kind.STATE, {"state": f"thermal-{state}", "temp_chip_c": temp})
         self.thermal_state = state
+
+    async def _pause_or_report(self, pause: bool) -> str:
+        try:
+            return await self._pause_hashing(pause)
+        except (ApiError, ActuationUnsupported) as exc:
+            return f"{'pausing' if pause else 'resuming'} failed: {exc}"
 
     async def _safety_send(self, setting: str, value: float) -> None:
         """A protective move (down in heat, up in cooling): bypasses step/settle limits, never the range."""

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from ..api.axeos import AxeOSClient
-from ..api.errors import ApiError
+from ..api.errors import ApiError, HttpStatusError
 from ..events import Kind, Source
 from .base import SETTING_TELEMETRY
 from .network import NetworkDevice
@@ -62,11 +62,22 @@ class LV06Device(NetworkDevice):
             body["autofanspeed"] = 0  # a manual speed only holds with the firmware's auto-fan off
         await self.client().patch_system(body)
 
+    async def _pause_hashing(self, pause: bool) -> str:
+        try:
+            await self.client().pause(pause)
+        except HttpStatusError as exc:
+            if exc.status in (404, 405):
+                return "firmware has no pause endpoint: parked at the lowest frequency instead" if pause else ""
+            raise
+        return "mining paused" if pause else "mining resumed"
+
     async def _send_restart(self) -> None:
         """POST restart, then wait (up to restart_timeout_s) until the API answers again; both are events."""
         await self.client().restart()
-        self._set_online(False, "restart requested")
-        await self.clock.sleep(min(1.0, self.spec.restart_timeout_s / 10))
-        info = await self.client().wait_until_back(self.spec.restart_timeout_s, self.clock)
+        info, went_down = await self.client().wait_until_back(
+            self.spec.restart_timeout_s, self.clock, poll_s=min(0.5, self.spec.poll_interval_s)
+        )
+        if went_down:
+            self._set_online(False, "rebooting")
         self._set_online(True)
-        self.publish(Kind.STATE, {"state": "restarted", "firmware": info.firmware})
+        self.publish(Kind.STATE, {"state": "restarted", "firmware": info.firmware, "went_down": went_down})

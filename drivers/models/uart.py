@@ -27,8 +27,6 @@ from .spec import DeviceSpec, SpecError
 
 DEFAULT_FREQ_MHZ = {"bm1366-uart": 485.0, "bm1387-uart": 400.0}
 DEFAULT_DIFFICULTY = {"bm1366-uart": 256.0, "bm1387-uart": 64.0}
-PLL_STEP_MHZ = 6.25  # ESP-Miner moves the PLL in small steps (do_frequency_transition), never in one jump
-PLL_STEP_GAP_S = 0.01
 
 
 def random_header(version: int = 0x20000000, nbits: int = 0x1D00FFFF) -> bytes:
@@ -128,12 +126,7 @@ class UartChainDevice(BaseDevice):
         if chain is None or not chain.link.alive:
             raise SerialError(f"serial port {self.spec.serial_port} is not connected")
         if setting == "frequency_mhz":
-            cur = chain.frequency_mhz
-            n = max(1, int(np.ceil(abs(value - cur) / PLL_STEP_MHZ)))
-            for f in np.linspace(cur, value, n + 1)[1:]:
-                await chain.set_frequency(float(f))
-                await asyncio.sleep(PLL_STEP_GAP_S)
-            chain.frequency_mhz = value
+            await chain.set_frequency(value)  # stepped by the chain (ESP-Miner's frequency transition)
         elif setting == "difficulty":
             if value < 1:
                 raise EnvelopeViolation(self.spec.device_id, setting, value, "ticket-mask difficulty must be >= 1")

@@ -141,6 +141,7 @@ class UartChain:
         self.chips = chips
         self._decoder = self.ops.decoder(chips)  # nonce -> chip attribution depends on the address interval
         await self._send(self.ops.init_frames(chips, freq_mhz, difficulty))
+        await self._send(self.pll_ramp(self.ops.ramp_from_mhz, freq_mhz))
         self.frequency_mhz = freq_mhz
         self.difficulty = difficulty
         self._jobs.clear()
@@ -155,8 +156,19 @@ class UartChain:
             self._decoder = self.ops.decoder(chips)  # bytes straddling the switch are garbage: start clean
         return chips
 
+    def pll_ramp(self, start_mhz: float | None, target_mhz: float) -> list[bytes]:
+        """PLL writes from start to target in steps of at most ops.ramp_step_mhz (one write if start is None)."""
+        if start_mhz is None or start_mhz == target_mhz:
+            return self.ops.pll_frames(self.chips, target_mhz)
+        n = max(1, math.ceil(abs(target_mhz - start_mhz) / self.ops.ramp_step_mhz))
+        frames: list[bytes] = []
+        for f in np.linspace(start_mhz, target_mhz, n + 1)[1:]:
+            frames += self.ops.pll_frames(self.chips, float(f))
+        return frames
+
     async def set_frequency(self, freq_mhz: float) -> None:
-        await self._send(self.ops.pll_frames(self.chips, freq_mhz))
+        """Move the PLL from the present frequency to freq_mhz in small steps (the chip loses lock on big jumps)."""
+        await self._send(self.pll_ramp(self.frequency_mhz or None, freq_mhz))
         self.frequency_mhz = freq_mhz
 
     async def set_difficulty(self, difficulty: float) -> None:

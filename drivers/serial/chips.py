@@ -24,6 +24,8 @@ class ChipOps:
     job_id_step: ClassVar[int]
     job_id_first: ClassVar[int]
     cores_per_chip: ClassVar[int]
+    ramp_from_mhz: ClassVar[float | None] = None  # bring the PLL up in small steps from here (None: one write)
+    ramp_step_mhz: ClassVar[float] = 6.25
     fast_baud: int | None = None
 
     def decoder(self, chips: int) -> codecs._StreamDecoder:
@@ -73,6 +75,7 @@ class BM1366Ops(ChipOps):
     job_id_step: ClassVar[int] = 8
     job_id_first: ClassVar[int] = 0
     cores_per_chip: ClassVar[int] = registers.BM1366_CORES
+    ramp_from_mhz: ClassVar[float | None] = 100.0  # ESP-Miner's do_frequency_transition steps 6.25 MHz at a time
     fast_baud: int | None = 1_000_000
 
     def decoder(self, chips: int) -> codecs._StreamDecoder:
@@ -87,7 +90,8 @@ class BM1366Ops(ChipOps):
     def init_frames(self, chips: int, freq_mhz: float, difficulty: float) -> list[bytes]:
         steps = registers.bm1366_init_sequence(chips, freq_mhz, difficulty)
         start = next(i for i, s in enumerate(steps) if s.name == "read_chip_id") + 1
-        return [s.frame for s in steps[start:] if s.name != "baud"]
+        # the PLL is ramped separately (UartChain.init), the baud switch comes last
+        return [s.frame for s in steps[start:] if s.name not in ("baud", "pll", "hash_counting")]
 
     def baud_frames(self) -> list[bytes]:
         return [registers.bm1366_baud_frame(1_000_000)] if self.fast_baud == 1_000_000 else []

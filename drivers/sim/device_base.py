@@ -30,7 +30,9 @@ from .spec import ModelSpec
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SEARCH_RATE_HS = 20_000.0  # sha256d nonces scanned per simulated second at nominal hashrate
+# sha256d nonces scanned per simulated second at nominal hashrate (LBRY: a tenth, its PoW runs in hashlib).
+# Wall CPU grows with the clock speed: pass a smaller search_rate_hs for fast clocks.
+DEFAULT_SEARCH_RATE_HS = 20_000.0
 
 
 class Server(Protocol):
@@ -57,6 +59,9 @@ class SimDevice:
     lbry: ClassVar[bool] = False
     hw_ticket_diff: ClassVar[float] = 64.0
     input_voltage_v: ClassVar[float] = 12.0
+    # firmware thermal protection: stop hashing above overheat_c (hottest die), resume below it minus hysteresis
+    overheat_c: ClassVar[float] = 95.0
+    overheat_hysteresis_k: ClassVar[float] = 15.0
 
     def __init__(
         self,
@@ -91,8 +96,8 @@ class SimDevice:
         self._fixed_ports = dict(ports or {})
         self.physics = Physics(self.spec, self.serial, self.seed, ambient_c, start_warm=start_warm)
         self.rng = np.random.default_rng([self.seed & 0xFFFFFFFF, (stable_int(self.serial) + 1) & 0xFFFFFFFF])
-        rate = search_rate_hs if search_rate_hs is not None else (DEFAULT_SEARCH_RATE_HS / 10 if self.lbry
-                                                                  else DEFAULT_SEARCH_RATE_HS)
+        default = DEFAULT_SEARCH_RATE_HS / (10.0 if self.lbry else 1.0)
+        rate = search_rate_hs if search_rate_hs is not None else default
         if not rate > 0:
             raise ValueError(f"search_rate_hs must be > 0, got {rate!r}")
         self.search_rate_hs = float(rate)
@@ -178,7 +183,7 @@ class SimDevice:
 
     def restart(self) -> None:
         """Reboot: management API unreachable and no hashing for spec.reboot_s of clock time."""
-        if self.state != "running":
+        if self.state not in ("running", "overheat"):
             return
         self.state = "rebooting"
         self._reboot_task = asyncio.create_task(self._reboot(), name=f"{self.device_id}-reboot")
@@ -240,10 +245,24 @@ class SimDevice:
             dt = max(0.0, now - self._last_t)
             self._last_t = now
             self.physics.advance(dt)
+            self._thermal_protection()
             snap = self.firmware.tick(now, dt)
             if snap is not None:
                 self._publish_telemetry(snap)
             self._scan_ahead(loop, now)
+
+    def _thermal_protection(self) -> None:
+        hottest = float(self.physics.t_die.max())
+        if self.state == "running" and hottest > self.overheat_c:
+            self.state = "overheat"
+            self.physics.hashing = False
+            self.physics.set_fan(100.0)
+            self._publish(Kind.FAULT, {"reason": "overheat", "detail": f"die {hottest:.1f} degC > {self.overheat_c}"})
+        elif self.state == "overheat" and hottest < self.overheat_c - self.overheat_hysteresis_k:
+            self.state = "running"
+            self.physics.hashing = True
+            self.physics.set_fan(None)
+            self._publish(Kind.STATE, {"state": "online", "detail": "recovered from overheat"})
 
     def _scan_ahead(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
         """Scan the next tick's interval now and schedule each share at its own simulated time."""
@@ -263,7 +282,7 @@ class SimDevice:
             loop.call_later(delay, self._submit_soon, share)
 
     def _submit_soon(self, share: FoundShare) -> None:
-        if self.client is not None and self.state == "running":
+        if self.client is not None and self.state in ("running", "overheat"):
             self._spawn(self._submit(self.client, share), "submit")
 
     async def _submit(self, client: SimStratumClient, share: FoundShare) -> None:
@@ -331,6 +350,12 @@ class SimDevice:
             "hw_errors": snap.hw_errors,
             "ambient_c": self.physics.ambient_c,
         })
+
+    def describe(self) -> dict[str, Any]:
+        """Identity and endpoints (what a test or the daemon needs to reach this device)."""
+        return {"model": self.spec.name, "chip": self.spec.chip, "serial": self.serial, "device_id": self.device_id,
+                "chips": self.physics.n_chips, "firmware": self.firmware_version, "mac": self.mac,
+                "ports": self.ports, "hash_scale": self.hash_scale, "state": self.state}
 
     @property
     def pool_url(self) -> str:

@@ -48,8 +48,7 @@ class SimFleet:
         await asyncio.gather(*(d.stop() for d in self.devices), return_exceptions=True)
 
     def ports(self) -> list[dict[str, Any]]:
-        return [{"model": d.spec.name, "serial": d.serial, "device_id": d.device_id, "ports": d.ports,
-                 "hash_scale": d.hash_scale} for d in self.devices]
+        return [d.describe() for d in self.devices]
 
     async def __aenter__(self) -> SimFleet:
         await self.start()

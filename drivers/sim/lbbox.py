@@ -39,6 +39,10 @@ class SimLBBox(SimDevice):
         self.tokens: set[str] = set()
         self.plan = 0
 
+    def restart(self) -> None:
+        self.tokens.clear()  # a reboot forgets the web sessions
+        super().restart()
+
     def make_servers(self) -> dict[str, Server]:
         handlers = {"summary": self.rpc_summary, "devs": self.rpc_devs, "devdetails": self.rpc_devdetails,
                     "stats": self.rpc_stats, "pools": self.rpc_pools, "version": self.rpc_version}

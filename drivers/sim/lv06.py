@@ -41,6 +41,8 @@ class SimLV06(SimDevice):
     firmware_version = "v2.1.10"
     hw_ticket_diff = 256.0
     input_voltage_v = 12.0
+    overheat_c = 75.0  # ESP-Miner-like overheat mode (chip temperature limit)
+    overheat_hysteresis_k = 20.0
 
     def __init__(self, *args: Any, suggest_difficulty: float | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,7 +86,8 @@ class SimLV06(SimDevice):
             "stratumUser": self.user, "stratumSuggestedDifficulty": self.suggest_difficulty or 1000,
             "fallbackStratumURL": "", "fallbackStratumPort": 0, "fallbackStratumUser": "",
             "version": self.firmware_version, "axeOSVersion": self.firmware_version, "idfVersion": "v5.1.2",
-            "boardVersion": "301", "runningPartition": "factory", "overheat_mode": self.settings["overheat_mode"],
+            "boardVersion": "301", "runningPartition": "factory",
+            "overheat_mode": 1 if self.state == "overheat" else self.settings["overheat_mode"],
             "autofanspeed": 1 if p.fan_auto else 0, "fanspeed": round(p.fan_percent),
             "temptarget": self.settings["temptarget"], "fanrpm": snap.fan_rpm[0], "fan2rpm": 0,
             "miningPaused": not p.hashing, "serialNumber": self.serial,

@@ -152,10 +152,16 @@ class StratumClient:
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def connect(self) -> None:
-        """Open the TCP connection, start reading, run the handshake."""
+        """Open the TCP connection, start reading, run the handshake. If the handshake fails (e.g. the worker
+        is refused) the connection is closed, without automatic reconnects, and the error raised."""
         self._closing = False
         await self._open()
-        await self.handshake()
+        try:
+            await self.handshake()
+        except BaseException:
+            self._closing = True
+            await self._drop_connection()
+            raise
 
     async def _open(self) -> None:
         reader, self._writer = await asyncio.wait_for(
@@ -317,7 +323,11 @@ class StratumClient:
     def on_job(self, job: Job) -> None:
         """A new job arrived (default: notify listeners). Subclasses may override and call super()."""
         for listener in self._job_listeners:
-            res = listener(job)
+            try:
+                res = listener(job)
+            except Exception:  # a faulty miner loop must not stop the session from reading
+                log.exception("stratum client %s: job listener failed", self.user)
+                continue
             if asyncio.iscoroutine(res):
                 self._spawn(res)
 
@@ -396,6 +406,8 @@ class StratumClient:
                 self._handle_server_method(method, msg.get("params"), msg.get("id"), t_ns)
             except StratumFormatError as exc:
                 log.warning("stratum client %s: bad %s: %s", self.user, method, exc)
+            except Exception:  # a hook override raising must not end the session
+                log.exception("stratum client %s: handling %s failed", self.user, method)
             return
         msg_id = msg.get("id")
         pending = self._pending.pop(msg_id, None) if isinstance(msg_id, int) else None

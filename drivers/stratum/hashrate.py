@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from scipy.stats import chi2
-
 HASHES_PER_DIFF1 = 2**32
 
 
@@ -29,6 +27,8 @@ def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float
         raise ValueError(f"count must be >= 0, got {count}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    from scipy.stats import chi2  # imported on first use: keeps `asicrc stratum serve` start-up fast
+
     alpha = 1.0 - confidence
     low = 0.0 if count == 0 else float(chi2.ppf(alpha / 2, 2 * count)) / 2
     high = float(chi2.ppf(1 - alpha / 2, 2 * count + 2)) / 2

@@ -10,7 +10,9 @@ class Limits:
     max_line_bytes: int = 16 * 1024  # a longer line closes the connection (a miner never sends one)
     max_connections: int = 2048
     handshake_timeout_s: float = 30.0  # subscribe + authorize must be done by then
-    idle_timeout_s: float = 600.0  # no complete line for this long -> close
+    # no complete line for this long -> close. Generous: at a high share difficulty (rate encoding with a small
+    # input) a healthy miner may be silent for many minutes; dead peers are found by TCP keepalive anyway
+    idle_timeout_s: float = 3600.0
     lines_per_s: float = 5000.0  # sustained per-connection line rate; excess lines wait (reading pauses)
     line_burst: int = 10000
     max_write_buffer: int = 1 << 20  # a client that does not read its replies is dropped beyond this

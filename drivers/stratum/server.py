@@ -8,7 +8,7 @@ Control hooks (per connection, all synchronous and safe to call from any corouti
 - :meth:`set_version_mask`, :meth:`set_extranonce`, :meth:`reconnect`, :meth:`ping`.
 Observers: every submit becomes an ``Event`` (kind share) on ``server.fanout``; :meth:`add_share_listener`
 gets the full :class:`~.session.ShareRecord` (header, hash) synchronously; :meth:`add_connection_listener`
-hears authorize/close.
+hears authorize/close; :meth:`add_job_sent_listener` hears every job sent.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class ServerConfig:
 
 
 ShareListener = Callable[[Connection, ShareRecord], None]
+JobSentListener = Callable[[Connection, Notify, int], None]  # (connection, job, t_ns sent on the server Clock)
 ConnectionListener = Callable[[Connection, str], None]  # (connection, "authorized" | "closed")
 
 
@@ -101,6 +102,7 @@ class StratumServer:
         self._worker_devices: dict[str, str] = dict(device_map or {})
         self._share_listeners: list[ShareListener] = []
         self._connection_listeners: list[ConnectionListener] = []
+        self._job_sent_listeners: list[JobSentListener] = []
         self._next_conn_id = 1
         self._en1_counter = int.from_bytes(os.urandom(4), "big")
         self._en1_prefix = self.config.extranonce1_prefix
@@ -194,12 +196,14 @@ class StratumServer:
         return False
 
     def map_worker(self, worker: str, device_id: str) -> None:
-        """Attribute shares of `worker` to `device_id` (applies to connections that authorize afterwards
-        and to live connections whose first worker is `worker`)."""
+        """Attribute shares of `worker` to `device_id`, from now on (live connections included). A connection's
+        own identity (state events, connections_for_device) is the device of its first worker."""
         self._worker_devices[worker] = device_id
         for conn in self.connections.values():
-            if conn.workers and sorted(conn.workers)[0] == worker:
-                conn.device = device_id
+            if worker in conn.workers:
+                conn.workers[worker] = device_id
+                if conn.first_worker == worker:
+                    conn.device = device_id
 
     def device_for(self, worker: str, conn_id: int) -> str:
         if worker in self._worker_devices:
@@ -248,6 +252,7 @@ class StratumServer:
             "connection": rec.connection,
             "ntime": sub.ntime if sub else 0,
             "extranonce2": sub.extranonce2.hex() if sub else "",
+            "job_sent_ns": rec.job_sent_ns,
         }))
         for listener in self._share_listeners:
             try:
@@ -257,9 +262,21 @@ class StratumServer:
         if conn.handshake_mode and rec.verdict is Verdict.ACCEPTED:
             self.push_job(conn.id, clean=True)
 
+    def job_sent(self, conn: Connection, notify: Notify, t_ns: int) -> None:
+        for listener in self._job_sent_listeners:
+            try:
+                listener(conn, notify, t_ns)
+            except Exception:
+                log.exception("stratum job-sent listener failed")
+
     # ---- observers -----------------------------------------------------------------------------------------
     def add_share_listener(self, listener: ShareListener) -> None:
         self._share_listeners.append(listener)
+
+    def add_job_sent_listener(self, listener: JobSentListener) -> None:
+        """`listener(conn, notify, t_ns)` after every job sent to any connection (first job, broadcasts,
+        pushes, handshake-mode jobs): e.g. to measure share -> next-job gaps."""
+        self._job_sent_listeners.append(listener)
 
     def add_connection_listener(self, listener: ConnectionListener) -> None:
         self._connection_listeners.append(listener)

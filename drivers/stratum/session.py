@@ -9,12 +9,17 @@ connection only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
+import socket
 import struct
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from asicrc.native import DIFF1_TARGET
 
 from .limits import TokenBucket
 from .validate import ERROR_CODES, ERROR_MESSAGES, Verdict, share_pow
@@ -27,6 +32,9 @@ log = logging.getLogger(__name__)
 
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _KEY = struct.Struct("<III")
+_TARGET_HEX = re.compile(r"[0-9a-fA-F]{1,64}")
+CLOSE_GRACE_S = 5.0
+LINES_PER_TURN = 256  # lines handled per event-loop turn and connection: a flood cannot starve the others  # a closed connection still flushing its replies is aborted after this
 
 
 @dataclass(slots=True)
@@ -56,6 +64,7 @@ class ShareRecord:
     version: int  # rolled header version (0 if unknown)
     hash: bytes | None  # internal byte order
     header: bytes | None
+    job_sent_ns: int = 0  # when the job was sent to this connection (server Clock; 0: job unknown)
 
 
 class Connection(asyncio.Protocol):
@@ -69,6 +78,7 @@ class Connection(asyncio.Protocol):
         self._buf = bytearray()
         self._paused = False
         self._closed = False
+        self._lost = False  # connection_lost has run
         self._out: list[bytes] | None = None  # replies collected while processing one received chunk
         self._paused_t_ns = 0
         now = server.loop_time()
@@ -82,8 +92,9 @@ class Connection(asyncio.Protocol):
         self.extranonce1 = b""
         self.extranonce2_size = server.config.extranonce2_size
         self.version_mask = 0
-        self.workers: set[str] = set()
-        self.device = f"conn{conn_id}"
+        self.workers: dict[str, str] = {}  # authorized worker -> device id of its shares
+        self.first_worker = ""
+        self.device = f"conn{conn_id}"  # the first worker's device: the connection's identity
         self.difficulty = server.config.difficulty
         self.minimum_difficulty = 0.0
         self.difficulty_pinned = False  # a control hook set it: suggest_difficulty no longer applies
@@ -104,11 +115,16 @@ class Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # find dead peers (power-cycled miners) without relying on the idle timeout
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         peer = transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._lost = True
         for fut in self._server_requests.values():
             if not fut.done():
                 fut.set_exception(ConnectionError("miner disconnected"))
@@ -116,16 +132,28 @@ class Connection(asyncio.Protocol):
         self._buf.clear()
         self.server.connection_closed(self)
 
-    def close(self, reason: str = "") -> None:
+    def close(self, reason: str = "", abort: bool = False) -> None:
+        """Close after flushing pending replies (or at once with `abort`). A peer that does not read is
+        aborted after CLOSE_GRACE_S, so a closing connection cannot hold its write buffer forever."""
         if not self._closed and self.transport is not None:
             if reason:
                 log.info("stratum: closing connection %d (%s): %s", self.id, self.peer, reason)
-            if self._out:
-                self.transport.write(b"".join(self._out))
-            self._out = None
             self._closed = True
-            self.transport.close()
             self._buf.clear()
+            transport = self.transport
+            if abort:
+                self._out = None
+                transport.abort()
+                return
+            if self._out:
+                transport.write(b"".join(self._out))
+            self._out = None
+            transport.close()
+            asyncio.get_running_loop().call_later(CLOSE_GRACE_S, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if self.transport is not None and not self._lost:
+            self.transport.abort()
 
     @property
     def closed(self) -> bool:
@@ -152,10 +180,16 @@ class Connection(asyncio.Protocol):
         limits = self.server.limits
         buf = self._buf
         start = 0
+        handled = 0
         while not self._closed:
             end = buf.find(b"\n", start)
             if end < 0:
                 break
+            if handled >= LINES_PER_TURN:  # let other connections run; the rest follows on the next turn
+                del buf[:start]
+                self._paused_t_ns = t_ns
+                self._pause_for(0.0)
+                return
             if end - start > limits.max_line_bytes:
                 self.send_error(None, 20, f"line longer than {limits.max_line_bytes} bytes")
                 self.close("line too long")
@@ -168,6 +202,7 @@ class Connection(asyncio.Protocol):
                 return
             line = bytes(buf[start:end])
             start = end + 1
+            handled += 1
             self.last_line_at = now
             if line.strip():
                 self.handle_line(line, t_ns)
@@ -179,12 +214,16 @@ class Connection(asyncio.Protocol):
             self.close("line too long")
 
     def _pause_for(self, seconds: float) -> None:
-        """Rate limit hit: stop reading (TCP backpressure) until a token is available."""
+        """Stop reading (TCP back-pressure) for `seconds` (rate limit), or until the next loop turn (0)."""
         if self.transport is None or self._paused:
             return
         self._paused = True
         self.transport.pause_reading()
-        asyncio.get_running_loop().call_later(max(seconds, 0.001), self._resume)
+        loop = asyncio.get_running_loop()
+        if seconds > 0:
+            loop.call_later(seconds, self._resume)
+        else:
+            loop.call_soon(self._resume)
 
     def _resume(self) -> None:
         self._paused = False
@@ -207,7 +246,8 @@ class Connection(asyncio.Protocol):
         assert self.transport is not None
         self.transport.write(data)
         if self.transport.get_write_buffer_size() > self.server.limits.max_write_buffer:
-            self.close("client does not read its replies")
+            self.server.stats["slow_readers_dropped"] += 1
+            self.close("client does not read its replies", abort=True)
 
     def send_result(self, req_id: Any, result: Any) -> None:
         self.send_obj({"id": req_id, "result": result, "error": None})
@@ -331,9 +371,10 @@ class Connection(asyncio.Protocol):
             self.send_error(req_id, 24, f"Unauthorized worker {worker[:64]!r}")
             return
         first = not self.workers
-        self.workers.add(worker)
+        self.workers[worker] = self.server.device_for(worker, self.id)
         if first:
-            self.device = self.server.device_for(worker, self.id)
+            self.first_worker = worker
+            self.device = self.workers[worker]
             self.authorized_ns = t_ns
         self.send_result(req_id, True)
         self.server.connection_authorized(self, worker)
@@ -356,6 +397,18 @@ class Connection(asyncio.Protocol):
         self.extranonce_subscribed = True
         self.send_result(req_id, True)
 
+    def multi_version(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        # Bitmain firmware (S9 bmminer) announces pre-BIP310 AsicBoost this way; pools acknowledge it and the
+        # version bits are still only accepted inside the mask negotiated with mining.configure
+        self.send_result(req_id, True)
+
+    def suggest_target(self, req_id: Any, params: list[Any], t_ns: int) -> None:
+        if not params or not isinstance(params[0], str) or not _TARGET_HEX.fullmatch(params[0]) \
+                or int(params[0], 16) == 0:
+            raise StratumFormatError("params must be [target as 64 hex digits, non-zero]")
+        difficulty = DIFF1_TARGET / int(params[0], 16)  # the target is big-endian hex here
+        self.suggest_difficulty(req_id, [difficulty], t_ns)
+
     def ping(self, req_id: Any, params: list[Any], t_ns: int) -> None:
         self.send_result(req_id, "pong")
 
@@ -375,6 +428,7 @@ class Connection(asyncio.Protocol):
             old_id, _ = self.jobs.popitem(last=False)
             self.stale_ids.append(old_id)
         self.send_method("mining.notify", notify.to_params())
+        self.server.job_sent(self, notify, t_ns)
 
     def set_difficulty(self, difficulty: float) -> None:
         self.difficulty = difficulty
@@ -402,6 +456,7 @@ class Connection(asyncio.Protocol):
         version = 0
         pow_hash: bytes | None = None
         header: bytes | None = None
+        sent: SentJob | None = None
 
         def verdict_of(v: Verdict) -> tuple[Verdict, ShareRecord]:
             if v is Verdict.ACCEPTED:
@@ -410,8 +465,9 @@ class Connection(asyncio.Protocol):
                 self.last_share_ns = t_ns
             else:
                 self.rejected += 1
-            return v, ShareRecord(t_ns, self.id, self.device, worker, job_id, v, ERROR_CODES[v], assigned,
-                                  achieved, sub, version, pow_hash, header)
+            device = self.workers.get(worker, self.device)
+            return v, ShareRecord(t_ns, self.id, device, worker, job_id, v, ERROR_CODES[v], assigned,
+                                  achieved, sub, version, pow_hash, header, sent.sent_ns if sent else 0)
 
         try:
             sub = Submit.from_params(params)
@@ -458,5 +514,7 @@ _HANDLERS = {
     "mining.extranonce.subscribe": Connection.extranonce_subscribe,
     "mining.submit": Connection.submit,
     "mining.ping": Connection.ping,
+    "mining.multi_version": Connection.multi_version,
+    "mining.suggest_target": Connection.suggest_target,
     "mining.get_transactions": Connection.get_transactions,
 }

@@ -185,6 +185,11 @@ def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], statu
         verdict = (f"no difference outside noise: ON/OFF = {point:.3f} [{lo:.3f}, {hi:.3f}] (95 % CI includes 1)")
     claim = "inside" if out["ratio_on_off"]["paper_claim_1_25_inside_ci"] else "outside"
     out["verdict"] = f"{verdict}; the paper's +25 % (1.25) is {claim} the interval"
+    # the same test with hashes done as the exposure: accepted shares per nonce actually hashed. It separates what
+    # the option does to the work (stale or discarded shares) from a loaded machine slowing the simulator down.
+    if on.hashes_scanned > 0 and off.hashes_scanned > 0:
+        p_point, p_lo, p_hi = rate_ratio_interval(on.accepted, on.hashes_scanned, off.accepted, off.hashes_scanned)
+        out["ratio_per_hash_on_off"] = {"point": p_point, "ci": [p_lo, p_hi], "outside_noise": not p_lo <= 1 <= p_hi}
     return out
 
 
@@ -201,6 +206,10 @@ def summarize(report: dict[str, Any]) -> str:
             f"hashrate {a['hashrate_hs']:.4g} H/s [{a['hashrate_ci_hs'][0]:.4g}, {a['hashrate_ci_hs'][1]:.4g}] "
             f"(hashed {a['scanned_hashrate_hs']:.4g}, modeled {a['modeled_hashrate_hs']:.4g}); "
             f"median idle share->job {idle} over {a['idle_gaps']} shares")
+    per_hash = report.get("ratio_per_hash_on_off")
+    if per_hash:
+        lines.append(f"  accepted shares per hashed nonce, ON/OFF = {per_hash['point']:.3f} "
+                     f"[{per_hash['ci'][0]:.3f}, {per_hash['ci'][1]:.3f}] (immune to machine-load drift)")
     lines.append("verdict: " + report["verdict"])
     return "\n".join(lines)
 

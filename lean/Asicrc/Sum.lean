@@ -70,7 +70,9 @@ theorem le_of_mul_le_mul_pos {a b c : Nat} (h : a * c ≤ b * c) (hc : 0 < c) : 
     subst hd
     have hdc : 0 ≤ d * c := Nat.zero_le _
     have hexp : (b + d + 1) * c = b * c + d * c + c := by
-      simp only [Nat.add_mul, Nat.one_mul]
+      first
+        | (simp only [Nat.add_mul, Nat.one_mul])
+        | (rw [Nat.add_mul, Nat.add_mul, Nat.one_mul])
     omega
 
 end Asicrc

@@ -74,11 +74,12 @@ def bm1387_register_reply(value: int) -> bytes:
 
 
 class ReferenceDecoder:
-    def __init__(self, mode: str, address_interval: int = 256, emit_bad: bool = False) -> None:
+    def __init__(self, mode: str, address_interval: int | None = None, emit_bad: bool = False) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
         self.mode = mode
-        self.address_interval = address_interval
+        # chip address step: BM1366 boards use 256/chips, an S9 BM1387 chain 4
+        self.address_interval = address_interval or (4 if mode.startswith("bm1387") else 256)
         self.emit_bad = emit_bad
         self.buf = bytearray()
         self.base = 0  # stream offset of buf[0]
@@ -174,7 +175,7 @@ class ReferenceDecoder:
                                version_bits=int.from_bytes(frame[8:10], "big") << 13,
                                chip=((nonce_h >> 17) & 0xFF) // self.address_interval, core=(nonce_h >> 25) & 0x7F)
                 else:
-                    rec.update(midstate=frame[4], job_id=frame[5], chip=(nonce_h >> 2) & 0x3F,
+                    rec.update(midstate=frame[4], job_id=frame[5], chip=(nonce_h & 0xFF) // self.address_interval,
                                core=(nonce_h >> 24) & 0x7F)
             else:
                 rec.update(kind=REGISTER, value=int.from_bytes(p, "big"))

@@ -307,7 +307,8 @@ static void fill_reply(const asicrc_decoder *d, const uint8_t *b, uint64_t off, 
         } else {
             r->midstate = b[4];
             r->job_id = b[5];
-            r->chip = (uint8_t)((nonce_h >> 2) & 0x3F);
+            /* the low nonce byte carries the chip address (braiins: (nonce >> 2) & 0x3F at interval 4) */
+            r->chip = (uint8_t)((nonce_h & 0xFF) / (d->address_interval ? d->address_interval : 4));
             r->core = (uint8_t)((nonce_h >> 24) & 0x7F);
         }
     } else {

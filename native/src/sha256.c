@@ -51,12 +51,103 @@ static inline void run_rounds(uint32_t s[8], const uint32_t W[64], int rounds) {
     s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
 }
 
+/* Rounds [from, to) on state s with schedule W (the scalar tail after a SHA-NI prefix). */
+static inline void run_rounds_from(uint32_t s[8], const uint32_t W[64], int from, int to) {
+    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
+    for (int t = from; t < to; t++) {
+        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + W[t];
+        uint32_t t2 = BSIG0(a) + MAJ(a, b, c);
+        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
+}
+
+/* x86 SHA extensions (SHA-NI), chosen at run time when the CPU has them; ASICRC_NO_SHANI=1 forces the scalar
+ * code (the tests run both). shani_rounds runs rounds [0, 4*groups) on working state s (a..h, no feed-forward)
+ * from W[0..15] and writes the message schedule it derives into W[16..63], so callers can finish the last
+ * rounds in scalar code (the exact early reject stops after round 61, inside a 4-round group). */
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#include <stdlib.h>
+#define ASICRC_HAVE_SHANI_CODE 1
+
+__attribute__((target("sha,sse4.1,ssse3")))
+static void shani_rounds(uint32_t s[8], uint32_t W[64], int groups) {
+    __m128i st0, st1, tmp, msg, m[4];
+    tmp = _mm_loadu_si128((const __m128i *)&s[0]);   /* lanes: a b c d */
+    st1 = _mm_loadu_si128((const __m128i *)&s[4]);   /* lanes: e f g h */
+    tmp = _mm_shuffle_epi32(tmp, 0xB1);              /* b a d c */
+    st1 = _mm_shuffle_epi32(st1, 0x1B);              /* h g f e */
+    st0 = _mm_alignr_epi8(tmp, st1, 8);              /* f e b a = "ABEF" */
+    st1 = _mm_blend_epi16(st1, tmp, 0xF0);           /* h g d c = "CDGH" */
+    for (int i = 0; i < 4; i++) m[i] = _mm_loadu_si128((const __m128i *)&W[4 * i]);
+    for (int g = 0; g < groups; g++) {
+        __m128i cur = m[g & 3];
+        if (g >= 4) _mm_storeu_si128((__m128i *)&W[4 * g], cur);
+        msg = _mm_add_epi32(cur, _mm_loadu_si128((const __m128i *)&K256[4 * g]));
+        st1 = _mm_sha256rnds2_epu32(st1, st0, msg);
+        msg = _mm_shuffle_epi32(msg, 0x0E);
+        st0 = _mm_sha256rnds2_epu32(st0, st1, msg);
+        /* schedule: m[(g+1)&3] (holding W[4g-12..], already msg1-mixed) becomes W[4g+4..4g+7] */
+        if (g >= 3 && g < 15) {
+            __m128i nxt = m[(g + 1) & 3];
+            nxt = _mm_add_epi32(nxt, _mm_alignr_epi8(cur, m[(g + 3) & 3], 4));
+            m[(g + 1) & 3] = _mm_sha256msg2_epu32(nxt, cur);
+        }
+        if (g >= 1 && g < 13) m[(g + 3) & 3] = _mm_sha256msg1_epu32(m[(g + 3) & 3], cur);
+    }
+    /* the schedule groups past the last round group are still needed by scalar finishing code */
+    for (int g = groups; g < 16; g++) {
+        if (g >= 4) _mm_storeu_si128((__m128i *)&W[4 * g], m[g & 3]);
+        __m128i cur = m[g & 3];
+        if (g >= 3 && g < 15) {
+            __m128i nxt = m[(g + 1) & 3];
+            nxt = _mm_add_epi32(nxt, _mm_alignr_epi8(cur, m[(g + 3) & 3], 4));
+            m[(g + 1) & 3] = _mm_sha256msg2_epu32(nxt, cur);
+        }
+        if (g >= 1 && g < 13) m[(g + 3) & 3] = _mm_sha256msg1_epu32(m[(g + 3) & 3], cur);
+    }
+    tmp = _mm_shuffle_epi32(st0, 0x1B);              /* a b e f */
+    st1 = _mm_shuffle_epi32(st1, 0xB1);              /* c d g h */
+    st0 = _mm_blend_epi16(tmp, st1, 0xF0);           /* a b c d */
+    st1 = _mm_alignr_epi8(st1, tmp, 8);              /* e f g h */
+    _mm_storeu_si128((__m128i *)&s[0], st0);
+    _mm_storeu_si128((__m128i *)&s[4], st1);
+}
+
+static int use_shani(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        unsigned a, b, c, d;
+        int ok = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+        ok = ok && __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9)); /* SSE4.1, SSSE3 */
+        const char *off = getenv("ASICRC_NO_SHANI");
+        cached = ok && !(off && off[0] == '1');
+    }
+    return cached;
+}
+#endif
+
+/* Rounds [0, rounds) on s from W[0..15]; fills the rest of W's schedule. Same result on every path. */
+static inline void rounds_with_schedule(uint32_t s[8], uint32_t W[64], int rounds) {
+#ifdef ASICRC_HAVE_SHANI_CODE
+    if (use_shani()) {
+        int groups = rounds / 4;
+        shani_rounds(s, W, groups);
+        run_rounds_from(s, W, 4 * groups, rounds);
+        return;
+    }
+#endif
+    expand(W);
+    run_rounds(s, W, rounds);
+}
+
 void asicrc_sha256_compress(uint32_t state[8], const uint8_t block[64]) {
     uint32_t W[64], s[8];
     for (int i = 0; i < 16; i++) W[i] = load_be32(block + 4 * i);
-    expand(W);
     memcpy(s, state, sizeof s);
-    run_rounds(s, W, 64);
+    rounds_with_schedule(s, W, 64);
     for (int i = 0; i < 8; i++) state[i] += s[i];
 }
 
@@ -123,25 +214,28 @@ static inline void first_hash(const job_t *j, uint32_t nonce_le, uint32_t dig[8]
     W[4] = 0x80000000u;
     for (int i = 5; i < 15; i++) W[i] = 0;
     W[15] = 640;
-    expand(W);
     memcpy(s, j->mid, sizeof s);
-    run_rounds(s, W, 64);
+    rounds_with_schedule(s, W, 64);
     for (int i = 0; i < 8; i++) dig[i] = j->mid[i] + s[i];
 }
 
-static inline void second_schedule(const uint32_t dig[8], uint32_t W[64]) {
+static inline void second_block(const uint32_t dig[8], uint32_t W[64]) {
     for (int i = 0; i < 8; i++) W[i] = dig[i];
     W[8] = 0x80000000u;
     for (int i = 9; i < 15; i++) W[i] = 0;
     W[15] = 256;
+}
+
+static inline void second_schedule(const uint32_t dig[8], uint32_t W[64]) {
+    second_block(dig, W);
     expand(W);
 }
 
 static inline void full_second(const uint32_t dig[8], uint32_t out[8]) {
     uint32_t W[64], s[8];
-    second_schedule(dig, W);
+    second_block(dig, W);
     memcpy(s, IV256, sizeof s);
-    run_rounds(s, W, 64);
+    rounds_with_schedule(s, W, 64);
     for (int i = 0; i < 8; i++) out[i] = IV256[i] + s[i];
 }
 
@@ -207,11 +301,11 @@ size_t asicrc_meets_target_batch(const uint8_t header[80], const uint32_t *nonce
         if (versions && versions[i] != cur_version) { cur_version = versions[i]; job_init(&j, header, cur_version); }
         uint32_t dig[8], W[64], s[8];
         first_hash(&j, nonces[i], dig);
-        second_schedule(dig, W);
+        second_block(dig, W);
         memcpy(s, IV256, sizeof s);
         int ok;
         if (early) {
-            run_rounds(s, W, 61);
+            rounds_with_schedule(s, W, 61);
             uint32_t top = bswap32(IV256[7] + s[4]);
             if (top > target_top) { ok = 0; rounds += 64 + 61; goto done; }
             /* finish rounds 61..63 */
@@ -223,7 +317,7 @@ size_t asicrc_meets_target_batch(const uint8_t header[80], const uint32_t *nonce
             }
             s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
         } else {
-            run_rounds(s, W, 64);
+            rounds_with_schedule(s, W, 64);
         }
         rounds += 128;
         {
@@ -268,9 +362,9 @@ size_t asicrc_search_nonces(const uint8_t header[80], uint32_t start, uint64_t c
         uint32_t nonce = start + (uint32_t)c;
         uint32_t dig[8], W[64], s[8];
         first_hash(&j, nonce, dig);
-        second_schedule(dig, W);
+        second_block(dig, W);
         memcpy(s, IV256, sizeof s);
-        run_rounds(s, W, 61);
+        rounds_with_schedule(s, W, 61);
         done++;
         if (bswap32(IV256[7] + s[4]) > target_top) continue;
         {

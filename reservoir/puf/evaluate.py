@@ -6,7 +6,8 @@ Protocol (nothing about the evaluation devices is used to choose anything):
 2. Every device is enrolled with `enrol_sessions` sessions at `ambient_c`, then measured again in
    `verify_sessions` fresh sessions at the same ambient ("same") and at `alt_ambient_c` ("alt").
 3. Feature scales (pooled within-device SD) and the decision threshold (EER point) come from the calibration
-   devices only (their sessions at both ambients: what a deployment would collect before going live).
+   devices only (their sessions at both ambients: what a deployment would collect before going live); the
+   threshold is set on leave-one-device-out distances, so it is not fitted to in-sample scales.
 4. On the evaluation devices: genuine distances (a session vs its own device's template) and impostor distances
    (vs every other evaluation device's template), per condition; EER with a device-bootstrap CI (threshold-free),
    and FAR/FRR at the calibrated threshold with Wilson CIs.
@@ -49,8 +50,8 @@ class EvalConfig:
     bootstrap: int = 500
 
     def validate(self) -> None:
-        if self.devices < 2 or self.calibration_devices < 2:
-            raise ValueError("need >= 2 evaluation and >= 2 calibration devices")
+        if self.devices < 2 or self.calibration_devices < 3:
+            raise ValueError("need >= 2 evaluation and >= 3 calibration devices (leave-one-out calibration)")
         if self.enrol_sessions < 1 or self.verify_sessions < 1:
             raise ValueError("need >= 1 enrolment and >= 1 verification session")
         if self.enrol_sessions + self.verify_sessions < 2:
@@ -116,6 +117,21 @@ def _distances(devs: list[DeviceSessions], cond: str, scale: F64, mask: npt.NDAr
     return genuine, impostor
 
 
+def _calibration_distances(calib: list[DeviceSessions], mask: npt.NDArray[np.bool_]
+                           ) -> tuple[list[float], list[float]]:
+    """Genuine/impostor distances of the calibration devices, each scored with scales fitted on the *other*
+    calibration devices (in-sample scales would make genuine distances look smaller than on new devices)."""
+    templates = [d.template() for d in calib]
+    genuine: list[float] = []
+    impostor: list[float] = []
+    for a, dev in enumerate(calib):
+        scale = pooled_within_sd([d.all_values() for b, d in enumerate(calib) if b != a])
+        for s in dev.same + dev.alt:
+            genuine.append(distance(s.values, templates[a], scale, mask))
+            impostor.extend(distance(s.values, templates[b], scale, mask) for b in range(len(calib)) if b != a)
+    return genuine, impostor
+
+
 def _flat(d: dict[str, list[float]]) -> list[float]:
     return [x for v in d.values() for x in v]
 
@@ -126,8 +142,8 @@ def evaluate(cfg: EvalConfig, sessions: list[DeviceSessions] | None = None,
     cfg.validate()
     devs = sessions if sessions is not None else simulate(cfg, progress)
     held_out, calib = devs[:cfg.devices], devs[cfg.devices:]
-    if len(held_out) < 2 or len(calib) < 2:
-        raise ValueError("not enough devices in the sessions given")
+    if len(held_out) < 2 or len(calib) < 3:
+        raise ValueError("not enough devices in the sessions given (>= 2 evaluation, >= 3 calibration)")
     scale = pooled_within_sd([d.all_values() for d in calib])
     rng = np.random.default_rng(cfg.seed)
     groups: dict[str, Any] = {}
@@ -135,8 +151,7 @@ def evaluate(cfg: EvalConfig, sessions: list[DeviceSessions] | None = None,
         mask = devs[0].enrol[0].mask(group)
         if not mask.any():
             continue
-        cal_g, cal_i = _distances(calib, "both", scale, mask)
-        cal_eer, threshold = eer(_flat(cal_g), _flat(cal_i))
+        cal_eer, threshold = eer(*_calibration_distances(calib, mask))
         entry: dict[str, Any] = {"features": int(mask.sum()), "threshold": threshold, "calibration_eer": cal_eer}
         for cond in CONDITIONS:
             gen, imp = _distances(held_out, cond, scale, mask)

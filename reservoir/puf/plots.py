@@ -27,15 +27,18 @@ def plot_distances(report: dict[str, Any], path: Path) -> Path:
         lo = max(1e-3, float(min(g.min(), i.min())) * 0.8)
         hi = float(max(g.max(), i.max())) * 1.25
         bins = np.geomspace(lo, hi, 40)
-        ax.hist(i, bins=bins, alpha=0.6, density=True, label=f"impostor (n={i.size})", color="tab:red")
-        ax.hist(g, bins=bins, alpha=0.7, density=True, label=f"genuine (n={g.size})", color="tab:blue")
+        # fraction of comparisons per bin (not a density: the log bins have very different widths)
+        ax.hist(i, bins=bins, alpha=0.6, weights=np.full(i.size, 1.0 / i.size), label=f"impostor (n={i.size})",
+                color="tab:red")
+        ax.hist(g, bins=bins, alpha=0.7, weights=np.full(g.size, 1.0 / g.size), label=f"genuine (n={g.size})",
+                color="tab:blue")
         ax.axvline(entry["threshold"], color="k", ls="--", lw=1, label="threshold (calibration devices)")
         ax.set_xscale("log")
         c = entry[cond]
         ax.set_title(f"{TITLES[cond]}: EER {c['eer']:.3f} [{c['eer_ci'][0]:.3f}, {c['eer_ci'][1]:.3f}]")
         ax.set_xlabel("RMS z-distance to template")
         ax.legend(fontsize=8)
-    axes[0].set_ylabel("density")
+    axes[0].set_ylabel("fraction of comparisons")
     fig.suptitle(f"PUF {cfg['model']}: {len(report['evaluation_devices'])} held-out devices, seed {cfg['seed']}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

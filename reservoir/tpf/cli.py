@@ -16,7 +16,7 @@ import numpy as np
 
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
-from .gate import TpfGate
+from .gate import TpfGate, worst_seed_section
 
 DEFAULT_DIFFICULTY = 2.0**-24  # positive rate 1/256
 
@@ -156,11 +156,8 @@ def run(args: argparse.Namespace) -> int:
         tel_runs = [run_telemetry_experiment(generate_events(s, float(args.telemetry_seconds)), args.window, s,
                                              classifiers, args.max_false_abort) for s in seeds]
         report["telemetry"] = {"source": "telemetry", "runs": tel_runs}
-        # the gate needs every seed to agree: feed it the least favourable seed per classifier
-        worst = {c: max((r["classifiers"][c] for r in tel_runs), key=lambda res: res["gate"]["p_value"])
-                 for c in classifiers}
         gates["telemetry"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
-        gates["telemetry"].update({"source": "telemetry", "classifiers": worst})
+        gates["telemetry"].update(worst_seed_section(tel_runs, "telemetry"))
         aucs = ", ".join(f"{c} AUC {np.mean([r['classifiers'][c]['auc'] for r in tel_runs]):.3f}" for c in classifiers)
         print(f"telemetry: {aucs}; gate {'ON' if gates['telemetry'].enabled else 'off'}: "
               f"{gates['telemetry'].state()['reason']}")

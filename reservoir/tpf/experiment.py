@@ -1,8 +1,9 @@
 """The early-round predictor experiment on SHA-256d (or on the weak toy hash, for the power check).
 
 For each seed and each k: a training job (header) and a different test job, features = k-round state of the
-second compression, label = final hash meets the share target. Classifiers are fitted on 80% of the training
-rows, thresholds chosen on the other 20% (still training data), every reported number comes from the test job.
+second compression, label = final hash meets the share target. Classifiers are fitted on `hashes` rows of the
+training job, thresholds chosen on a further hashes/4 rows of it (still training data), and every reported
+number comes from the test job.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float,
             toy_rounds: int | None, max_false_abort: float, effort: float) -> dict[str, Any]:
     rng = np.random.default_rng([seed, k, 0 if toy_rounds is None else toy_rounds])
     h_train, h_test = random_header(rng), random_header(rng)
-    train = HashSplit.build(h_train, _nonces(rng, hashes), k, difficulty, toy_rounds)
+    # `hashes` rows fit the classifiers; a further quarter from the same training job chooses thresholds
+    n_fit, n_cal = hashes, max(1000, hashes // 4)
+    train = HashSplit.build(h_train, _nonces(rng, n_fit + n_cal), k, difficulty, toy_rounds)
     test = HashSplit.build(h_test, _nonces(rng, test_hashes), k, difficulty, toy_rounds)
 
     proto = Protocol()
@@ -50,8 +53,7 @@ def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float,
     proto.add_train(train.ids(), state_features(train.states[audit]), train.labels[audit], FEATURE_NAMES)
     proto.add_test(test.ids())
 
-    n_fit = int(hashes * 0.8)
-    fit, cal = slice(0, n_fit), slice(n_fit, hashes)
+    fit, cal = slice(0, n_fit), slice(n_fit, n_fit + n_cal)
     cal_ids, cal_labels = train.ids()[cal], train.labels[cal]
     if cal_labels.sum() < 2 or train.labels[fit].sum() < 2 or test.labels.sum() < 2:
         raise ValueError(f"too few positives at difficulty {difficulty:g} with {hashes} hashes "
@@ -81,7 +83,7 @@ def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float,
     return {
         "seed": seed, "k": k, "label_rounds": train.label_rounds,
         "header_train": h_train.hex(), "header_test": h_test.hex(),
-        "n_train": hashes, "n_fit": n_fit, "n_calibration": hashes - n_fit, "n_test": test_hashes,
+        "n_train": n_fit + n_cal, "n_fit": n_fit, "n_calibration": n_cal, "n_test": test_hashes,
         "train_positive_rate": float(train.labels.mean()), "test_positive_rate": float(test.labels.mean()),
         "audit_top_features": proto.audit[:5],
         "classifiers": results,

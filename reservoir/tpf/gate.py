@@ -6,10 +6,12 @@ decides on training numbers: the evidence it accepts are held-out (test split) f
 
 from __future__ import annotations
 
+import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +40,11 @@ def _finite(x: Any) -> float | None:
     return v if math.isfinite(v) else None
 
 
+def _num(x: Any, missing: float) -> float:
+    """report.json stores non-finite numbers as null; map them back to the conservative value."""
+    return missing if x is None else float(x)
+
+
 def evidence_from_report(report: Mapping[str, Any]) -> list[GateEvidence]:
     """Extract per-classifier gate evidence from an experiment report (see experiment.run_hash_experiment)."""
     out: list[GateEvidence] = []
@@ -49,17 +56,25 @@ def evidence_from_report(report: Mapping[str, Any]) -> list[GateEvidence]:
         out.append(
             GateEvidence(
                 classifier=str(name),
-                p_value=float(g["p_value"]),
-                advantage=float(g["advantage"]),
-                ci=(float(g["ci"][0]), float(g["ci"][1])),
-                savings=float(g["savings"]),
-                false_abort_rate=float(g["false_abort_rate"]),
-                keep_rate=float(g["keep_rate"]),
-                threshold=float(g["threshold"]),
+                p_value=_num(g["p_value"], 1.0),
+                advantage=_num(g["advantage"], -math.inf),
+                ci=(_num(g["ci"][0], -math.inf), _num(g["ci"][1], -math.inf)),
+                savings=_num(g["savings"], 0.0),
+                false_abort_rate=_num(g["false_abort_rate"], 1.0),
+                keep_rate=_num(g["keep_rate"], 1.0),
+                threshold=_num(g["threshold"], math.inf),
                 source=source,
             )
         )
     return out
+
+
+def worst_seed_section(runs: Sequence[Mapping[str, Any]], source: str) -> dict[str, Any]:
+    """Per classifier, the least favourable seed (largest p): the gate then needs every seed to agree."""
+    names = list(runs[0]["classifiers"]) if runs else []
+    return {"source": source, "classifiers": {
+        c: max((r["classifiers"][c] for r in runs), key=lambda res: _num(res["gate"]["p_value"], 1.0))
+        for c in names}}
 
 
 class TpfGate:
@@ -111,6 +126,20 @@ class TpfGate:
         self._enabled, self._chosen, self._best_seen = False, None, best
         self._reason = f"off: best filter {best.classifier}: {self._failure(best)}"
         return False
+
+    def update_from_file(self, path: str | Path, source: str = "sha256") -> bool:
+        """Feed the gate from an `asicrc tpf` report.json (section `source`: sha256, toy or telemetry)."""
+        try:
+            with open(path, encoding="utf-8") as fh:
+                report = json.load(fh)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"cannot read TPF report {str(path)!r}: {exc}") from None
+        section = report.get(source) if isinstance(report, dict) else None
+        if not isinstance(section, dict):
+            raise ValueError(f"TPF report {str(path)!r} has no {source!r} section")
+        if "runs" in section and "classifiers" not in section:
+            section = worst_seed_section(section["runs"], str(section.get("source", source)))
+        return self.update(section)
 
     def _failure(self, e: GateEvidence) -> str | None:
         if not e.p_value < self.alpha:

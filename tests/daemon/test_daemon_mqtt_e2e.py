@@ -60,7 +60,7 @@ async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -
     def ready(seen: dict) -> bool:  # type: ignore[type-arg]
         st = seen.get(state_topic)
         s9 = seen.get(f"asicrc/{node}/s9/state")
-        return bool(st and st["up"] and st["temp_chip_c"] and s9 and s9["up"] and disc in seen)
+        return bool(st and st["up"] and st["temp_chip_c"] and st["hashrate_hs"] and s9 and s9["up"] and disc in seen)
 
     async with mqtt_client(daemon.broker) as c:
         await c.subscribe(f"asicrc/{node}/#")

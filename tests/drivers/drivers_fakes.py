@@ -131,6 +131,7 @@ class FakeAxeOS:
         self.mode = "ok"  # ok | 500 | hang | garbage | missing
         self.patches: list[dict[str, Any]] = []
         self.restarts = 0
+        self.paused = False
         self.down_until = 0.0
         self.reboot_s = 0.4
         self.release = asyncio.Event()  # ends "hang" replies at stop()
@@ -143,6 +144,8 @@ class FakeAxeOS:
         app.router.add_get("/api/system/asic", self._asic)
         app.router.add_patch("/api/system", self._patch)
         app.router.add_post("/api/system/restart", self._restart)
+        app.router.add_post("/api/system/pause", self._pause)
+        app.router.add_post("/api/system/resume", self._resume)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", port)
@@ -189,6 +192,14 @@ class FakeAxeOS:
             if key in body:
                 self.state[key] = body[key]
         return web.Response(status=200)
+
+    async def _pause(self, request: web.Request) -> web.Response:
+        self.paused = True
+        return web.json_response({"status": "success"})
+
+    async def _resume(self, request: web.Request) -> web.Response:
+        self.paused = False
+        return web.json_response({"status": "success"})
 
     async def _restart(self, request: web.Request) -> web.Response:
         self.restarts += 1

@@ -6,6 +6,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from asicrc.drivers.backoff import Backoff
 from asicrc.drivers.clock import Clock
@@ -90,3 +92,31 @@ def test_backoff_rejects_bad_parameters(kwargs: dict[str, float]) -> None:
 async def test_backoff_sleep_uses_clock() -> None:
     b = Backoff(initial_s=1.0, cap_s=1.0, jitter=0.0)
     assert await b.sleep(Clock(speed=1000.0)) == 1.0
+
+finite = st.floats(-1e4, 1e4, allow_nan=False)
+
+
+@given(model=st.sampled_from(sorted(ENVELOPES)), setting=st.sampled_from(["frequency_mhz", "core_voltage_mv",
+                                                                          "fan_percent"]),
+       value=st.floats(allow_nan=True, allow_infinity=True), current=st.none() | finite,
+       since=st.none() | st.floats(0, 1e3), temp=st.none() | st.floats(0, 150))
+def test_whatever_passes_the_check_is_safe(model: str, setting: str, value: float, current: float | None,
+                                           since: float | None, temp: float | None) -> None:
+    env = ENVELOPES[model]
+    r = env.range_for(setting)
+    try:
+        env.check("d", setting, value, current=current, since_last_change_s=since, temperature_c=temp)
+    except EnvelopeViolation as exc:
+        assert exc.reason  # every refusal says why
+        return
+    assert r.low <= value <= r.high
+    if current is not None:
+        assert abs(value - current) <= r.max_step
+        if since is not None and value != current:
+            assert since >= r.settle_s
+        heating = setting in ("frequency_mhz", "core_voltage_mv") and value > current
+    else:
+        assert value <= r.low + r.max_step
+        heating = setting in ("frequency_mhz", "core_voltage_mv")
+    if heating and temp is not None:
+        assert temp < env.thermal_throttle_c

@@ -56,8 +56,10 @@ async def test_axeos_patch_and_restart_wait(axeos: FakeAxeOS) -> None:
         await client.restart()
         with pytest.raises(TransportError):
             await client.info()  # the device is away while it reboots
-        info = await client.wait_until_back(5.0, poll_s=0.05)
-        assert info.frequency_mhz == 500
+        info, went_down = await client.wait_until_back(5.0, poll_s=0.05)
+        assert info.frequency_mhz == 500 and went_down
+        info, went_down = await client.wait_until_back(5.0, poll_s=0.05, down_within_s=0.2)
+        assert not went_down  # it never left: reported, not hidden
         axeos.down_until = float("inf")
         with pytest.raises(TransportError, match=r"did not come back within 0\.3 s"):
             await client.wait_until_back(0.3, poll_s=0.05)

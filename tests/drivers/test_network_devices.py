@@ -25,7 +25,7 @@ from asicrc.drivers.models import DeviceSpec, SpecError, create_device
 from asicrc.drivers.models.base import BaseDevice
 
 
-async def wait_for(sub: Subscription, pred: Callable[[Event], bool], timeout: float = 5.0) -> Event:  # noqa: ASYNC109
+async def wait_for(sub: Subscription, pred: Callable[[Event], bool], timeout: float = 15.0) -> Event:  # noqa: ASYNC109
     async def scan() -> Event:
         while True:
             ev = await sub.get()
@@ -106,7 +106,7 @@ async def test_lv06_survives_500_timeout_garbage_and_disconnect(axeos: FakeAxeOS
             assert fault.device == "lv06-b"
         await wait_for(states, kind(Kind.STATE, state="offline"))
         axeos.mode = "ok"
-        await wait_for(states, kind(Kind.STATE, state="online"), timeout=10)
+        await wait_for(states, kind(Kind.STATE, state="online"), timeout=20)
         await wait_for(sub, kind(Kind.TELEMETRY))
         # the whole server goes away and comes back on the same port
         port = axeos.port
@@ -116,7 +116,7 @@ async def test_lv06_survives_500_timeout_garbage_and_disconnect(axeos: FakeAxeOS
         revived = FakeAxeOS()
         await revived.start(port)
         try:
-            await wait_for(states, kind(Kind.STATE, state="online"), timeout=10)
+            await wait_for(states, kind(Kind.STATE, state="online"), timeout=20)
         finally:
             await revived.stop()
     finally:
@@ -150,10 +150,11 @@ async def test_thermal_throttle_and_stop(axeos: FakeAxeOS) -> None:
             await dev.set_frequency(450)
         axeos.state["temp"] = 75.0  # above stop (72 C)
         fault = await wait_for(sub, kind(Kind.FAULT, reason="thermal-stop"))
-        assert axeos.state["frequency"] == 400 and axeos.state["fanspeed"] == 100
-        assert "72" in fault.data["detail"]
+        assert axeos.state["frequency"] == 400 and axeos.state["fanspeed"] == 100 and axeos.paused
+        assert "72" in fault.data["detail"] and "mining paused" in fault.data["detail"]
         axeos.state["temp"] = 50.0
-        await wait_for(sub, kind(Kind.STATE, state="thermal-ok"))
+        ok = await wait_for(sub, kind(Kind.STATE, state="thermal-ok"))
+        assert ok.data["detail"] == "mining resumed" and not axeos.paused
     finally:
         await dev.stop()
 
@@ -194,7 +195,7 @@ async def test_s9_rpc_telemetry_and_unsupported_actuation() -> None:
         await wait_for(sub, kind(Kind.FAULT, reason="malformed-reply"))
         await wait_for(sub, kind(Kind.STATE, state="offline"))
         rpc.mode = "ok"
-        await wait_for(sub, kind(Kind.STATE, state="online"), timeout=10)
+        await wait_for(sub, kind(Kind.STATE, state="online"), timeout=20)
     finally:
         await events.aclose()
         await dev.stop()

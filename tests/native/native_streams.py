@@ -11,7 +11,7 @@ import numpy as np
 from asicrc.native import codecs as c
 
 MODES = ("bm1366_reply", "bm1366_host", "bm1387_reply", "bm1387_host")
-DECODERS: dict[str, type[c._StreamDecoder]] = {
+DECODERS: dict[str, type[c.StreamDecoder]] = {
     "bm1366_reply": c.BM1366Decoder,
     "bm1366_host": c.BM1366HostDecoder,
     "bm1387_reply": c.BM1387Decoder,

@@ -88,25 +88,24 @@ def test_c_equals_reference_on_corrupted_streams(
 
 
 @SETTINGS
-@given(modes, seeds, st.integers(1, 40), st.floats(0, 0.8), st.floats(0, 0.5))
+@given(modes, seeds, st.integers(1, 40), st.floats(0, 0.8), st.sampled_from([0.0, 0.1, 0.5]))
 def test_no_bad_crc_records_and_recovery(mode: str, seed: int, n: int, p_garbage: float, p_damage: float) -> None:
     s = build_stream(mode, seed, n, p_garbage, p_damage)
     recs, _ = decode_c(mode, [s.data])
     for r in recs:
         assert r["crc_ok"] == 1 and is_valid_frame(mode, s.data, r["offset"])
     decoded = {r["offset"] for r in recs}
-    intact_missed = [off for off, _, intact in s.frames if intact and off not in decoded]
-    if mode != "bm1387_reply":
-        # with a preamble (BM1366) or header+length checks (BM1387 host) every intact frame is recovered
-        assert intact_missed == []
-    else:
-        # no preamble and a 5-bit CRC: garbage can fake one frame that overlaps the next real one;
-        # at most the first intact frame after each corruption site may be lost
-        first_after = {
-            min((off for off, _, intact in s.frames if intact and off >= site), default=-1)
-            for site in s.corruption_sites
-        }
-        assert set(intact_missed) <= first_after
+    intact_missed = {off for off, _, intact in s.frames if intact and off not in decoded}
+    # A CRC5 is 5 bits: a damaged frame running into the next one (or, without a preamble, a stretch of garbage)
+    # passes it 1 time in 32 and hides the next frame. So at most the first intact frame after each corruption
+    # site may be lost; everything after it is recovered.
+    first_after = {
+        min((off for off, _, intact in s.frames if intact and off >= site), default=-1) for site in s.corruption_sites
+    }
+    assert intact_missed <= first_after
+    if p_damage == 0 and mode != "bm1387_reply":
+        # garbage alone cannot fake a preamble/header-checked frame in practice: nothing is lost
+        assert intact_missed == set()
 
 
 def test_bm1387_reply_resync_rate() -> None:
@@ -151,9 +150,10 @@ def test_feed_accepts_numpy_and_rejects_other_types() -> None:
     dec = c.BM1366Decoder()
     frame = c.bm1366_register_reply(0x13660000)
     assert len(dec.feed(np.frombuffer(frame, dtype=np.uint8))) == 1
-    try:
-        dec.feed(np.zeros(3, dtype=np.int32))
-    except c.FrameError as exc:
-        assert "uint8" in str(exc)
-    else:
-        raise AssertionError("int32 chunk accepted")
+    for bad in (np.zeros(3, dtype=np.int32), "AA55"):
+        try:
+            dec.feed(bad)
+        except c.FrameError as exc:
+            assert "uint8" in str(exc)
+        else:
+            raise AssertionError(f"{type(bad).__name__} chunk accepted")

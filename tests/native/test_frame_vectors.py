@@ -185,3 +185,18 @@ def test_bm1387_work_vector_from_skot_miner_script() -> None:
     assert frame == body + H("C6 BB")
     rec = c.BM1387HostDecoder().feed(frame)[0]
     assert (rec["job_id"], rec["num_midstates"], rec["nbits"], rec["ntime"]) == (0x74, 1, 0x170E1EF9, 0x60CC2080)
+
+
+def test_chip_attribution_follows_address_interval() -> None:
+    # BM1366, 4 chips (interval 64): chip address sits in nonce bits 17..24 (big-endian view of the reply bytes)
+    nonce_h = (0x80 << 17) | (5 << 25)  # chip address 0x80 -> chip 2, core 5
+    nonce = int.from_bytes(nonce_h.to_bytes(4, "big"), "little")
+    rec = c.BM1366Decoder(address_interval=64).feed(c.bm1366_nonce_reply(nonce, 0))[0]
+    assert (rec["chip"], rec["core"]) == (2, 5)
+    # BM1387: chip address in the low nonce byte; default interval 4 (S9) = braiins' (nonce >> 2) & 0x3F
+    nonce_h = 0x12000000 | 0x28  # address 0x28 -> chip 10 at interval 4, chip 5 at interval 8
+    nonce = int.from_bytes(nonce_h.to_bytes(4, "big"), "little")
+    reply = c.bm1387_nonce_reply(nonce, 1)
+    assert c.BM1387Decoder().feed(reply)[0]["chip"] == 10
+    assert c.BM1387Decoder(address_interval=8).feed(reply)[0]["chip"] == 5
+    assert c.BM1387Decoder().feed(reply)[0]["core"] == 0x12

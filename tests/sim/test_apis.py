@@ -8,6 +8,7 @@ import time
 
 import aiohttp
 import pytest
+from conftest import free_port
 
 from asicrc.drivers.api.rpc4028 import decode_reply
 from asicrc.drivers.clock import Clock
@@ -163,10 +164,10 @@ async def test_stratum_disconnect_fault_reconnects_and_mining_continues() -> Non
     dev = SimLV06(serial="LV06-DROP", seed=4, clock=clock, stratum=("127.0.0.1", server.port))
     try:
         await dev.start()
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.6)
         before = dev.firmware.counters.accepted
         dev.inject(Fault.tcp_disconnect())
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(1.2)
         assert seen.count("authorized") >= 2 and "closed" in seen
         assert dev.firmware.counters.accepted > before
     finally:
@@ -175,13 +176,20 @@ async def test_stratum_disconnect_fault_reconnects_and_mining_continues() -> Non
 
 
 async def test_ambient_step_heats_the_device_and_bad_inputs_are_refused() -> None:
-    dev = SimLV06(serial="LV06-AMB", seed=5, clock=Clock(50.0))
+    fixed = free_port()
+    dev = SimLV06(serial="LV06-AMB", seed=5, clock=Clock(50.0), ports={"http": fixed})
+    sub = dev.fanout.subscribe(kinds={"telemetry"})
     await dev.start()
+    assert dev.ports == {"http": fixed}
     try:
         t0 = float(dev.physics.t_die[0])
         dev.inject(Fault.ambient(45.0))
         await asyncio.sleep(1.0)  # 50 s simulated
         assert float(dev.physics.t_die[0]) > t0 + 3
+        tel = sub.get_nowait_all()
+        assert tel and {"hashrate_hs", "temp_chip_c", "temp_board_c", "power_w", "fan_rpm", "frequency_hz",
+                        "core_voltage_v", "hw_errors", "ambient_c"} <= set(tel[-1].data)
+        assert tel[-1].data["ambient_c"] == 45.0 and tel[-1].data["frequency_hz"] == 485e6
         with pytest.raises(ValueError, match="ambient"):
             dev.inject(Fault.ambient(500.0))
         with pytest.raises(ValueError, match="count"):
@@ -190,3 +198,27 @@ async def test_ambient_step_heats_the_device_and_bad_inputs_are_refused() -> Non
         await dev.stop()
     with pytest.raises(ValueError, match=r"127\.0\.0\.1"):
         SimS9(serial="x", host="0.0.0.0")
+
+
+async def test_overheat_stops_hashing_and_recovery_resumes_it() -> None:
+    dev = SimLV06(serial="LV06-HOT", seed=6, clock=Clock(200.0))
+    sub = dev.fanout.subscribe()
+    await dev.start()
+    try:
+        dev.inject(Fault.ambient(70.0))
+        for _ in range(100):
+            if dev.state == "overheat":
+                break
+            await asyncio.sleep(0.05)
+        assert dev.state == "overheat" and dev.physics.hashrate_hs == 0.0
+        assert dev.physics.fan_percent == 100.0
+        dev.inject(Fault.ambient(20.0))
+        for _ in range(200):
+            if dev.state == "running":
+                break
+            await asyncio.sleep(0.05)
+        assert dev.state == "running" and dev.physics.hashrate_hs > 1e11
+    finally:
+        await dev.stop()
+    reasons = [e.data.get("reason") for e in sub.get_nowait_all() if str(e.kind) == "fault"]
+    assert "overheat" in reasons

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from asicrc.daemon.cli import main
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
@@ -32,7 +33,7 @@ async def test_cli_runs_lv06_devices_and_prints_their_ports() -> None:
                            clock=Clock(5.0))
     await server.start()
     try:
-        proc, report = start("--model", "lv06", "--count", "2", "--speed", "5", "--seed", "3", "--duration", "3",
+        proc, report = start("--model", "lv06", "--count", "2", "--speed", "5", "--seed", "3", "--duration", "2",
                              "--stratum", f"127.0.0.1:{server.port}")
         devices = report["devices"]
         assert isinstance(devices, list) and len(devices) == 2
@@ -42,7 +43,7 @@ async def test_cli_runs_lv06_devices_and_prints_their_ports() -> None:
         info = await asyncio.to_thread(
             lambda: json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/system/info", timeout=5).read()))
         assert info["ASICModel"] == "BM1366"
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(0.8)
         assert len(server.active_connections()) == 2
         assert await asyncio.to_thread(proc.wait, 15) == 0
     finally:
@@ -61,12 +62,13 @@ def test_cli_serial_model_prints_a_pty_path() -> None:
     (["--model", "s9", "--count", "0"], "--count"),
     (["--model", "s9", "--speed", "-1"], "--speed"),
 ])
-def test_cli_bad_input_gives_one_clear_line(args: list[str], message: str) -> None:
-    res = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=30)
-    assert res.returncode == 1
-    assert message in res.stderr and "Traceback" not in res.stderr
+def test_cli_bad_input_gives_one_clear_line(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["sim", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
-def test_cli_unknown_model_is_refused() -> None:
-    res = subprocess.run([*CLI, "--model", "s19"], capture_output=True, text=True, timeout=30)
-    assert res.returncode == 2 and "invalid choice" in res.stderr
+def test_cli_unknown_model_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["sim", "--model", "s19"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err

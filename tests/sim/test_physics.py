@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -142,3 +144,10 @@ def test_bad_settings_are_refused_with_a_clear_error() -> None:
         p.kill_chips([3])
     with pytest.raises(ValueError, match="serial"):
         Physics(LV06, "")
+
+
+def test_signature_is_stable_across_processes() -> None:
+    code = ("from asicrc.drivers.sim.physics import chip_variation; from asicrc.drivers.sim.spec import S9; "
+            "print(chip_variation(S9, 'S9-0001').vector().tobytes().hex())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert bytes.fromhex(out.stdout.strip()) == chip_variation(S9, "S9-0001").vector().tobytes()

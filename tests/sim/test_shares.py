@@ -79,7 +79,7 @@ async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_acce
     try:
         for d in devs:
             await d.start()
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(2.0)
     finally:
         for d in devs:
             await d.stop()
@@ -98,7 +98,8 @@ async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_acce
     assert any(e.data.get("version_bits") for e in shares if "S9" in e.device)
 
 
-async def test_lbbox_mines_lbry_against_the_project_pool(fast_clock: Clock) -> None:
+async def test_lbbox_mines_lbry_against_the_project_pool() -> None:
+    fast_clock = Clock(10.0)
     server = StratumServer(ServerConfig(difficulty=256 * 2**-21, min_difficulty=1e-12, job_interval_s=0,
                                         lbry=True), clock=fast_clock)
     await server.start()
@@ -106,7 +107,7 @@ async def test_lbbox_mines_lbry_against_the_project_pool(fast_clock: Clock) -> N
     dev = SimLBBox(serial="LB-POOL", seed=3, clock=fast_clock, stratum=("127.0.0.1", server.port))
     try:
         await dev.start()
-        await asyncio.sleep(2.5)
+        await asyncio.sleep(1.5)
     finally:
         await dev.stop()
         await server.stop()

@@ -96,3 +96,24 @@ async def test_auto_reconnect_after_pool_restart() -> None:
     finally:
         await client.close()
         await server2.stop()
+
+
+async def test_a_failing_hook_does_not_end_the_session() -> None:
+    class Buggy(StratumClient):
+        def on_difficulty(self, difficulty: float) -> None:
+            raise RuntimeError("bug in a subclass")
+
+    async with StratumServer(ServerConfig(difficulty=1 / 65536, job_interval_s=0)) as server:
+        client = Buggy("127.0.0.1", server.port, "rig.1")
+
+        def bad_listener(job: object) -> None:
+            raise RuntimeError("bug in a listener")
+
+        client.add_job_listener(bad_listener)
+        await client.connect()
+        job = await client.wait_job(timeout_s=5)
+        (cid,) = [c.id for c in server.active_connections()]
+        server.set_difficulty(cid, 1 / 32768)
+        nxt = await client.wait_job(newer_than=job, timeout_s=5)
+        assert client.connected.is_set() and nxt.difficulty == 1 / 32768
+        await client.close()

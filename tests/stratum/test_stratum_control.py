@@ -94,11 +94,15 @@ async def test_difficulty_and_job_push(pool: StratumServer) -> None:
 
 
 async def test_handshake_mode_one_outstanding_job(pool: StratumServer) -> None:
+    sent: list[tuple[int, str, int]] = []
+    pool.add_job_sent_listener(lambda conn, notify, t_ns: sent.append((conn.id, notify.job_id, t_ns)))
     client, cid = await connect(pool)
     seen: list[Job] = []
     client.add_job_listener(seen.append)
     pool.set_handshake_mode(cid, True)
-    job = await client.wait_job(newer_than=client.job)
+    first = client.job
+    assert first is not None
+    job = await client.wait_job(newer_than=first)
     pool.push_job(None)  # broadcasts skip handshake-mode connections
     await asyncio.sleep(0.1)
     assert client.job is job
@@ -106,6 +110,9 @@ async def test_handshake_mode_one_outstanding_job(pool: StratumServer) -> None:
     assert (await client.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
     nxt = await client.wait_job(newer_than=job)
     assert nxt.notify.clean and nxt.job_id != job.job_id and len(seen) == 2
+    # the server reported every job it sent to this connection, in order: first job, handshake job, next job
+    assert [j for c, j, _ in sent if c == cid] == [first.job_id, job.job_id, nxt.job_id]
+    assert [t for *_, t in sent] == sorted(t for *_, t in sent)
     await client.close()
 
 
@@ -162,4 +169,33 @@ async def test_job_payload_goes_into_the_coinbase(pool: StratumServer) -> None:
     assert (await client.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
     with pytest.raises(ValueError, match="max 100"):
         pool.push_job(cid, payload=b"x" * 90)
+    await client.close()
+
+
+async def test_map_worker_live_and_per_worker_devices(pool: StratumServer) -> None:
+    events = pool.fanout.subscribe(kinds={"share"})
+    client, cid = await connect(pool, "rig.one")
+    await client.authorize()  # same worker again is harmless
+    assert await client.call("mining.authorize", ["rig.two", "x"]) is True  # a 2nd worker on one connection
+    pool.map_worker("rig.one", "lv06-a")
+    assert pool.connections_for_device("lv06-a") == [cid]
+    job = client.job
+    assert job is not None
+    s1, s2 = find_shares(job, b"\0\0\0\6", 2)
+    assert (await client.submit(s1.job_id, s1.extranonce2, s1.ntime, s1.nonce)).accepted
+    assert (await client.submit(s2.job_id, s2.extranonce2, s2.ntime, s2.nonce, worker="rig.two")).accepted
+    assert [(e.device, e.data["worker"]) for e in events.get_nowait_all()] == [("lv06-a", "rig.one"),
+                                                                            ("rig_two", "rig.two")]
+    await client.close()
+
+
+async def test_bitmain_and_target_suggestions(pool: StratumServer) -> None:
+    client, _ = await connect(pool)
+    assert await client.call("mining.multi_version", [4]) is True
+    target = f"{(0xFFFF << 208) * 4:064x}"  # difficulty 1/4
+    assert await client.call("mining.suggest_target", [target]) is True
+    await asyncio.sleep(0.05)
+    assert client.difficulty == pytest.approx(0.25)
+    with pytest.raises(StratumError):
+        await client.call("mining.suggest_target", ["zz"])
     await client.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 
 import pytest
@@ -79,3 +80,30 @@ async def test_full_duplicate_memory_retires_the_job() -> None:
         res = await client.submit(shares[3].job_id, shares[3].extranonce2, shares[3].ntime, shares[3].nonce)
         assert (res.accepted, res.error_code) == (False, 21)
         await client.close()
+
+
+async def test_client_that_never_reads_is_dropped() -> None:
+    limits = Limits(max_write_buffer=4096, lines_per_s=1e6, line_burst=1_000_000)
+    async with StratumServer(ServerConfig(limits=limits, job_interval_s=0)) as server:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # little kernel buffering on our side
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", server.port))
+        _, writer = await asyncio.open_connection(sock=sock)
+        good = StratumClient("127.0.0.1", server.port, "good")
+        await good.connect()
+        ping = b'{"id":1,"method":"mining.ping","params":[]}\n'
+        for _ in range(200):  # up to 200 x 1000 pings whose replies we never read
+            if server.stats["slow_readers_dropped"]:
+                break
+            try:
+                writer.write(ping * 1000)
+                await asyncio.wait_for(writer.drain(), 2)
+            except (ConnectionError, TimeoutError):
+                await asyncio.sleep(0.1)
+        assert server.stats["slow_readers_dropped"] == 1
+        await asyncio.sleep(0.05)
+        assert good.connected.is_set() and server.stats["connections"] == 2
+        assert len(server.connections) == 1  # aborted at once: only the good client is left
+        await good.close()
+        writer.close()

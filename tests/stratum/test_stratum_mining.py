@@ -50,6 +50,7 @@ async def test_shares_accepted_with_version_rolling(pool: StratumServer) -> None
     assert all(e.data["achieved_diff"] >= DIFF and e.data["assigned_diff"] == DIFF for e in evs)
     assert all(e.device == "rig_1" and e.source == "stratum" for e in evs)
     assert [e.t_ns for e in evs] == sorted(e.t_ns for e in evs)
+    assert all(0 < e.data["job_sent_ns"] < e.t_ns for e in evs)
     conn_id = evs[0].data["connection"]
     est = pool.hashrate(conn_id)
     assert est.shares == 3 and est.low_hs < est.rate_hs < est.high_hs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,3 +60,20 @@ def test_update_from_report_dict_and_bad_config() -> None:
         TpfGate(alpha=0)
     with pytest.raises(ValueError, match="max_false_abort"):
         TpfGate(max_false_abort=1.5)
+
+
+def test_update_from_report_file(tmp_path: Path) -> None:
+    path = tmp_path / "report.json"
+    gate_entry = {"p_value": None, "advantage": None, "ci": [None, None], "savings": 0.9, "false_abort_rate": 1.0,
+                  "keep_rate": 0.0, "threshold": None}
+    path.write_text(json.dumps({"sha256": {"source": "hash", "classifiers": {"mlp@k=5": {"gate": gate_entry}}},
+                                "telemetry": {"runs": [{"classifiers": {"hgb": {"gate": {**gate_entry, "p_value": 0.5}}}},
+                                                       {"classifiers": {"hgb": {"gate": {**gate_entry, "p_value": 0.9}}}}]}}))
+    g = TpfGate()
+    assert g.update_from_file(path) is False
+    assert "not significant" in g.state()["reason"] and g.state()["p_value"] == 1.0  # null p -> 1.0
+    assert g.update_from_file(path, "telemetry") is False and g.state()["p_value"] == 0.9  # worst seed
+    with pytest.raises(ValueError, match="no 'toy' section"):
+        g.update_from_file(path, "toy")
+    with pytest.raises(ValueError, match="cannot read"):
+        g.update_from_file(tmp_path / "missing.json")

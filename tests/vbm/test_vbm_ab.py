@@ -20,8 +20,8 @@ async def test_ab_on_simulated_miner_reports_verdict_with_ci() -> None:
     assert 0 <= lo <= hi and math.isfinite(hi)
     assert report["verdict"].startswith(("no difference outside noise", "VBM raises", "VBM lowers"))
     assert "95 % CI" in report["verdict"]
-    # OFF arm: the Poisson interval of the accepted-share hashrate is a statement about the hashes actually done
-    assert off["hashrate_ci_hs"][0] < off["scanned_hashrate_hs"] * 1.5
+    # OFF arm: the share-based estimate tracks the hashes the simulated miner actually did (coarse: one block)
+    assert off["scanned_hashrate_hs"] / 3 < off["hashrate_hs"] < off["scanned_hashrate_hs"] * 3
     text = summarize(report)
     assert "verdict:" in text and "off:" in text
 

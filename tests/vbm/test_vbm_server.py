@@ -66,9 +66,9 @@ async def test_vbm_sends_a_prefetched_job_right_after_each_share() -> None:
             seen.append(job)
         assert all(j.notify.clean for j in seen)
         assert [j.job_id[:2] for j in seen] == ["v0", "v1", "v0", "v1"]
-        coinbases = {j.notify.coinb1 for j in seen}
+        coinbases = {j.notify.coinb1 + j.notify.coinb2 for j in seen}
         assert len(coinbases) == 4  # every job is new work
-        assert any(b"/asicrc-vbm1/" in j.notify.coinb1 for j in seen)  # the second session's template
+        assert any(b"/asicrc-vbm1/" in j.notify.coinb1 + j.notify.coinb2 for j in seen)  # the second session's template
         stats = vbm.meter.stats()
         assert stats.gaps == 4 and stats.max_s < 1.0 and stats.pending == 0
         status = vbm.status()
