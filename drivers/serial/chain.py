@@ -104,6 +104,7 @@ class UartChain:
         for frame in frames:
             self.link.write(frame)
             await asyncio.sleep(CMD_GAP_S)
+        await self.link.drain()  # returns once the bytes are on the wire (tty), not just queued
 
     async def read_register_replies(self, expect: int | None, first_s: float, quiet_s: float) -> list[tuple[int, int, int]]:
         """Collect register replies until `expect` arrived, or nothing came for quiet_s (first_s for the first)."""

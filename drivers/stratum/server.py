@@ -308,13 +308,20 @@ class StratumServer:
 
     def push_job(self, conn_id: int | None = None, clean: bool = False, payload: bytes | None = None) -> Notify:
         """Make a fresh job now; send it to one connection, or broadcast it when conn_id is None.
-        `payload` goes into the job's coinbase (needs a job source that supports it, e.g. TemplateJobSource)."""
+
+        `clean` makes the receiver(s) drop older jobs. Only a broadcast clean job starts a new block (new
+        prevhash) in the job source; a clean job for one connection keeps the block every other connection is
+        working on. `payload` goes into the job's coinbase (needs a job source that supports it, e.g.
+        TemplateJobSource)."""
+        new_block = clean and conn_id is None
         if payload is None:
-            notify = self.job_source.make_job(clean=clean)
+            notify = self.job_source.make_job(clean=new_block)
         elif getattr(self.job_source, "supports_payload", False):
-            notify = cast(PayloadJobSource, self.job_source).make_job(clean=clean, payload=payload)
+            notify = cast(PayloadJobSource, self.job_source).make_job(clean=new_block, payload=payload)
         else:
             raise ValueError(f"job source {type(self.job_source).__name__} cannot carry a coinbase payload")
+        if clean and not notify.clean:
+            notify = dataclasses.replace(notify, clean=True)
         if conn_id is None:
             self.broadcast_job(notify)
         else:

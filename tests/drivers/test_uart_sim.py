@@ -31,6 +31,15 @@ async def wait_for(sub: Subscription, pred: Callable[[Event], bool], wall_s: flo
     return await asyncio.wait_for(scan(), wall_s)
 
 
+async def until(cond: Callable[[], bool], wall_s: float = 5.0) -> None:
+    """The chip simulator reads the pty on its own schedule: wait until it has applied what was sent."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wall_s
+    while not cond():
+        assert loop.time() < deadline, "simulator never applied the change"
+        await asyncio.sleep(0.01)
+
+
 def is_(k: Kind, **data: object) -> Callable[[Event], bool]:
     return lambda ev: ev.kind == k and all(ev.data.get(key) == v for key, v in data.items())
 
@@ -60,7 +69,7 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
         if model == "bm1366-uart":
             assert dev.chain is not None and dev.chain.baud == 1_000_000 and sim.chip_baud == 1_000_000
         start_mhz = dev.start_frequency_mhz
-        assert np.allclose(sim.physics.freq_hz, start_mhz * 1e6)
+        await until(lambda: np.allclose(sim.physics.freq_hz, start_mhz * 1e6))
         nonce = await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=30)
         assert nonce.source == Source.SERIAL and nonce.device == f"{model}-t"
         assert nonce.data["achieved_diff"] >= DEFAULT_DIFFICULTY_SCALE and 0 <= nonce.data["chip"] < chips
@@ -68,7 +77,7 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
         assert tel["frequency_hz"] == start_mhz * 1e6 and tel["hashrate_hs"] > 0 and tel["chips"] == chips
 
         await dev.set_frequency(start_mhz + 25)  # stepped PLL writes reach every chip
-        assert np.allclose(sim.physics.freq_hz, (start_mhz + 25) * 1e6)
+        await until(lambda: np.allclose(sim.physics.freq_hz, (start_mhz + 25) * 1e6))
         with pytest.raises(EnvelopeViolation, match="max step"):
             await dev.set_frequency(start_mhz + 25 - 80)
         with pytest.raises(EnvelopeViolation, match="outside"):
@@ -77,7 +86,7 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
         with pytest.raises(ActuationUnsupported):
             await dev.set_core_voltage(1200)
         await dev.set_difficulty(4)
-        assert sim.ticket_difficulty == 4
+        await until(lambda: sim.ticket_difficulty == 4)
         with pytest.raises(EnvelopeViolation, match=">= 1"):
             await dev.set_difficulty(0.5)
         assert sim.ticket_difficulty == 4

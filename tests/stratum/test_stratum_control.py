@@ -199,3 +199,18 @@ async def test_bitmain_and_target_suggestions(pool: StratumServer) -> None:
     with pytest.raises(StratumError):
         await client.call("mining.suggest_target", ["zz"])
     await client.close()
+
+
+async def test_clean_push_to_one_connection_keeps_the_block(pool: StratumServer) -> None:
+    a, aid = await connect(pool, "rig.a")
+    b, _ = await connect(pool, "rig.b")
+    ja, jb = a.job, b.job
+    assert ja is not None and jb is not None and ja.notify.prevhash == jb.notify.prevhash
+    pool.push_job(aid, clean=True)
+    ja2 = await a.wait_job(newer_than=ja)
+    assert ja2.notify.clean and ja2.notify.prevhash == jb.notify.prevhash  # b's work is still current
+    pool.push_job(None, clean=True)  # a broadcast clean job is a new block for everyone
+    jb2 = await b.wait_job(newer_than=jb)
+    assert jb2.notify.clean and jb2.notify.prevhash != jb.notify.prevhash
+    await a.close()
+    await b.close()
