@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import urllib.request
@@ -85,11 +86,11 @@ async def test_v5_query_echoes_correlation_data(daemon: DaemonProc) -> None:
         props.ResponseTopic = reply_topic
         props.CorrelationData = b"\x00corr-42"
         await c.publish(f"asicrc/{daemon.node}/request/status", b"{}", qos=1, properties=props)
-        async for msg in c.messages:
-            assert str(msg.topic) == reply_topic
-            assert msg.properties is not None and msg.properties.CorrelationData == b"\x00corr-42"
-            reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
-            break
+        async with asyncio.timeout(15):
+            msg = await anext(aiter(c.messages))
+    assert str(msg.topic) == reply_topic
+    assert msg.properties is not None and msg.properties.CorrelationData == b"\x00corr-42"
+    reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
     assert reply["status"] == "ok"
     assert reply["data"]["node"] == daemon.node
     assert {"s9", "lv06", "lbbox", "ghost-http", "ghost-serial"} == set(reply["data"]["devices"])
@@ -99,9 +100,9 @@ async def test_v311_query_echoes_transaction(daemon: DaemonProc) -> None:
     async with mqtt_client(daemon.broker, aiomqtt.ProtocolVersion.V311) as c:
         await c.subscribe(f"asicrc/{daemon.node}/response/devices", qos=1)
         await c.publish(f"asicrc/{daemon.node}/request/devices", json.dumps({"transaction": "123"}).encode(), qos=1)
-        async for msg in c.messages:
-            reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
-            break
+        async with asyncio.timeout(15):
+            msg = await anext(aiter(c.messages))
+        reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
     assert reply["status"] == "ok" and reply["transaction"] == "123"
     lv06 = next(d for d in reply["data"] if d["device"] == "lv06")
     assert lv06["envelope"]["frequency_mhz"]["high"] == 575.0
@@ -117,13 +118,12 @@ async def test_commands_go_through_the_envelope(daemon: DaemonProc) -> None:
         ok = await request(cfg, daemon.node, "set_fan", {"device": "lv06", "percent": 80}, 15)
         assert ok["status"] == "ok", ok
         assert ok["data"] == {"device": "lv06", "setting": "fan_percent", "value": 80.0}
-        seen = await collect(c, lambda s: any(True for _ in s), 10)
-        async for msg in c.messages:  # the driver reports the change it sent to the (simulated) device
-            ev = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
-            if ev["kind"] == "state" and ev["data"].get("state") == "setting-changed":
-                assert ev["data"]["setting"] == "fan_percent"
-                break
-        del seen
+        async with asyncio.timeout(15):
+            async for msg in c.messages:  # the driver reports the change it sent to the (simulated) device
+                ev = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+                if ev["kind"] == "state" and ev["data"].get("state") == "setting-changed":
+                    assert ev["data"]["setting"] == "fan_percent"
+                    break
     refused = await request(cfg, daemon.node, "set_frequency", {"device": "lv06", "mhz": 900}, 10)
     assert refused["status"] == "error"
     assert "refused by the safety envelope" in refused["error"] and "outside [400, 575]" in refused["error"]

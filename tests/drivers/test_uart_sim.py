@@ -93,6 +93,8 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
 
         sim.inject(Fault.serial_garbage(nbytes=40, count=3))
         await wait_for(sub, is_(Kind.FAULT, reason="serial-garbage"), wall_s=30)
+        sim.inject(Fault.serial_drop(nbytes=3, count=3))  # bytes lost on the wire: frames cut short
+        await wait_for(sub, is_(Kind.FAULT, reason="serial-garbage"), wall_s=30)
         for _ in range(5):  # nonces keep coming after the garbage, each attributed to a chip of the chain
             ev = await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=30)
             assert 0 <= ev.data["chip"] < chips
