@@ -43,12 +43,11 @@ class Server(Protocol):
 
 
 class SimStratumClient(StratumClient):
-    """The project's Stratum client plus a way to cut the TCP connection (fault injection)."""
+    """The project's Stratum client; `drop()` cuts the TCP connection (fault injection) like a pulled cable."""
 
     def drop(self) -> None:
-        writer = self._writer
-        if writer is not None:
-            writer.transport.abort()
+        # abort, not close: a pulled cable sends no FIN, and the firmware-style auto-reconnect must take over
+        self.abort()
 
 
 class SimDevice:

@@ -1,10 +1,17 @@
-"""Upstream proxy: serve downstream miners with the jobs of a real pool, and forward their good shares.
+"""Upstream proxy: serve downstream miners with the jobs of one or several real pools, forward their good shares.
 
-Extranonce layout: upstream gives (E1, n2). Downstream connection k gets extranonce1 = E1 ‖ k (prefix_size
-bytes) and extranonce2 size n2 - prefix_size, so downstream coinbase = coinb1 ‖ E1 ‖ k ‖ e2 ‖ coinb2 is exactly
-the upstream coinbase with extranonce2 = k ‖ e2. Every downstream share is validated locally at the downstream
-difficulty (events, reservoir); those that also meet the upstream job's difficulty are submitted upstream, so a
-measured miner keeps earning. Downstream version rolling is limited to the mask the upstream granted.
+One upstream session (direct layout): upstream gives (E1, n2). Downstream connection k gets extranonce1 = E1 ‖ k
+(prefix_size bytes) and extranonce2 size n2 - prefix_size, so downstream coinbase = coinb1 ‖ E1 ‖ k ‖ e2 ‖ coinb2
+is exactly the upstream coinbase with extranonce2 = k ‖ e2.
+
+Several upstream sessions (derived layout, upstream.py): a miner has one extranonce1 but the sessions have
+different E1s, so each session's E1 is folded into the coinb1 of the jobs it issues, miners' extranonce1 is just
+k, and every derived job has its own id that maps back to its session and upstream job. Jobs of every session are
+relayed to the miners as they arrive.
+
+Every downstream share is validated locally at the downstream difficulty (events, reservoir); those that also
+meet the issuing upstream job's difficulty are submitted to the session that issued the job, so a measured miner
+keeps earning. Downstream version rolling is limited to the mask every upstream granted.
 """
 
 from __future__ import annotations
@@ -12,7 +19,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import functools
 from collections import Counter, deque
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from asicrc.drivers.clock import REAL_TIME, Clock
@@ -21,6 +30,7 @@ from asicrc.drivers.events import FanOut
 from .client import Job, StratumClient, SubmitResult
 from .server import ServerConfig, StratumServer
 from .session import Connection, ShareRecord
+from .upstream import VARIANT_SIZE, UpstreamSession, url_credentials
 from .validate import Verdict
 from .work import Notify
 
@@ -44,11 +54,16 @@ def parse_stratum_url(url: str) -> tuple[str, int]:
 
 
 class UpstreamProxy:
-    """A StratumServer whose jobs come from an upstream pool. ``await start()``, then use ``.server``."""
+    """A StratumServer whose jobs come from upstream pools. ``await start()``, then use ``.server``.
+
+    `upstream_url` is one URL or a list (one upstream session each; 'stratum+tcp://user:pass@host:port' overrides
+    `user` / `password` for that session). `derive_jobs` picks the derived layout; it is on by default with
+    several sessions and needed by the VBM (distinct work per job it sends).
+    """
 
     def __init__(
         self,
-        upstream_url: str,
+        upstream_url: str | Sequence[str],
         user: str,
         password: str = "x",
         *,
@@ -57,58 +72,101 @@ class UpstreamProxy:
         clock: Clock = REAL_TIME,
         prefix_size: int = 2,
         user_agent: str = "asicrc-proxy/0.1",
+        derive_jobs: bool | None = None,
     ) -> None:
-        self.upstream_host, self.upstream_port = parse_stratum_url(upstream_url)
+        urls = [upstream_url] if isinstance(upstream_url, str) else list(upstream_url)
+        if not urls:
+            raise ValueError("the proxy needs at least one upstream URL")
+        if len(urls) > 1 and derive_jobs is False:
+            raise ValueError("several upstream sessions need derive_jobs (one miner extranonce1 cannot carry "
+                             "every session's extranonce1)")
+        self.derive_jobs = len(urls) > 1 if derive_jobs is None else derive_jobs
         self.base_config = config or ServerConfig()
         self.prefix_size = prefix_size
         self.fanout = fanout if fanout is not None else FanOut()
         self.clock = clock
-        self.client = StratumClient(
-            self.upstream_host, self.upstream_port, user, password, user_agent=user_agent,
-            version_rolling=self.base_config.version_mask or None, clock=clock, auto_reconnect=True,
-        )
-        self.client.add_job_listener(self._on_upstream_job)
+        self.sessions: list[UpstreamSession] = []
+        for index, url in enumerate(urls):
+            host, port = parse_stratum_url(url)
+            url_user, url_password = url_credentials(url)
+            session = UpstreamSession(index, host, port, url_user or user,
+                                      url_password if url_password is not None else password,
+                                      version_rolling=self.base_config.version_mask or None, clock=clock,
+                                      user_agent=user_agent)
+            session.client.add_job_listener(functools.partial(self._on_upstream_job, session))
+            self.sessions.append(session)
+        self.upstream_host, self.upstream_port = self.sessions[0].client.host, self.sessions[0].client.port
         self.server: StratumServer | None = None
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter()  # totals; per session in session.stats
         self.upstream_results: deque[SubmitResult] = deque(maxlen=1000)  # latest upstream verdicts
-        self._latest: Job | None = None
+        self._next_session = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    # JobSource protocol: the server asks for "a new job"; upstream work is what there is
+    @property
+    def client(self) -> StratumClient:
+        """The first upstream session's client (the only one with a single upstream)."""
+        return self.sessions[0].client
+
+    # JobSource protocol: the server asks for "a new job"; upstream work is what there is (round robin over the
+    # sessions that have a job)
     def make_job(self, clean: bool = False) -> Notify:
-        if self._latest is None:
-            raise RuntimeError("no upstream job yet")
-        notify = self._latest.notify
-        return dataclasses.replace(notify, clean=clean or notify.clean)
+        n = len(self.sessions)
+        for _ in range(n):
+            session = self.sessions[self._next_session]
+            self._next_session = (self._next_session + 1) % n
+            try:
+                return session.make_job(clean)
+            except RuntimeError:
+                continue
+        raise RuntimeError("no upstream job yet")
 
     async def start(self) -> StratumServer:
-        await self.client.connect()
-        job = await self.client.wait_job()
-        en2 = self.client.extranonce2_size
-        if en2 - self.prefix_size < 2:
-            raise ValueError(f"upstream extranonce2 size {en2} leaves < 2 bytes after a {self.prefix_size}-byte "
-                             "per-miner prefix: use a smaller prefix_size")
-        config = dataclasses.replace(
-            self.base_config,
-            extranonce1_prefix=self.client.extranonce1,
-            extranonce1_size=self.prefix_size,
-            extranonce2_size=en2 - self.prefix_size,
-            version_mask=self.client.version_mask & self.base_config.version_mask,
-            job_interval_s=0,  # jobs come from upstream
-            lbry=job.notify.is_lbry,
-        )
+        try:
+            await asyncio.gather(*(s.client.connect() for s in self.sessions))
+            jobs = await asyncio.gather(*(s.client.wait_job() for s in self.sessions))
+            config = self._downstream_config(jobs)
+        except BaseException:
+            await self.stop()
+            raise
         self.server = StratumServer(config, job_source=self, fanout=self.fanout, clock=self.clock)
-        self.server.current_job = job.notify
+        self.server.current_job = self.make_job(clean=True)
         self.server.add_share_listener(self._forward)
         await self.server.start()
         return self.server
+
+    def _downstream_config(self, jobs: Sequence[Job]) -> ServerConfig:
+        if len({job.notify.is_lbry for job in jobs}) > 1:
+            raise ValueError("upstream pools mix LBRY and Bitcoin jobs")
+        mask = self.base_config.version_mask
+        for s in self.sessions:
+            mask &= s.client.version_mask
+        en2 = min(s.client.extranonce2_size for s in self.sessions)
+        reserved = self.prefix_size + (VARIANT_SIZE if self.derive_jobs else 0)
+        if en2 - reserved < 2:
+            raise ValueError(f"upstream extranonce2 size {en2} leaves < 2 bytes after {reserved} bytes of "
+                             "per-miner prefix (and job variant): use a smaller prefix_size")
+        for s in self.sessions:
+            s.derive = self.derive_jobs
+            s.prefix_size = self.prefix_size
+            s.downstream_extranonce2_size = en2 - reserved
+        return dataclasses.replace(
+            self.base_config,
+            # derived: the session's extranonce1 travels in each job's coinb1, so miners get only their prefix
+            extranonce1_prefix=b"" if self.derive_jobs else self.client.extranonce1,
+            extranonce1_size=self.prefix_size,
+            extranonce2_size=en2 - reserved,
+            version_mask=mask,
+            job_interval_s=0,  # jobs come from upstream
+            lbry=jobs[0].notify.is_lbry,
+        )
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         if self.server is not None:
             await self.server.stop()
-        await self.client.close()
+        for s in self.sessions:
+            await s.client.close()
 
     async def __aenter__(self) -> UpstreamProxy:
         await self.start()
@@ -117,47 +175,63 @@ class UpstreamProxy:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def _on_upstream_job(self, job: Job) -> None:
-        previous, self._latest = self._latest, job
-        self.stats["upstream_jobs"] += 1
+    def _count(self, session: UpstreamSession, key: str) -> None:
+        self.stats[key] += 1
+        session.stats[key] += 1
+
+    def _on_upstream_job(self, session: UpstreamSession, job: Job) -> None:
+        self._count(session, "upstream_jobs")
         server = self.server
         if server is None:
             return
-        if previous is not None and (job.extranonce1 != previous.extranonce1
-                                     or job.extranonce2_size != previous.extranonce2_size):
-            # upstream session changed (reconnect or set_extranonce): move every miner to the new space
+        if not self.derive_jobs and session.session_changed():
+            # upstream session changed (reconnect or set_extranonce): move every miner to the new space. The
+            # derived layout needs nothing: new jobs carry the new extranonce1 in their coinb1.
             server.set_extranonce_prefix(job.extranonce1, job.extranonce2_size - self.prefix_size)
-        server.broadcast_job(job.notify)
+        try:
+            notify = session.make_job()
+        except RuntimeError as exc:
+            self._count(session, "unusable_upstream_jobs")
+            log.warning("proxy: %s", exc)
+            return
+        server.broadcast_job(notify)
 
     def _forward(self, conn: Connection, rec: ShareRecord) -> None:
         if rec.verdict is not Verdict.ACCEPTED or rec.submit is None:
             return
-        up_job = self.client.jobs.get(rec.job_id)
-        if up_job is None:
+        for session in self.sessions:
+            resolved = session.resolve(rec.job_id)
+            if resolved is not None:
+                break
+        else:
             self.stats["stale_upstream"] += 1
             return
-        if rec.achieved_diff < min(up_job.difficulty, self.client.difficulty):
-            self.stats["below_upstream_difficulty"] += 1
+        up_job, fold = resolved
+        if rec.achieved_diff < min(up_job.difficulty, session.client.difficulty):
+            self._count(session, "below_upstream_difficulty")
             return
-        prefix_len = len(up_job.extranonce1)
-        if conn.extranonce1[:prefix_len] != up_job.extranonce1:
-            self.stats["extranonce_mismatch"] += 1
-            return
+        # the upstream coinbase is coinb1 ‖ E1 ‖ en2 ‖ coinb2 and ours coinb1 ‖ fold ‖ extranonce1 ‖ e2 ‖ coinb2
+        ours = fold + conn.extranonce1
+        n1 = len(up_job.extranonce1)
         sub = rec.submit
-        en2 = conn.extranonce1[prefix_len:] + sub.extranonce2
-        self.stats["forwarded"] += 1
+        en2 = ours[n1:] + sub.extranonce2
+        if ours[:n1] != up_job.extranonce1 or len(en2) != up_job.extranonce2_size:
+            self._count(session, "extranonce_mismatch")
+            return
+        self._count(session, "forwarded")
         task = asyncio.ensure_future(
-            self._submit(sub.job_id, en2, sub.ntime, sub.nonce, sub.version_bits, self.client.user))
+            self._submit(session, up_job.job_id, en2, sub.ntime, sub.nonce, sub.version_bits))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _submit(self, job_id: str, en2: bytes, ntime: int, nonce: int, version_bits: int | None,
-                      worker: str) -> None:
+    async def _submit(self, session: UpstreamSession, job_id: str, en2: bytes, ntime: int, nonce: int,
+                      version_bits: int | None) -> None:
+        client = session.client
         try:
-            res = await self.client.submit(job_id, en2, ntime, nonce, version_bits, worker=worker)
+            res = await client.submit(job_id, en2, ntime, nonce, version_bits, worker=client.user)
         except (ConnectionError, TimeoutError) as exc:
-            self.stats["upstream_errors"] += 1
-            log.warning("proxy: upstream submit failed: %s", exc)
+            self._count(session, "upstream_errors")
+            log.warning("proxy: upstream %d submit failed: %s", session.index, exc)
             return
         self.upstream_results.append(res)
-        self.stats["upstream_accepted" if res.accepted else "upstream_rejected"] += 1
+        self._count(session, "upstream_accepted" if res.accepted else "upstream_rejected")

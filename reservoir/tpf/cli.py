@@ -17,6 +17,7 @@ import numpy as np
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
 from .gate import TpfGate, worst_seed_section
+from .stats import mean_ci
 
 DEFAULT_DIFFICULTY = 2.0**-24  # positive rate 1/256
 
@@ -155,7 +156,10 @@ def run(args: argparse.Namespace) -> int:
 
         tel_runs = [run_telemetry_experiment(generate_events(s, float(args.telemetry_seconds)), args.window, s,
                                              classifiers, args.max_false_abort) for s in seeds]
-        report["telemetry"] = {"source": "telemetry", "runs": tel_runs}
+        report["telemetry"] = {"source": "telemetry", "runs": tel_runs, "summary": {c: {
+            "auc": mean_ci([r["classifiers"][c]["auc"] for r in tel_runs]),
+            "energy_advantage": mean_ci([r["classifiers"][c]["energy_weighted"]["advantage"] for r in tel_runs]),
+            "auc_p_holm_per_seed": [r["classifiers"][c]["auc_p_holm"] for r in tel_runs]} for c in classifiers}}
         gates["telemetry"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
         gates["telemetry"].update(worst_seed_section(tel_runs, "telemetry"))
         aucs = ", ".join(f"{c} AUC {np.mean([r['classifiers'][c]['auc'] for r in tel_runs]):.3f}" for c in classifiers)

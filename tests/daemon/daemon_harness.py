@@ -80,6 +80,9 @@ class NotifySocket:
             except (TimeoutError, BlockingIOError):
                 return [m for _, m in self.messages]
 
+    def seen(self) -> list[str]:
+        return [m for _, m in self.messages]
+
     def wait_for(self, state: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -128,6 +131,7 @@ class DaemonProc:
                 self.proc.kill()
                 self.proc.wait(5)
         self._log.close()
+        self.notify.drain()  # keep what systemd would have seen (STOPPING=1) for the test to inspect
         self.notify.close()
         return int(self.proc.returncode)
 

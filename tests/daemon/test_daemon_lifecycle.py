@@ -71,7 +71,7 @@ async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> N
     finally:
         rc = d.stop()
     assert rc == 0
-    msgs = d.notify.drain()
+    msgs = d.notify.seen()
     assert any(m.startswith("STOPPING=1") for m in msgs), msgs
 
 
