@@ -36,6 +36,7 @@ F64 = npt.NDArray[np.float64]
 RECORDED_KINDS = {"share", "nonce", "telemetry", "fault", "state"}
 SIM_MODELS = {"lv06": "SimLV06", "s9": "SimS9"}
 JOB_TAG = b"/asicrc/"
+STOP_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +106,9 @@ class SimRig:
     async def __aexit__(self, *exc: object) -> None:
         for part in (self.device, self.sim, self.server):
             if part is not None:
+                # the run's data is already in; a part that fails or hangs while stopping must not lose it
                 with contextlib.suppress(Exception):
-                    await part.stop()
+                    await asyncio.wait_for(part.stop(), STOP_TIMEOUT_S)
 
     @property
     def envelope(self) -> SafetyEnvelope:

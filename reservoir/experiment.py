@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -28,6 +30,7 @@ from .plots import plot_memory, plot_nrmse_bars, plot_prediction
 from .progress import Progress
 from .recording import RunRecord, load_run, save_run, versions
 
+T = TypeVar("T")
 REPORT_FILES = ("report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png")
 
 
@@ -49,7 +52,7 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
     advance = bar.advance if bar is not None else None
     t0 = time.monotonic()
     series = {seed: generate_narma10(steps, seed) for seed in seeds}
-    runs = asyncio.run(_drive_all(backend, series, mode, parallel, advance))
+    runs = run_bounded(_drive_all(backend, series, mode, parallel, advance))
     results: list[SeedResult] = []
     for seed in seeds:
         drive, constant = runs[seed]
@@ -58,6 +61,24 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
         save_run(out / "runs", f"seed{seed}_constant", constant)
         results.append(analyze_seed(drive, constant, seed, cfg))
     return write_report(results, out, exp, wall_s=time.monotonic() - t0)
+
+
+def run_bounded(coro: Coroutine[Any, Any, T], cleanup_timeout_s: float = 10.0) -> T:
+    """asyncio.run, except that tasks left behind by device code get a bounded time to finish after being
+    cancelled: a component that swallows cancellation must not hang the experiment after its data is in."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=cleanup_timeout_s))
+            if stuck:
+                print(f"warning: {len(stuck)} device task(s) ignored cancellation: "
+                      f"{sorted({t.get_name() for t in stuck})}", file=sys.stderr)
+        loop.close()
 
 
 async def _drive_all(backend: Backend, series: dict[int, NarmaSeries], mode: str, parallel: int,

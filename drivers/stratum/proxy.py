@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import functools
+import logging
 from collections import Counter, deque
 from collections.abc import Sequence
 from urllib.parse import urlsplit

@@ -2,11 +2,13 @@
 
 What the option does when enabled on a `StratumServer` (the paper's VERITAS V8 "Pizza Butler" behaviour):
 
-* keeps `prefetch` local jobs pre-generated ("local block template prefetching"), refilled in the background;
+* keeps `prefetch` jobs pre-generated per local job source ("local block template prefetching"), refilled in the
+  background;
 * sends the next pre-generated job to a connection immediately after each accepted share (clean by default, as
   the paper's code does with clean_jobs=True);
-* rotates the jobs among `upstream_sessions` independent job sources (several upstream sessions; locally these
-  are separate template sources with their own coinbase tag).
+* rotates the jobs among several sessions: on a local pool, `upstream_sessions` template sources with their own
+  coinbase tag; on an `UpstreamProxy` (proxy.py), its real upstream sessions, whose jobs are made from each
+  session's latest upstream job at send time (a prefetched one would go stale with the next upstream block).
 
 What is measured whether it is on or off (`IdleTimeMeter`): the gap between an accepted share on a connection and
 the next job the server sends to that connection, i.e. the "t_network + t_stratum" the paper says a miner waits.
@@ -14,9 +16,7 @@ A Stratum miner does not wait for that job (it keeps hashing the one it has), wh
 (`asicrc vbm-ab`, vbm_cli.py) compares *effective hashrate* with the Poisson-CI estimator rather than trusting
 the idle-time story.
 
-Hook used on the server: share listeners and the public `send_job`. Job sends by the server itself (first job,
-periodic broadcasts) are observed by wrapping each authorized connection's `send_job` (the server has no
-job-send listener; see the report to the Stratum owner).
+Hooks used on the server: share, job-sent and connection listeners, and the public `send_job`.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import contextlib
 import dataclasses
 import statistics
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +39,7 @@ from .work import Notify
 @dataclass(frozen=True, slots=True)
 class VbmConfig:
     enabled: bool = False
-    prefetch: int = 8  # pre-generated jobs kept ready
+    prefetch: int = 8  # pre-generated jobs kept ready per local job source
     new_job_after_share: bool = True
     clean_jobs: bool = True  # the paper's variant; False keeps earlier jobs valid
     upstream_sessions: int = 1
@@ -80,6 +79,10 @@ class IdleTimeMeter:
         if t0 is not None:
             self.gaps_s.append(max(0.0, (t_ns - t0) / 1e9))
 
+    def forget(self, conn_id: int) -> None:
+        """The connection closed: its share will never be followed by a job."""
+        self._pending.pop(conn_id, None)
+
     def reset(self) -> None:
         self._pending.clear()
         self.gaps_s = []
@@ -93,7 +96,13 @@ class IdleTimeMeter:
 
 
 class VirtualBlockManager:
-    """Attach to a server; toggle with `enable()` / `disable()` (the A/B experiment switches it per block)."""
+    """Attach to a server; toggle with `enable()` / `disable()` (the A/B experiment switches it per block).
+
+    Job sources: `sources` if given; else the sessions of the server's `UpstreamProxy` (derived layout) if it has
+    one; else the server's own job source plus `upstream_sessions - 1` local template sources. A source with a
+    true `relayed` attribute (`UpstreamSession`) is asked at send time and keeps its job ids; the others are
+    prefetched (`prefetch` jobs each) and their ids prefixed with the source index, since theirs may collide.
+    """
 
     def __init__(self, server: StratumServer, config: VbmConfig | None = None,
                  sources: list[JobSource] | None = None) -> None:
@@ -102,20 +111,30 @@ class VirtualBlockManager:
         self.enabled = self.config.enabled
         self.meter = IdleTimeMeter()
         self.sources: list[JobSource] = list(sources) if sources else self._default_sources()
-        self._queue: deque[Notify] = deque()
+        self._relayed = [bool(getattr(src, "relayed", False)) for src in self.sources]
+        self._queues: list[deque[Notify]] = [deque() for _ in self.sources]
         self._next_source = 0
         self._jobs_made = 0
         self.jobs_sent = 0
-        self.prefetch_misses = 0  # a share found the queue empty and the job was made on the spot
+        self.prefetch_misses = 0  # a share found its source's queue empty and the job was made on the spot
+        self.relay_misses = 0  # a relayed source had no usable upstream job; the next source was tried
         self._refill_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         server.add_share_listener(self._on_share)
+        server.add_job_sent_listener(self._on_job_sent)
         server.add_connection_listener(self._on_connection)
-        for conn in server.active_connections():
-            self._observe(conn)
 
     def _default_sources(self) -> list[JobSource]:
         base = self.server.job_source
+        sessions: list[JobSource] | None = getattr(base, "sessions", None)
+        if sessions is not None:  # an UpstreamProxy: its real upstream sessions are the sessions
+            if not getattr(base, "derive_jobs", False):
+                raise ValueError("VBM on an upstream proxy needs UpstreamProxy(derive_jobs=True) (the default with "
+                                 "several upstreams): a relayed job must be new work each time it is sent")
+            if self.config.upstream_sessions not in (1, len(sessions)):
+                raise ValueError(f"upstream_sessions={self.config.upstream_sessions} but the proxy holds "
+                                 f"{len(sessions)} upstream sessions")
+            return list(sessions)
         extra: list[JobSource] = []
         size = getattr(base, "extranonce_size", None)
         for k in range(1, self.config.upstream_sessions):
@@ -146,17 +165,17 @@ class VirtualBlockManager:
         self.enabled = False
 
     # ---- jobs -----------------------------------------------------------------------------------------
-    def _make(self) -> Notify:
-        k = self._next_source
-        self._next_source = (k + 1) % len(self.sources)
+    def _make_local(self, k: int) -> Notify:
         self._jobs_made += 1
         notify = self.sources[k].make_job(clean=False)
-        # job ids from different sources may collide: prefix the session index (ids are opaque to miners)
+        # job ids from different local sources may collide: prefix the session index (ids are opaque to miners)
         return dataclasses.replace(notify, job_id=f"v{k}x{self._jobs_made:x}")
 
     def _fill(self) -> None:
-        while len(self._queue) < self.config.prefetch:
-            self._queue.append(self._make())
+        for k, queue in enumerate(self._queues):
+            if not self._relayed[k]:
+                while len(queue) < self.config.prefetch:
+                    queue.append(self._make_local(k))
 
     async def _refill_loop(self) -> None:
         while True:
@@ -164,43 +183,49 @@ class VirtualBlockManager:
             self._wake.clear()
             self._fill()
 
-    def next_job(self) -> Notify:
-        if self._queue:
-            notify = self._queue.popleft()
-        else:
-            self.prefetch_misses += 1
-            notify = self._make()
-        self._wake.set()
-        return dataclasses.replace(notify, clean=self.config.clean_jobs)
+    def next_job(self) -> Notify | None:
+        """The next job in the rotation over the sources; None if no source has one (relayed sources only)."""
+        n = len(self.sources)
+        for _ in range(n):
+            k = self._next_source
+            self._next_source = (k + 1) % n
+            if self._relayed[k]:
+                try:
+                    notify = self.sources[k].make_job(clean=False)
+                except RuntimeError:  # that session has no (usable) upstream job right now
+                    self.relay_misses += 1
+                    continue
+            elif self._queues[k]:
+                notify = self._queues[k].popleft()
+                self._wake.set()
+            else:
+                self.prefetch_misses += 1
+                notify = self._make_local(k)
+                self._wake.set()
+            return dataclasses.replace(notify, clean=self.config.clean_jobs)
+        return None
 
     # ---- observers ------------------------------------------------------------------------------------
-    def _observe(self, conn: Connection) -> None:
-        """Record every job the server sends on this connection (wraps the instance's send_job)."""
-        if getattr(conn, "_vbm_observed", False):
-            return
-        original: Callable[[Notify, int], None] = conn.send_job
-        meter = self.meter
-
-        def send_job(notify: Notify, t_ns: int, _conn_id: int = conn.id) -> None:
-            original(notify, t_ns)
-            meter.job(_conn_id, t_ns)
-
-        conn.send_job = send_job  # type: ignore[method-assign]
-        conn._vbm_observed = True  # type: ignore[attr-defined]
+    def _on_job_sent(self, conn: Connection, notify: Notify, t_ns: int) -> None:
+        self.meter.job(conn.id, t_ns)
 
     def _on_connection(self, conn: Connection, what: str) -> None:
-        if what == "authorized":
-            self._observe(conn)
+        if what == "closed":
+            self.meter.forget(conn.id)
 
     def _on_share(self, conn: Connection, rec: ShareRecord) -> None:
         if rec.verdict is not Verdict.ACCEPTED:
             return
+        # recorded before the job below is sent: the job-sent listener closes this gap synchronously
         self.meter.share(conn.id, rec.t_ns)
         if self.enabled and self.config.new_job_after_share and not conn.closed:
-            self.server.send_job(conn.id, self.next_job())
-            self.jobs_sent += 1
+            notify = self.next_job()
+            if notify is not None:
+                self.server.send_job(conn.id, notify)
+                self.jobs_sent += 1
 
     def status(self) -> dict[str, Any]:
         return {"enabled": self.enabled, "config": dataclasses.asdict(self.config), "jobs_sent": self.jobs_sent,
-                "prefetched": len(self._queue), "prefetch_misses": self.prefetch_misses,
-                "idle": self.meter.stats().as_dict()}
+                "sessions": len(self.sources), "relayed_sessions": sum(self._relayed),
+                "prefetched": sum(len(q) for q in self._queues), "prefetch_misses": self.prefetch_misses,
+                "relay_misses": self.relay_misses, "idle": self.meter.stats().as_dict()}

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -24,6 +25,7 @@ from scipy.stats import beta
 from asicrc.drivers.clock import Clock
 
 from .hashrate import hashrate_from_difficulty_sum
+from .proxy import UpstreamProxy
 from .server import ServerConfig, StratumServer
 from .session import Connection, ShareRecord
 from .validate import Verdict
@@ -45,6 +47,7 @@ class AbConfig:
     clean_jobs: bool = True
     prefetch: int = 8
     upstream_sessions: int = 2
+    upstream_pools: int = 0  # > 0: that many local pools behind an UpstreamProxy (real upstream sessions)
     job_interval_s: float = 30.0
     seed: int = 1
 
@@ -55,6 +58,8 @@ class AbConfig:
             raise ValueError(f"devices must be in 1..8, got {self.devices}")
         if self.blocks < 2 or self.blocks % 2:
             raise ValueError(f"blocks must be an even number >= 2 (OFF/ON pairs), got {self.blocks}")
+        if not 0 <= self.upstream_pools <= 8:
+            raise ValueError(f"upstream_pools must be in 0..8, got {self.upstream_pools}")
         if not (self.block_s > 0 and self.speed > 0 and self.shares_per_s > 0 and self.warmup_s >= 0):
             raise ValueError("block_s, speed and shares_per_s must be > 0, warmup_s >= 0")
 
@@ -96,11 +101,23 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
 
     cfg.validate()
     clock = Clock(cfg.speed)
-    server = StratumServer(ServerConfig(difficulty=cfg.difficulty, min_difficulty=1e-12, max_difficulty=1e12,
-                                        job_interval_s=cfg.job_interval_s), clock=clock)
-    await server.start()
+    pool_config = ServerConfig(difficulty=cfg.difficulty, min_difficulty=1e-12, max_difficulty=1e12,
+                               job_interval_s=cfg.job_interval_s)
+    # with upstream pools the miners' pool is a proxy; the pools judge at the same difficulty, so every share
+    # the proxy accepts is also submitted to (and judged by) the pool whose session issued its job
+    pools = [StratumServer(dataclasses.replace(pool_config, extranonce2_size=8), clock=clock)
+             for _ in range(cfg.upstream_pools)]
+    for pool in pools:
+        await pool.start()
+    proxy: UpstreamProxy | None = None
+    if pools:
+        proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "vbm-ab", config=pool_config, clock=clock)
+        server = await proxy.start()
+    else:
+        server = StratumServer(pool_config, clock=clock)
+        await server.start()
     vbm = VirtualBlockManager(server, VbmConfig(enabled=False, prefetch=cfg.prefetch, clean_jobs=cfg.clean_jobs,
-                                                upstream_sessions=cfg.upstream_sessions))
+                                                upstream_sessions=cfg.upstream_pools or cfg.upstream_sessions))
     await vbm.start()
     arms = {"off": Arm(), "on": Arm()}
     current: list[str | None] = [None]
@@ -149,12 +166,19 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
         for dev in devices:
             await dev.stop()
         await vbm.stop()
-        await server.stop()
-    return _report(cfg, arms, difficulties, vbm.status())
+        await (proxy.stop() if proxy is not None else server.stop())
+        for pool in pools:
+            await pool.stop()
+    upstream = None if proxy is None else {
+        "stats": dict(proxy.stats), "sessions": [dict(s.stats) for s in proxy.sessions]}
+    return _report(cfg, arms, difficulties, vbm.status(), upstream)
 
 
-def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], status: dict[str, Any]) -> dict[str, Any]:
+def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], status: dict[str, Any],
+            upstream: dict[str, Any] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"config": asdict(cfg), "difficulty": cfg.difficulty, "vbm": status, "arms": {}}
+    if upstream is not None:
+        out["upstream"] = upstream
     for name, arm in arms.items():
         est = hashrate_from_difficulty_sum(arm.difficulty_sum, arm.accepted, max(arm.seconds, 1e-9))
         gaps = sorted(arm.idle_gaps_s)
@@ -197,7 +221,9 @@ def summarize(report: dict[str, Any]) -> str:
     cfg = report["config"]
     lines = [f"VBM A/B: {cfg['devices']} simulated {cfg['model']}, {cfg['blocks']} alternating blocks of "
              f"{cfg['block_s']:g} s (simulated, speed {cfg['speed']:g}x), pool difficulty {report['difficulty']:.3g}, "
-             f"clean jobs {cfg['clean_jobs']}, {cfg['upstream_sessions']} upstream session(s)"]
+             f"clean jobs {cfg['clean_jobs']}, " + (
+                 f"{cfg['upstream_pools']} real upstream session(s) through the proxy" if cfg["upstream_pools"]
+                 else f"{cfg['upstream_sessions']} local job session(s)")]
     for name in ("off", "on"):
         a = report["arms"][name]
         idle = "n/a" if a["idle_gap_median_s"] is None else f"{a['idle_gap_median_s'] * 1e3:.1f} ms"
@@ -210,6 +236,11 @@ def summarize(report: dict[str, Any]) -> str:
     if per_hash:
         lines.append(f"  accepted shares per hashed nonce, ON/OFF = {per_hash['point']:.3f} "
                      f"[{per_hash['ci'][0]:.3f}, {per_hash['ci'][1]:.3f}] (immune to machine-load drift)")
+    up = report.get("upstream")
+    if up:
+        st = up["stats"]
+        lines.append(f"  upstream: {st.get('forwarded', 0)} shares forwarded, {st.get('upstream_accepted', 0)} "
+                     f"accepted, {st.get('upstream_rejected', 0)} rejected by the pools")
     lines.append("verdict: " + report["verdict"])
     return "\n".join(lines)
 
@@ -224,7 +255,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
     parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
     parser.add_argument("--prefetch", type=int, default=d.prefetch)
-    parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions)
+    parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions,
+                        help="local job sessions the VBM rotates (without --upstream-pools)")
+    parser.add_argument("--upstream-pools", type=int, default=d.upstream_pools,
+                        help="run N pools on 127.0.0.1 behind the upstream proxy; the VBM rotates those real "
+                             "upstream sessions")
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 
@@ -232,7 +267,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
                    speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
-                   prefetch=args.prefetch, upstream_sessions=args.upstream_sessions, seed=args.seed)
+                   prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,
+                   upstream_pools=args.upstream_pools, seed=args.seed)
     report = asyncio.run(run_ab(cfg))
     print(json.dumps(report, indent=1) if args.json else summarize(report))
     return 0

@@ -64,9 +64,9 @@ theorem accuracy_le_baseline_of_independent (J : Joint S O) (g : S → O)
   have step3 : sumList J.states (fun s => J.stateMass s * J.baseline) = J.total * J.baseline :=
     (sumList_mul (fun s => J.stateMass s) J.baseline J.states).symm
   have hcomm : J.total * J.baseline = J.baseline * J.total := Nat.mul_comm _ _
-  have key : J.hits g * J.total ≤ J.baseline * J.total := by
-    rw [step1, ← hcomm, ← step3]
-    exact step2
+  -- hits · N = Σ w(s, g s) · N ≤ Σ w(s) · baseline = N · baseline = baseline · N
+  have key : J.hits g * J.total ≤ J.baseline * J.total :=
+    Nat.le_trans (Nat.le_of_eq step1) (Nat.le_trans step2 (Nat.le_of_eq (step3.trans hcomm)))
   exact le_of_mul_le_mul_pos key hpos
 
 /-- Theorem 2: a predictor whose accuracy exceeds the baseline proves the distribution is not independent. -/

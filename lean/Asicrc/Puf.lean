@@ -71,7 +71,7 @@ theorem findDiff_none (n₁ n₂ : Nat) (f₁ f₂ : R → Nat) (l : List R) :
       have hr' : r = x ∨ r ∈ rest := by
         first | exact List.mem_cons.mp hr | simpa using hr
       cases hr' with
-      | inl e => rw [e]; exact hx
+      | inl e => subst e; exact hx
       | inr e => exact ih h r e
     · rw [if_neg hx] at h
       cases h

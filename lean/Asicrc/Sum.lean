@@ -58,7 +58,7 @@ theorem le_maxList {α : Type} (f : α → Nat) (l : List α) : ∀ x, x ∈ l �
       first | rfl | simp only [maxList]
     rw [hunfold]
     cases hx' with
-    | inl e => rw [e]; exact hmax.1
+    | inl e => subst e; exact hmax.1
     | inr e => exact Nat.le_trans (ih x e) hmax.2
 
 /-- Cancelling a positive factor in an inequality (own proof: the core lemma's argument order has changed). -/

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from .energy import FIXED_ROUNDS, N_ROUNDS
+from .energy import FIXED_ROUNDS, N_ROUNDS, expected_second_rounds
 
 
 class LeakError(ValueError):
@@ -84,9 +84,10 @@ class Threshold:
 
 
 def _train_advantage(k: int, keep: float, recall: float, n: int, fixed: int) -> float:
+    """Net-work advantage (see energy.account) from rates instead of counts."""
     if recall <= 0:
         return -np.inf
-    return 1.0 - (fixed + k + (n - k) * keep) / ((fixed + n) * recall)
+    return 1.0 - (fixed + expected_second_rounds(k, keep, n)) / ((fixed + n) * recall)
 
 
 @dataclass(slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -11,6 +12,7 @@ from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.upstream import VARIANT_SIZE
 
 UP_DIFF = 1 / 32768
 DOWN_DIFF = 1 / 524288
@@ -123,3 +125,107 @@ async def test_proxy_follows_an_upstream_session_change() -> None:
     finally:
         await proxy.stop()
         await pool.stop()
+
+
+async def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    for _ in range(int(timeout_s / 0.02)):
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_proxy_with_several_upstream_sessions_routes_shares_to_their_pool() -> None:
+    # two pools with different extranonce2 sizes and accounts; the second account comes from the URL
+    events = [FanOut(), FanOut()]
+    pool_shares = [e.subscribe(kinds={"share"}) for e in events]
+    pools = [StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=size,
+                                        allow={user: None}), fanout=ev)
+             for size, user, ev in ((8, "acct_a", events[0]), (6, "acct_b", events[1]))]
+    for pool in pools:
+        await pool.start()
+    proxy = UpstreamProxy([f"127.0.0.1:{pools[0].port}", f"stratum+tcp://acct_b:pw@127.0.0.1:{pools[1].port}"],
+                          "acct_a", config=ServerConfig(difficulty=DOWN_DIFF))
+    server = await proxy.start()
+    miner = StratumClient("127.0.0.1", server.port, "m0")
+    try:
+        assert proxy.derive_jobs and [s.client.user for s in proxy.sessions] == ["acct_a", "acct_b"]
+        # 6 bytes (smallest upstream) - 2 connection prefix - 2 job variant
+        assert server.config.extranonce2_size == 2
+        await miner.connect()
+        await miner.wait_job(timeout_s=5)
+        assert len(miner.extranonce1) == 2
+        # a job from each pool reaches the miner (not clean: both stay valid)
+        jobs = []
+        for pool in pools:
+            before = miner.job
+            pool.push_job(None, clean=False)
+            jobs.append(await miner.wait_job(newer_than=before, timeout_s=5))
+        assert [j.job_id.split(".")[0] for j in jobs] == ["u0", "u1"]
+        sent = 0
+        for i, job in enumerate(jobs):
+            for k in range(3):
+                for s in find_shares(job, bytes([i, k]), 1, difficulty=UP_DIFF, version_bits=(k << 13) or None):
+                    assert (await miner.submit(s.job_id, s.extranonce2, s.ntime, s.nonce, s.version_bits)).accepted
+                    sent += 1
+        await wait_for(lambda: proxy.stats["upstream_accepted"] + proxy.stats["upstream_rejected"] >= sent)
+        assert proxy.stats["upstream_rejected"] == 0 and proxy.stats["upstream_accepted"] == sent == 6
+        # each share went to the pool that issued its job, under that pool's account, and the pool accepted it
+        for index, (sub, pool) in enumerate(zip(pool_shares, pools, strict=True)):
+            ups = sub.get_nowait_all()
+            assert len(ups) == 3 and proxy.sessions[index].stats["upstream_accepted"] == 3
+            assert all(e.data["verdict"] == "accepted" for e in ups)
+            assert {e.data["worker"] for e in ups} == {("acct_a", "acct_b")[index]}
+            assert len(bytes.fromhex(ups[0].data["extranonce2"])) == pool.config.extranonce2_size
+        # the same upstream job derived twice is two different pieces of work, both routed to it
+        session = proxy.sessions[0]
+        a, b = session.make_job(), session.make_job()
+        assert a.job_id != b.job_id and a.coinb1 != b.coinb1
+        ra, rb = session.resolve(a.job_id), session.resolve(b.job_id)
+        assert ra is not None and rb is not None and ra[0] is rb[0]
+        assert proxy.sessions[1].resolve(a.job_id) is None
+    finally:
+        await miner.close()
+        await proxy.stop()
+        for pool in pools:
+            await pool.stop()
+
+
+async def test_several_sessions_survive_an_upstream_session_change_without_moving_miners() -> None:
+    pools = [StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=8))
+             for _ in range(2)]
+    for pool in pools:
+        await pool.start()
+    proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "acct", config=ServerConfig(difficulty=DOWN_DIFF))
+    server = await proxy.start()
+    miner = StratumClient("127.0.0.1", server.port, "m0")
+    try:
+        await miner.connect()
+        await miner.wait_job(timeout_s=5)
+        (conn_before,) = [c.id for c in server.active_connections()]
+        session = proxy.sessions[0]
+        old_en1 = session.client.extranonce1
+        (up_conn,) = [c.id for c in pools[0].active_connections()]
+        pools[0].reconnect(up_conn)  # the pool moves the proxy's first session to a new extranonce1
+        await wait_for(lambda: session.latest is not None and session.latest.extranonce1 != old_en1)
+        # equal extranonce2 sizes: no pad, so coinb1 ends with the session's new extranonce1 ‖ job variant
+        await wait_for(lambda: miner.job is not None and miner.job.job_id.startswith("u0.")
+                       and miner.job.notify.coinb1[:-VARIANT_SIZE].endswith(session.client.extranonce1))
+        # the miner kept its connection (the new extranonce1 travels in coinb1) and its shares still count
+        assert [c.id for c in server.active_connections()] == [conn_before]
+        job = miner.job
+        assert job is not None
+        s = find_shares(job, b"\x05\x00\x00\x00", 1, difficulty=UP_DIFF)[0]
+        assert (await miner.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+        await wait_for(lambda: session.stats["upstream_accepted"] == 1)
+        assert proxy.stats["upstream_rejected"] == 0
+    finally:
+        await miner.close()
+        await proxy.stop()
+        for pool in pools:
+            await pool.stop()
+
+
+def test_several_upstreams_refuse_the_direct_layout() -> None:
+    with pytest.raises(ValueError, match="derive_jobs"):
+        UpstreamProxy(["127.0.0.1:1", "127.0.0.1:2"], "acct", derive_jobs=False)

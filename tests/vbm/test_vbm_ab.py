@@ -26,8 +26,22 @@ async def test_ab_on_simulated_miner_reports_verdict_with_ci() -> None:
     assert "verdict:" in text and "off:" in text
 
 
+@pytest.mark.slow
+async def test_ab_through_real_upstream_sessions_forwards_to_the_pools() -> None:
+    report = await run_ab(AbConfig(blocks=2, block_s=10.0, warmup_s=1.0, speed=10.0, shares_per_s=2.0,
+                                   upstream_pools=2, clean_jobs=False))
+    assert report["vbm"]["relayed_sessions"] == 2 and report["vbm"]["jobs_sent"] > 0
+    up = report["upstream"]
+    # every share the proxy accepted at the pools' difficulty went to the pool that issued its job
+    assert up["stats"]["forwarded"] > 5 and up["stats"].get("upstream_rejected", 0) == 0
+    assert all(s.get("upstream_accepted", 0) > 0 for s in up["sessions"])
+    assert "real upstream session(s)" in summarize(report)
+
+
 def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["vbm-ab", "--blocks", "3"]) == 1
     assert "blocks must be an even number" in capsys.readouterr().err
     assert main(["vbm-ab", "--devices", "0"]) == 1
     assert "devices must be in 1..8" in capsys.readouterr().err
+    assert main(["vbm-ab", "--upstream-pools", "9"]) == 1
+    assert "upstream_pools must be in 0..8" in capsys.readouterr().err

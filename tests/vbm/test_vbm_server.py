@@ -8,6 +8,7 @@ import pytest
 
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.cpuminer import find_shares
+from asicrc.drivers.stratum.proxy import UpstreamProxy
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.vbm import IdleTimeMeter, VbmConfig, VirtualBlockManager
 
@@ -56,6 +57,12 @@ async def test_vbm_sends_a_prefetched_job_right_after_each_share() -> None:
         await submit_one(client, 1)
         await asyncio.sleep(0.2)
         assert client.job is first and vbm.meter.stats().pending == 1
+        # a job the server sends on its own (a broadcast) closes that gap: job sends are observed server-wide
+        server.push_job(None)
+        await client.wait_job(newer_than=first, timeout_s=5)
+        off = vbm.meter.stats()
+        assert (off.gaps, off.pending) == (1, 0) and off.max_s > 0.1
+        vbm.meter.reset()
         # ON: the next job arrives right after the share, from the prefetched queue, sources alternating
         vbm.enable()
         seen = []
@@ -74,8 +81,63 @@ async def test_vbm_sends_a_prefetched_job_right_after_each_share() -> None:
         status = vbm.status()
         assert status["jobs_sent"] == 4 and status["prefetch_misses"] == 0
         await asyncio.sleep(0.05)
-        assert status["prefetched"] >= 0 and len(vbm._queue) == 4  # refilled in the background
+        assert vbm.status()["prefetched"] == 8  # both local sources refilled to 4 in the background
     finally:
         await client.close()
         await vbm.stop()
         await server.stop()
+
+
+async def test_vbm_over_several_real_upstream_sessions() -> None:
+    """Two StratumServers on 127.0.0.1 act as pools; the VBM rotates the proxy's real upstream sessions."""
+    up_diff = DIFF
+    pools = [StratumServer(ServerConfig(difficulty=up_diff, job_interval_s=0, extranonce2_size=8)) for _ in range(2)]
+    for pool in pools:
+        await pool.start()
+    proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "acct", config=ServerConfig(difficulty=DIFF))
+    server = await proxy.start()
+    vbm = VirtualBlockManager(server, VbmConfig(enabled=True, upstream_sessions=2))
+    await vbm.start()
+    client = StratumClient("127.0.0.1", server.port, "rig.vbm", version_rolling=None)
+    try:
+        assert vbm.status()["relayed_sessions"] == 2 and vbm.status()["prefetched"] == 0
+        await client.connect()
+        await client.wait_job(timeout_s=5)
+        seen = []
+        for k in range(4):
+            before = client.job
+            await submit_one(client, 1 + k)  # at the pools' difficulty: every share is forwarded upstream
+            seen.append(await client.wait_job(newer_than=before, timeout_s=5))
+        # the job after each share comes from the next upstream session, and is new work each time
+        assert [j.job_id.split(".")[0] for j in seen] == ["u0", "u1", "u0", "u1"]
+        assert len({j.notify.coinb1 for j in seen}) == 4 and all(j.notify.clean for j in seen)
+        await submit_one(client, 9)
+        for _ in range(100):
+            if proxy.stats["upstream_accepted"] >= 5:
+                break
+            await asyncio.sleep(0.02)
+        # shares on jobs of both sessions reached the pool that issued them and were accepted there
+        assert proxy.stats["upstream_accepted"] == 5 and proxy.stats["upstream_rejected"] == 0
+        assert all(s.stats["upstream_accepted"] >= 2 for s in proxy.sessions)
+        assert sum(p.stats["accepted"] for p in pools) == 5
+        assert vbm.meter.stats().gaps == 5 and vbm.status()["relay_misses"] == 0
+    finally:
+        await client.close()
+        await vbm.stop()
+        await proxy.stop()
+        for pool in pools:
+            await pool.stop()
+
+
+async def test_vbm_refuses_a_proxy_that_relays_jobs_unchanged() -> None:
+    pool = StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, extranonce2_size=8))
+    await pool.start()
+    proxy = UpstreamProxy(f"127.0.0.1:{pool.port}", "acct")
+    server = await proxy.start()
+    try:
+        # the same upstream job sent again would be the same work: the miner would only find duplicates
+        with pytest.raises(ValueError, match="derive_jobs"):
+            VirtualBlockManager(server, VbmConfig(enabled=True))
+    finally:
+        await proxy.stop()
+        await pool.stop()
