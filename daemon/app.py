@@ -23,6 +23,7 @@ from asicrc.drivers.events import FanOut, Kind
 
 from . import config as config_mod
 from . import wiring
+from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
 from .fleetstate import FleetState
@@ -179,7 +180,7 @@ class Daemon:
 
     async def _stop_device(self, device_id: str) -> None:
         assert self._sup is not None
-        await self._sup.stop(f"device:{device_id}")
+        await self._sup.stop(f"device:{device_id}", timeout_s=STOP_GRACE_S)
         self.device_configs.pop(device_id, None)
 
     async def _device_main(self, dc: DeviceConfig) -> None:
@@ -204,6 +205,7 @@ class Daemon:
                 self._unavailable(dc, str(exc))
                 return
             await device.start()
+            raise_if_cancelled()
             self.devices[dc.id] = device
             await self._poll_forever(dc, device)
         finally:
@@ -253,6 +255,7 @@ class Daemon:
         pending = self._setpoints(dc, device)
         warned: set[str] = set()
         while True:
+            raise_if_cancelled()
             if pending:
                 await self._apply_setpoints(dc, pending, warned)
             t0 = time.perf_counter()
@@ -376,10 +379,12 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         assert self._sup is not None
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
         for task in self.experiments.values():
             task.cancel()
-        for dev_id in list(self.device_configs):
-            await self._stop_device(dev_id)
+        await asyncio.gather(*(self._stop_device(dev_id) for dev_id in list(self.device_configs)))
+        log.debug("shutdown: devices stopped after %.2f s", loop.time() - t0)
         if self.reservoir is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.reservoir.stop(), STOP_GRACE_S)  # flushes recordings
@@ -392,16 +397,19 @@ class Daemon:
             self.bridge.stop()
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(mqtt_child.task), STOP_GRACE_S)
+        log.debug("shutdown: mqtt done after %.2f s", loop.time() - t0)
         await self._sup.stop_all()
         for pool in (self.stratum, self.stratum_lbry):
             if pool is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(pool.stop(), STOP_GRACE_S)
+        log.debug("shutdown: pools stopped after %.2f s", loop.time() - t0)
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        log.debug("shutdown: done after %.2f s", loop.time() - t0)
 
     # ---- Controller (what request handlers see) ---------------------------------------------------------------
     def _status_line(self) -> str:
@@ -422,7 +430,8 @@ class Daemon:
             "uptime_s": time.time() - self.fleet.started_unix,
             "config": self.config_path or "<embedded default>",
             "state_dir": str(self.state_dir),
-            "mqtt": snap.get("mqtt", {}),
+            "mqtt": {"enabled": self.cfg.mqtt.enabled, "connected": bool(self.bridge and self.bridge.connected),
+                     "connects": self.bridge.connects if self.bridge else 0},
             "stratum": ({"address": list(self.stratum.address),
                          "lbry_address": list(self.stratum_lbry.address) if self.stratum_lbry else None,
                          **snap.get("stratum", {})} if self.stratum else None),

@@ -27,6 +27,7 @@ from paho.mqtt.properties import Properties
 from asicrc.drivers.backoff import Backoff
 from asicrc.drivers.events import Event, FanOut, Kind
 
+from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import MqttConfig
 from .discovery import discovery_messages, removal_messages
@@ -228,6 +229,7 @@ class MqttBridge:
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_state.wait(), self.cfg.telemetry_interval_s)
             self._wake_state.clear()
@@ -235,6 +237,7 @@ class MqttBridge:
 
     async def _event_loop(self, client: aiomqtt.Client) -> None:
         while True:
+            raise_if_cancelled()
             ev = await self._events.get()
             await client.publish(self.topics.device_event(ev.device), dumps(event_payload(ev)), qos=0)
             self.published_events += 1
@@ -242,6 +245,7 @@ class MqttBridge:
     # ---- requests --------------------------------------------------------------------------------------
     async def _messages(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         async for msg in client.messages:
+            raise_if_cancelled()
             topic = str(msg.topic)
             if self.cfg.discovery and topic == f"{self.cfg.discovery_prefix}/status":
                 if msg.payload == b"online":  # Home Assistant restarted: announce again

@@ -49,17 +49,25 @@ class Supervisor:
         self.children[name] = child
         return child
 
-    async def stop(self, name: str) -> None:
+    async def stop(self, name: str, timeout_s: float = 10.0) -> None:
+        """Cancel a child and wait for its cleanup. Cancellation is repeated because a piece that swallows one
+        CancelledError (a library catching it during connect) must not keep a removed device alive."""
         child = self.children.pop(name, None)
         if child is None or child.task is None:
             return
-        child.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await child.task
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while not child.task.done() and loop.time() < deadline:
+            child.task.cancel()
+            await asyncio.wait({child.task}, timeout=min(1.0, max(0.0, deadline - loop.time())))
+        if not child.task.done():
+            log.error("%s: did not stop within %.0f s; abandoning it", name, timeout_s)
+            return
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            child.task.result()
 
-    async def stop_all(self) -> None:
-        for name in list(self.children):
-            await self.stop(name)
+    async def stop_all(self, timeout_s: float = 10.0) -> None:
+        await asyncio.gather(*(self.stop(name, timeout_s) for name in list(self.children)))
 
     async def _keep_running(self, child: Child) -> None:
         loop = asyncio.get_running_loop()

@@ -43,7 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--lbry", action="store_true", help="serve LBRY jobs (LB-Box)")
     serve.add_argument("--allow", action="append", metavar="WORKER[:PASSWORD]",
                        help="only these workers may authorize (repeatable)")
-    serve.add_argument("--upstream", metavar="URL", help="proxy mode: stratum+tcp://host:port of the real pool")
+    serve.add_argument("--upstream", metavar="URL", action="append",
+                       help="proxy mode: stratum+tcp://[user:pass@]host:port of a real pool; repeat for several "
+                            "upstream sessions (jobs of all relayed, shares routed back to the issuing one)")
     serve.add_argument("--upstream-user", default="asicrc", help="worker name at the upstream pool")
     serve.add_argument("--upstream-password", default="x", help="password at the upstream pool")
     serve.add_argument("--print-shares", action="store_true", help="print every share event as a JSON line")
@@ -135,7 +137,8 @@ async def _serve(args: argparse.Namespace) -> int:
     else:
         server = StratumServer(config, fanout=fanout)
         await server.start()
-    mode = f"proxy to {args.upstream}" if proxy else ("LBRY pool" if args.lbry else "pool")
+    # host:port only: an upstream URL may carry a password
+    mode = f"proxy to {', '.join(f'{s.client.host}:{s.client.port}' for s in proxy.sessions)}" if proxy else ("LBRY pool" if args.lbry else "pool")
     print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

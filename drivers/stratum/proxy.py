@@ -58,7 +58,9 @@ class UpstreamProxy:
 
     `upstream_url` is one URL or a list (one upstream session each; 'stratum+tcp://user:pass@host:port' overrides
     `user` / `password` for that session). `derive_jobs` picks the derived layout; it is on by default with
-    several sessions and needed by the VBM (distinct work per job it sends).
+    several sessions and needed by the VBM (distinct work per job it sends). `variant_size` (derived layout):
+    upstream extranonce2 bytes spent on job variants; default as many of VARIANT_SIZE as leave the miners >= 2
+    bytes of extranonce2.
     """
 
     def __init__(
@@ -73,6 +75,7 @@ class UpstreamProxy:
         prefix_size: int = 2,
         user_agent: str = "asicrc-proxy/0.1",
         derive_jobs: bool | None = None,
+        variant_size: int | None = None,
     ) -> None:
         urls = [upstream_url] if isinstance(upstream_url, str) else list(upstream_url)
         if not urls:
@@ -83,6 +86,9 @@ class UpstreamProxy:
         self.derive_jobs = len(urls) > 1 if derive_jobs is None else derive_jobs
         self.base_config = config or ServerConfig()
         self.prefix_size = prefix_size
+        if variant_size is not None and not 0 <= variant_size <= 4:
+            raise ValueError(f"variant_size must be in 0..4, got {variant_size}")
+        self.variant_size = variant_size
         self.fanout = fanout if fanout is not None else FanOut()
         self.clock = clock
         self.sessions: list[UpstreamSession] = []
@@ -101,6 +107,11 @@ class UpstreamProxy:
         self.upstream_results: deque[SubmitResult] = deque(maxlen=1000)  # latest upstream verdicts
         self._next_session = 0
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def distinct_jobs(self) -> bool:
+        """Every job made from one upstream job is new work (derived layout with job variants; after start)."""
+        return self.derive_jobs and all(s.variant_size > 0 for s in self.sessions)
 
     @property
     def client(self) -> StratumClient:
@@ -141,13 +152,18 @@ class UpstreamProxy:
         for s in self.sessions:
             mask &= s.client.version_mask
         en2 = min(s.client.extranonce2_size for s in self.sessions)
-        reserved = self.prefix_size + (VARIANT_SIZE if self.derive_jobs else 0)
+        variant = 0
+        if self.derive_jobs:
+            variant = self.variant_size if self.variant_size is not None else \
+                max(0, min(VARIANT_SIZE, en2 - self.prefix_size - 2))
+        reserved = self.prefix_size + variant
         if en2 - reserved < 2:
-            raise ValueError(f"upstream extranonce2 size {en2} leaves < 2 bytes after {reserved} bytes of "
-                             "per-miner prefix (and job variant): use a smaller prefix_size")
+            raise ValueError(f"upstream extranonce2 size {en2} leaves < 2 bytes after {self.prefix_size} bytes of "
+                             f"per-miner prefix and {variant} of job variant: use a smaller prefix_size")
         for s in self.sessions:
             s.derive = self.derive_jobs
             s.prefix_size = self.prefix_size
+            s.variant_size = variant
             s.downstream_extranonce2_size = en2 - reserved
         return dataclasses.replace(
             self.base_config,

@@ -23,7 +23,9 @@ from asicrc.drivers.clock import Clock
 from .client import Job, StratumClient
 from .work import Notify
 
-VARIANT_SIZE = 2  # bytes of upstream extranonce2 the proxy spends to make derived jobs distinct
+# bytes of upstream extranonce2 the proxy spends (at most; fewer if the pool's extranonce2 is small) to make the
+# jobs derived from one upstream job distinct work: 2 bytes repeat only after 65536 of them
+VARIANT_SIZE = 2
 DERIVED_HISTORY = 4096  # derived job ids remembered for routing shares (miners keep far fewer jobs)
 
 
@@ -54,6 +56,7 @@ class UpstreamSession:
         # set by the proxy when it starts (they depend on every session's extranonce sizes)
         self.derive = False
         self.prefix_size = 0
+        self.variant_size = 0
         self.downstream_extranonce2_size = 0
         self._variant = 0
         self._serial = 0
@@ -76,13 +79,13 @@ class UpstreamSession:
         clean = clean or job.notify.clean
         if not self.derive:
             return dataclasses.replace(job.notify, clean=clean)
-        pad = job.extranonce2_size - VARIANT_SIZE - self.prefix_size - self.downstream_extranonce2_size
+        pad = job.extranonce2_size - self.variant_size - self.prefix_size - self.downstream_extranonce2_size
         if pad < 0:  # the pool shrank the extranonce2 after a reconnect: our miners' space no longer fits
             raise RuntimeError(f"upstream session {self.index}: extranonce2 size {job.extranonce2_size} is too "
                                "small for the downstream layout")
-        self._variant = (self._variant + 1) % (1 << (8 * VARIANT_SIZE))
+        self._variant = (self._variant + 1) % (1 << (8 * self.variant_size))
         self._serial += 1
-        fold = job.extranonce1 + bytes(pad) + self._variant.to_bytes(VARIANT_SIZE, "big")
+        fold = job.extranonce1 + bytes(pad) + self._variant.to_bytes(self.variant_size, "big")
         job_id = f"u{self.index}.{self._serial:x}"
         self._derived[job_id] = (job.job_id, fold)
         while len(self._derived) > DERIVED_HISTORY:

@@ -128,9 +128,10 @@ class VirtualBlockManager:
         base = self.server.job_source
         sessions: list[JobSource] | None = getattr(base, "sessions", None)
         if sessions is not None:  # an UpstreamProxy: its real upstream sessions are the sessions
-            if not getattr(base, "derive_jobs", False):
-                raise ValueError("VBM on an upstream proxy needs UpstreamProxy(derive_jobs=True) (the default with "
-                                 "several upstreams): a relayed job must be new work each time it is sent")
+            if not getattr(base, "distinct_jobs", False):
+                raise ValueError("VBM on an upstream proxy needs distinct jobs: UpstreamProxy(derive_jobs=True) (the "
+                                 "default with several upstreams) and room for a job variant in the upstream "
+                                 "extranonce2 (else prefix_size=1): a relayed job must be new work each time")
             if self.config.upstream_sessions not in (1, len(sessions)):
                 raise ValueError(f"upstream_sessions={self.config.upstream_sessions} but the proxy holds "
                                  f"{len(sessions)} upstream sessions")

@@ -2,7 +2,9 @@
 
 Design: one Stratum server on 127.0.0.1 with a `VirtualBlockManager` attached, simulated miners (the real
 simulator: real sha256d shares at the modeled hashrate / hash_scale) and alternating blocks OFF, ON, OFF, ON...
-on the same devices, so slow drifts (thermal, job changes) hit both arms alike. Per arm: accepted shares and
+on the same devices, so slow drifts (thermal, job changes) hit both arms alike. With `upstream_pools` N > 0 the
+miners' pool is an `UpstreamProxy` with N real upstream sessions to N more local pools, and the VBM rotates those
+sessions; the report then adds what the pools accepted. Per arm: accepted shares and
 difficulty, the Poisson (Garwood) hashrate interval (`hashrate.hashrate_from_difficulty_sum`), the modeled true
 hashrate, rejects by reason, and the miners' idle time (share -> next job). The verdict compares the arms with
 the exact conditional test for two Poisson rates: given n = n_on + n_off shares at one difficulty,

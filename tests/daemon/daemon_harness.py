@@ -128,8 +128,12 @@ class DaemonProc:
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+                self.proc.send_signal(signal.SIGABRT)  # faulthandler puts every thread's stack in the log
+                try:
+                    self.proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(5)
         self._log.close()
         self.notify.drain()  # keep what systemd would have seen (STOPPING=1) for the test to inspect
         self.notify.close()

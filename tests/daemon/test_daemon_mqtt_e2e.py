@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -43,10 +44,23 @@ def daemon(module_broker, tmp_path_factory: pytest.TempPathFactory):  # type: ig
                    extra='allow_commands = ["set_frequency", "set_voltage", "set_fan", "set_difficulty"]')
     try:
         d.notify.wait_for("READY=1", 30)
+        _wait_until_up(d, ("s9", "lv06", "lbbox"), 40)
         yield d
     finally:
         rc = d.stop()
         assert rc == 0, d.log()[-3000:]
+
+
+def _wait_until_up(d: DaemonProc, devices: tuple[str, ...], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    want = [f'asicrc_device_up{{device="{dev}",node="{d.node}"}} 1.0' for dev in devices]
+    text = ""
+    while time.monotonic() < deadline:
+        text = _scrape(d)
+        if all(w in text for w in want):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"devices not up within {timeout} s: {[w for w in want if w not in text]}")
 
 
 def mq(d: DaemonProc, protocol: str = "5") -> MqttConfig:

@@ -119,7 +119,30 @@ def test_guard_target_as_feature_and_constant_feature() -> None:
 def test_statistics_helpers() -> None:
     ci = mean_ci([1.0, 2.0, 3.0])
     assert ci.mean == 2.0 and ci.half_width == pytest.approx(2.484, rel=1e-3)
-    t = paired_less([0.1, 0.2, 0.15, 0.12, 0.18], [0.5, 0.6, 0.55, 0.52, 0.58])
+    t = paired_less([0.1, 0.2, 0.15, 0.12, 0.18], [0.5, 0.65, 0.52, 0.57, 0.6])
     assert t.p_wilcoxon == pytest.approx(1 / 32) and t.mean_diff < 0
     t2 = paired_less([0.5, 0.62, 0.55, 0.5, 0.61], [0.1, 0.2, 0.15, 0.12, 0.18])
     assert t2.p_wilcoxon > 0.9
+
+
+def test_cv_errors_equal_explicit_forward_chaining_folds() -> None:
+    """The statistics-only CV must equal refitting sklearn Ridge on each explicit fold and scoring its rows."""
+    X, y = _data(n=900, f=6, seed=9)
+    split = ChronoSplit.by_fraction(len(X), washout=30)
+    alphas = [1e-4, 1e-1, 10.0]
+    fit = fit_ridge_cv(X, y, split, alphas=alphas, n_folds=3, gap=7)
+    Z = (X[split.train] - fit.mean) / fit.scale
+    yt = y[split.train]
+    edges = np.linspace(0, len(Z), 5).astype(int)
+    sse = np.zeros(len(alphas))
+    count = 0
+    for k in range(1, 4):
+        Ztr, ytr = Z[: edges[k]], yt[: edges[k]]
+        Zc = Ztr - Ztr.mean(0)
+        mean_diag = np.trace(Zc.T @ Zc) / Z.shape[1]
+        val = slice(edges[k] + 7, edges[k + 1])
+        for i, a in enumerate(alphas):
+            pred = Ridge(alpha=a * mean_diag).fit(Ztr, ytr).predict(Z[val])
+            sse[i] += np.sum((yt[val] - pred) ** 2)
+        count += val.stop - val.start
+    np.testing.assert_allclose(fit.cv_mse, sse / count, rtol=1e-7)

@@ -140,8 +140,8 @@ async def test_proxy_with_several_upstream_sessions_routes_shares_to_their_pool(
     events = [FanOut(), FanOut()]
     pool_shares = [e.subscribe(kinds={"share"}) for e in events]
     pools = [StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=size,
-                                        allow={user: None}), fanout=ev)
-             for size, user, ev in ((8, "acct_a", events[0]), (6, "acct_b", events[1]))]
+                                        allow={user: password}), fanout=ev)
+             for size, user, password, ev in ((8, "acct_a", None, events[0]), (6, "acct_b", "pw", events[1]))]
     for pool in pools:
         await pool.start()
     proxy = UpstreamProxy([f"127.0.0.1:{pools[0].port}", f"stratum+tcp://acct_b:pw@127.0.0.1:{pools[1].port}"],

@@ -82,6 +82,16 @@ async def test_vbm_sends_a_prefetched_job_right_after_each_share() -> None:
         assert status["jobs_sent"] == 4 and status["prefetch_misses"] == 0
         await asyncio.sleep(0.05)
         assert vbm.status()["prefetched"] == 8  # both local sources refilled to 4 in the background
+        # a share still waiting for its next job when the miner leaves is dropped, not left pending forever
+        vbm.disable()
+        await submit_one(client, 20)
+        assert vbm.meter.stats().pending == 1
+        await client.close()
+        for _ in range(100):
+            if vbm.meter.stats().pending == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert vbm.meter.stats().pending == 0
     finally:
         await client.close()
         await vbm.stop()
@@ -129,15 +139,38 @@ async def test_vbm_over_several_real_upstream_sessions() -> None:
             await pool.stop()
 
 
-async def test_vbm_refuses_a_proxy_that_relays_jobs_unchanged() -> None:
-    pool = StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, extranonce2_size=8))
-    await pool.start()
-    proxy = UpstreamProxy(f"127.0.0.1:{pool.port}", "acct")
-    server = await proxy.start()
+async def test_vbm_refuses_a_proxy_whose_jobs_would_repeat_work() -> None:
+    # pools with a 4-byte extranonce2 (the server default, common at real pools)
+    pools = [StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0)) for _ in range(2)]
+    for pool in pools:
+        await pool.start()
+    urls = [f"127.0.0.1:{p.port}" for p in pools]
     try:
         # the same upstream job sent again would be the same work: the miner would only find duplicates
-        with pytest.raises(ValueError, match="derive_jobs"):
-            VirtualBlockManager(server, VbmConfig(enabled=True))
+        direct = UpstreamProxy(urls[0], "acct")
+        try:
+            with pytest.raises(ValueError, match="derive_jobs"):
+                VirtualBlockManager(await direct.start(), VbmConfig(enabled=True))
+        finally:
+            await direct.stop()
+        # 4 bytes = 2 connection prefix + 2 for the miner: no room for a job variant
+        tight = UpstreamProxy(urls, "acct")
+        try:
+            server = await tight.start()
+            assert tight.sessions[0].variant_size == 0 and server.config.extranonce2_size == 2
+            with pytest.raises(ValueError, match="distinct jobs"):
+                VirtualBlockManager(server, VbmConfig(enabled=True, upstream_sessions=2))
+        finally:
+            await tight.stop()
+        # a 1-byte connection prefix leaves one byte of job variant
+        roomy = UpstreamProxy(urls, "acct", prefix_size=1)
+        try:
+            server = await roomy.start()
+            assert roomy.sessions[0].variant_size == 1 and server.config.extranonce2_size == 2
+            vbm = VirtualBlockManager(server, VbmConfig(enabled=True, upstream_sessions=2))
+            assert vbm.status()["relayed_sessions"] == 2
+        finally:
+            await roomy.stop()
     finally:
-        await proxy.stop()
-        await pool.stop()
+        for pool in pools:
+            await pool.stop()
