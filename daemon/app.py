@@ -26,6 +26,7 @@ from . import wiring
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
+from .experiments import ExperimentError, Experiments
 from .fleetstate import FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
@@ -59,8 +60,7 @@ class Daemon:
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
         self.api = Api(self, cfg.mqtt.allow_commands)
-        self.experiments: dict[str, asyncio.Task[Any]] = {}
-        self.experiment_results: dict[str, Any] = {}
+        self.experiments = Experiments(self.state_dir)
         self._stop = asyncio.Event()
         self._sup: Supervisor | None = None
         self._last_tick = 0.0
@@ -126,7 +126,7 @@ class Daemon:
                 self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
                 self._sup.start("reservoir", self.reservoir.run)
             except wiring.PieceMissing as exc:
-                log.error("reservoir: feature stream not started: %s", exc)
+                log.warning("reservoir: no live feature stream (%s); NARMA runs are available via start_narma", exc)
         for dc in self.cfg.devices:
             if dc.enabled:
                 self._start_device(dc)
@@ -319,8 +319,10 @@ class Daemon:
         if self.reservoir is not None:
             with contextlib.suppress(Exception):
                 res.update(self.reservoir.report())
-        if "narma" in self.experiment_results:
-            res.setdefault("nrmse", self.experiment_results["narma"].get("nrmse"))
+        narma = self.experiments.last_result("narma")
+        if narma and narma.get("nrmse") is not None:
+            res.setdefault("nrmse", narma["nrmse"])
+            res.setdefault("task", narma.get("task", "narma10"))
         self.fleet.extra["reservoir"] = res
 
     async def _watchdog_loop(self) -> None:
@@ -381,8 +383,7 @@ class Daemon:
         assert self._sup is not None
         loop = asyncio.get_running_loop()
         t0 = loop.time()
-        for task in self.experiments.values():
-            task.cancel()
+        await self.experiments.stop_all()
         await asyncio.gather(*(self._stop_device(dev_id) for dev_id in list(self.device_configs)))
         log.debug("shutdown: devices stopped after %.2f s", loop.time() - t0)
         if self.reservoir is not None:
@@ -438,7 +439,7 @@ class Daemon:
             "reservoir": snap.get("reservoir", {}) if self.reservoir else None,
             "tpf": snap.get("tpf") if self.tpf_gate is not None else None,
             "loop_lag_s": snap.get("loop_lag_s"),
-            "experiments": {k: ("running" if not t.done() else "done") for k, t in self.experiments.items()},
+            "experiments": self.experiments.status(),
             "devices": {k: {"model": d["model"], "transport": d["transport"], "state": d["state"], "up": d["up"],
                             "restarts": d["restarts"], "last_fault": d["last_fault"]}
                         for k, d in snap.get("devices", {}).items()},
@@ -469,8 +470,8 @@ class Daemon:
 
     def reservoir_report(self) -> dict[str, Any]:
         return {"stream": self.reservoir.report() if self.reservoir else None,
-                "narma": self.experiment_results.get("narma"),
-                "running": {k: not t.done() for k, t in self.experiments.items()}}
+                "narma": self.experiments.last_result("narma"),
+                "experiments": self.experiments.status()}
 
     def tpf_state(self) -> dict[str, Any]:
         if self.tpf_gate is None:
@@ -478,34 +479,17 @@ class Daemon:
         return dict(self.tpf_gate.state())
 
     async def start_experiment(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        runner = wiring.experiment_runner(name)
-        if runner is None:
-            raise RequestError(f"experiment {name!r} is not available on this node; available: "
-                               f"{', '.join(wiring.available_experiments()) or 'none'}")
-        running = self.experiments.get(name)
-        if running is not None and not running.done():
-            raise RequestError(f"experiment {name!r} is already running")
         opts = {k: v for k, v in params.items() if k != "name"}
-
-        async def run() -> None:
-            try:
-                result = await asyncio.to_thread(runner, opts, self.state_dir)
-                self.experiment_results[name] = result
-                atomic_write_json(self.state_dir / "experiments" / f"{name}.json", result)
-                log.info("experiment %s finished", name)
-            except Exception as exc:
-                self.experiment_results[name] = {"error": f"{type(exc).__name__}: {exc}"}
-                log.error("experiment %s failed: %s", name, exc)
-
-        self.experiments[name] = asyncio.get_running_loop().create_task(run(), name=f"experiment:{name}")
-        return {"experiment": name, "started": True, "params": opts}
+        try:
+            return await self.experiments.start(name, opts)
+        except ExperimentError as exc:
+            raise RequestError(str(exc)) from None
 
     async def stop_experiment(self, name: str) -> dict[str, Any]:
-        task = self.experiments.get(name)
-        if task is None or task.done():
-            raise RequestError(f"experiment {name!r} is not running")
-        task.cancel()  # worker threads cannot be interrupted; the result is discarded when it returns
-        return {"experiment": name, "stopped": True}
+        try:
+            return await self.experiments.stop(name)
+        except ExperimentError as exc:
+            raise RequestError(str(exc)) from None
 
 
 def _envelope_dict(env: Any) -> dict[str, Any]:

@@ -41,11 +41,12 @@ class Notifier:
             return False
         payload = "\n".join(states).encode()
         try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Non-blocking: a receiver that stopped reading (full datagram queue) must never stall the loop.
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
                 sock.connect(self._addr)
-                sock.sendall(payload)
+                sock.send(payload)
         except OSError:
-            return False  # systemd gone or socket vanished: nothing useful to do about it
+            return False  # systemd gone, socket vanished or queue full: nothing useful to do about it
         return True
 
     def ready(self, status: str = "") -> bool:

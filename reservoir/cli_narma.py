@@ -15,7 +15,7 @@ from .experiment import replay, run_experiment
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="sim:lv06", help=f"one of {', '.join(BACKENDS)} (default sim:lv06)")
-    parser.add_argument("--steps", type=int, default=2000, help="NARMA steps per run (default 2000)")
+    parser.add_argument("--steps", type=int, default=1000, help="NARMA steps per run (default 1000)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5; >= 5 for a verdict)")
     parser.add_argument("--seed-base", type=int, default=0, help="first seed (seeds are base..base+K-1)")
     parser.add_argument("--out", type=Path, help="output directory (recording + report.json + PNGs)")

@@ -62,6 +62,7 @@ class SimRig:
         self.sim: Any = None
         self.device: Device | None = None
         self.conn_id = 0
+        self._changed_at: dict[str, float] = {}  # clock time each knob last changed (after the device accepted)
 
     async def __aenter__(self) -> SimRig:
         from asicrc.drivers import sim as sim_pkg
@@ -131,9 +132,19 @@ class SimRig:
             self.server.job_source.tag = JOB_TAG + act.job_payload
             self.server.push_job(self.conn_id, clean=True)
         if act.frequency_mhz is not None:
+            await self._settle("frequency_mhz")
             await self.device.set_frequency(act.frequency_mhz)  # SafetyEnvelope-checked
+            self._changed_at["frequency_mhz"] = self.clock.now()
         if act.core_voltage_mv is not None:
+            await self._settle("core_voltage_mv")
             await self.device.set_core_voltage(act.core_voltage_mv)
+            self._changed_at["core_voltage_mv"] = self.clock.now()
+
+    async def _settle(self, setting: str) -> None:
+        """Wait out the rest of the envelope's settle time: a step period equal to it can wake a little early."""
+        last = self._changed_at.get(setting)
+        if last is not None:
+            await self.clock.sleep(self.envelope.range_for(setting).settle_s - (self.clock.now() - last) + 1e-3)
 
     async def present_knob(self, encoding: str) -> float:
         """Present frequency (MHz) or core voltage (mV) as the device reports it."""
@@ -194,49 +205,66 @@ class SimDeviceBackend:
             encoder = InputEncoder(cfg, envelope=rig.envelope, sub_period_s=sub_s)
             if cfg.encoding in ("frequency", "voltage"):
                 encoder.start_from(await rig.present_knob(cfg.encoding))
+            if cfg.encoding != "difficulty" and cfg.d_base is not None:
+                # other knobs carry u; the share difficulty stays at the constant-input operating point
+                await rig.apply(Actuation(difficulty=cfg.d_base / (cfg.u_const + cfg.eps)))
             if mode == "dialogue":
                 rig.server.set_handshake_mode(rig.conn_id, True)
             rec = _Recorder(rig.fanout.subscribe(maxsize=1_000_000, kinds=RECORDED_KINDS))
-            bounds = np.zeros(len(u) * V + 1, dtype=np.int64)
-            sub_ns = round(sub_s * 1e9)
-            # the first actuation sets the operating point; one settle window before recording starts
-            await rig.apply(encoder.actuation(float(u[0]), 0))
-            await clock.sleep(sub_s)
-            rec.drain()
-            t0 = clock.now_ns()
-            lateness = 0.0
-            reanchored = 0
-            for t in range(len(u)):
-                for v in range(V):
-                    k = t * V + v
-                    await rig.apply(encoder.actuation(float(u[t]), v))
-                    bounds[k] = clock.now_ns()
-                    wait = (t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9
-                    lateness = max(lateness, -wait)
-                    if wait < -sub_s / 2:
-                        # the host stalled: shift the schedule instead of squeezing the next windows to zero
-                        # length (the recorded boundaries keep the true, longer window)
-                        t0 += round(-wait * 1e9)
-                        reanchored += 1
-                    await clock.sleep(wait)
-                batch = rec.drain()
-                start = bounds[t * V]
-                encoder.observe(sum(1 for e in batch if str(e.kind) in HASH_KINDS and e.t_ns >= start))
-                if progress is not None:
-                    progress(1)
-            bounds[-1] = clock.now_ns()
-            rec.drain()
-            dropped = rec.sub.dropped
-            rec.sub.close()
+            timing = await _step_loop(rig, encoder, u, V, sub_s, rec, progress)
             meta = {"backend": self.name, **rig.identity(), "mode": mode, "seed": seed,
                     "encoder": asdict(cfg), "envelope": asdict(rig.envelope),
                     "d_base_real_equivalent": (cfg.d_base or 0.0) * float(rig.sim.hash_scale),
                     "step_s": opts.step_s, "clock_speed": opts.clock_speed, "virtual_nodes": V,
-                    "chip_bins": 8, "feature_source": "events", "fanout_dropped": dropped,
-                    "max_lateness_s": lateness, "schedule_reanchored": reanchored, "sim": {"search_rate_hs": self.settings.search_rate_hs,
-                                                         "physics_tick_sim_s": self.settings.physics_tick_sim_s},
+                    "chip_bins": 8, "feature_source": "events", "fanout_dropped": rec.sub.dropped,
+                    "max_lateness_s": timing.max_lateness_s, "schedule_reanchored": timing.reanchored,
+                    "sim": {"search_rate_hs": self.settings.search_rate_hs,
+                            "physics_tick_sim_s": self.settings.physics_tick_sim_s},
                     "u_const": U_CONST}
+            rec.sub.close()
+        bounds = timing.bounds_ns
         cols = events_to_columns(rec.events)
         fm = extract_features(cols, bounds, V)
         return RunRecord(u=np.asarray(u, dtype=float), target=np.asarray(target, dtype=float), features=fm.values,
                          feature_names=fm.names, bounds_ns=bounds, events=cols, meta=meta)
+
+
+@dataclass(slots=True)
+class _Timing:
+    bounds_ns: npt.NDArray[np.int64]
+    max_lateness_s: float = 0.0
+    reanchored: int = 0
+
+
+async def _step_loop(rig: SimRig, encoder: InputEncoder, u: F64, V: int, sub_s: float, rec: _Recorder,
+                     progress: ProgressFn | None) -> _Timing:
+    """Actuate at the start of every sub-window on a fixed schedule; record the true boundaries."""
+    clock = rig.clock
+    timing = _Timing(np.zeros(len(u) * V + 1, dtype=np.int64))
+    sub_ns = round(sub_s * 1e9)
+    # the first actuation sets the operating point; one settle window before recording starts
+    await rig.apply(encoder.actuation(float(u[0]), 0))
+    await clock.sleep(sub_s)
+    rec.drain()
+    t0 = clock.now_ns()
+    for t in range(len(u)):
+        for v in range(V):
+            k = t * V + v
+            await rig.apply(encoder.actuation(float(u[t]), v))
+            timing.bounds_ns[k] = clock.now_ns()
+            wait = (t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9
+            timing.max_lateness_s = max(timing.max_lateness_s, -wait)
+            if wait < -sub_s / 2:
+                # the host stalled: shift the schedule instead of squeezing the next windows to zero length
+                # (the recorded boundaries keep the true, longer window)
+                t0 += round(-wait * 1e9)
+                timing.reanchored += 1
+            await clock.sleep(wait)
+        batch = rec.drain()
+        start = timing.bounds_ns[t * V]
+        encoder.observe(sum(1 for e in batch if str(e.kind) in HASH_KINDS and e.t_ns >= start))
+        if progress is not None:
+            progress(1)
+    timing.bounds_ns[-1] = clock.now_ns()
+    rec.drain()
+    return timing

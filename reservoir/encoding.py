@@ -29,6 +29,7 @@ from asicrc.drivers.device import Range, SafetyEnvelope
 MODES = ("monologue", "dialogue", "constant")
 ENCODINGS = ("difficulty", "job", "frequency", "voltage")
 U_MAX = 0.5
+STEP_MARGIN = 0.9  # use at most 90% of the envelope's max step per change
 U_CONST = 0.25  # NARMA input mean: the constant-drive control sits at the same operating point
 
 
@@ -137,8 +138,9 @@ class InputEncoder:
         low = r.low if self.cfg.knob_low is None else self.cfg.knob_low
         high = r.high if self.cfg.knob_high is None else self.cfg.knob_high
         want = low + min(ue * gain / U_MAX, 1.0) * (high - low)
-        if self._knob is not None:  # the envelope's largest single change
-            want = min(max(want, self._knob - r.max_step), self._knob + r.max_step)
+        if self._knob is not None:  # the envelope's largest single change, with a margin because the device
+            step = STEP_MARGIN * r.max_step  # reports its setting rounded (AxeOS: integer MHz / mV)
+            want = min(max(want, self._knob - step), self._knob + step)
         want = min(max(want, r.low), r.high)
         self._knob = want
         if self.cfg.encoding == "frequency":

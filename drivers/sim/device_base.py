@@ -224,6 +224,8 @@ class SimDevice:
             self.physics.kill_chips([fault.target])
         elif kind is FaultKind.CHAIN_DEATH:
             self.physics.kill_chain(fault.target)
+        elif kind is FaultKind.FAN_DEATH:
+            self.physics.fail_fans()
         elif kind is FaultKind.TCP_DISCONNECT:
             if self.client is not None:
                 self.client.drop()

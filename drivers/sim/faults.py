@@ -1,6 +1,6 @@
 """Fault injection for simulated devices: ``dev.inject(Fault.http_500(count=3))``.
 
-Physical faults (ambient step, chip or chain death) change the physics at once. Transport faults are armed and
+Physical faults (ambient step, fan death, chip or chain death) change the physics at once. Transport faults are armed and
 consumed by the next `count` requests/frames of the transport they concern:
 - ``tcp_disconnect``: the Stratum connection is dropped now (the client reconnects like the firmware does);
 - ``rpc_disconnect``: the next 4028 requests are closed without a reply;
@@ -23,6 +23,7 @@ class FaultKind(StrEnum):
     AMBIENT = "ambient"
     CHIP_DEATH = "chip_death"
     CHAIN_DEATH = "chain_death"
+    FAN_DEATH = "fan_death"
     SERIAL_GARBAGE = "serial_garbage"
     SERIAL_DROP = "serial_drop"
 
@@ -65,6 +66,11 @@ class Fault:
     @classmethod
     def chain_death(cls, chain: int) -> Fault:
         return cls(FaultKind.CHAIN_DEATH, 1, 0.0, chain)
+
+    @classmethod
+    def fan_death(cls) -> Fault:
+        """Every fan stops (the controller keeps asking; only natural convection is left)."""
+        return cls(FaultKind.FAN_DEATH)
 
     @classmethod
     def serial_garbage(cls, nbytes: int = 16, count: int = 1) -> Fault:

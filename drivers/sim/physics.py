@@ -9,6 +9,9 @@ Model (SI units; see spec.py for the constants):
 - a lumped thermal RC network per chain: die_i -> board -> heatsink -> ambient air, the last conductance rising
   with fan speed; fans follow their setpoint with a first-order lag; an optional PI controller sets the fan
   from the hottest die (firmware auto-fan);
+- a junction-temperature limit (spec.t_shutdown_c): a chip reaching it is tripped (no hashing, no core power,
+  state "shutdown") until it has cooled by spec.shutdown_hysteresis_k, so no temperature runs away whatever the
+  cooling (leakage is exponential in T and would otherwise feed on itself);
 - per-chip process variation (v_th, c, I_leak, die thermal resistance) drawn once from the serial, so a serial
   is a stable identity; sensor noise comes from a separate generator seeded by (seed, serial).
 
@@ -80,6 +83,9 @@ class Physics:
         self.freq_hz: F64 = np.full(n, spec.freq_hz)
         self.voltage_v: F64 = np.full(n, spec.voltage_v)
         self.alive = np.ones(n, dtype=bool)
+        self.shutdown = np.zeros(n, dtype=bool)  # tripped at the junction-temperature limit
+        self.shutdown_events = 0  # trips so far (each chip each time)
+        self.fans_failed = False  # fan death: rotors stop whatever the setpoint
         self.hashing = True  # False while paused or rebooting
         self.ambient_c = float(ambient_c)
         self.t_s = 0.0  # simulated seconds since creation
@@ -134,18 +140,35 @@ class Physics:
     def kill_chips(self, chips: npt.ArrayLike) -> None:
         self.alive[self._chips(chips)] = False
 
+    def fail_fans(self) -> None:
+        """Fan death: every fan stops (bearing seized / cable off); only natural convection cools the sink."""
+        self.fans_failed = True
+
     def kill_chain(self, chain: int) -> None:
         if not 0 <= chain < self.spec.chains:
             raise ValueError(f"chain must be in 0..{self.spec.chains - 1}, got {chain}")
         self.alive[self.chain_of == chain] = False
 
     # ---- derived quantities -----------------------------------------------------------------------
+    def _leak_w(self) -> F64:
+        """Leakage power per chip, its temperature term capped at the junction limit (above it the chip is off)."""
+        t = np.minimum(self.t_die, self.spec.t_shutdown_c)
+        return self.voltage_v * self.var.i_leak_a * np.exp((t - 25.0) / self.spec.leak_temp_k)
+
+    def powered(self) -> npt.NDArray[np.bool_]:
+        """Chips with core power: alive and not tripped by the temperature limit."""
+        return self.alive & ~self.shutdown
+
     def chip_power_w(self) -> F64:
         v = self.voltage_v
         dyn = self.var.c_dyn_f * self.freq_hz * v * v
         activity = np.where(self.alive & self.hashing, 1.0, 0.05)  # clock-gated when idle or dead
-        leak = v * self.var.i_leak_a * np.exp((np.minimum(self.t_die, 200.0) - 25.0) / self.spec.leak_temp_k)
-        return dyn * activity + leak * self.alive
+        return (dyn * activity + self._leak_w()) * self.powered()
+
+    def chip_state(self) -> list[str]:
+        """Per chip: "dead", "shutdown" (thermal trip), "hashing" or "idle" (device paused / rebooting)."""
+        return ["dead" if not a else "shutdown" if s else "hashing" if self.hashing else "idle"
+                for a, s in zip(self.alive.tolist(), self.shutdown.tolist(), strict=True)]
 
     def v_min_v(self) -> F64:
         return self.var.v_th_v + self.spec.k_fv * self.freq_hz
@@ -159,7 +182,7 @@ class Physics:
         return np.minimum(1.0, s.err_floor + volt + heat)
 
     def chip_raw_hashrate_hs(self) -> F64:
-        on = self.alive & self.hashing
+        on = self.powered() & self.hashing
         return np.where(on, self.freq_hz * self.spec.cores_per_chip, 0.0)
 
     def chip_hashrate_hs(self) -> F64:
@@ -219,7 +242,7 @@ class Physics:
             err = float(self.t_die.max()) - s.fan_target_c
             self._fan_integral = float(np.clip(self._fan_integral + 0.4 * err * h, 0.0, 100.0))
             self.fan_percent = float(np.clip(6.0 * err + self._fan_integral, s.fan_min_percent, 100.0))
-        target = s.fan_max_rpm * self.var.fan_gain * self.fan_percent / 100.0
+        target = s.fan_max_rpm * self.var.fan_gain * self.fan_percent / 100.0 * (not self.fans_failed)
         a = np.exp(-h / s.fan_tau_s)
         self.fan_rpm = target + (self.fan_rpm - target) * a
 
@@ -243,6 +266,17 @@ class Physics:
         sink_new = eq_s + (self.t_sink - eq_s) * np.exp(-h * g_sum_s / s.c_sink)
         self.t_die, self.t_board, self.t_sink = self_die_new, board_new, sink_new
 
+    def _trip_step(self) -> None:
+        s = self.spec
+        trip = self.powered() & (self.t_die >= s.t_shutdown_c)
+        if trip.any():
+            # the trip happens when the die reaches the limit: the heat a sub-step would have added after that
+            # instant is never generated, so the die is held at the limit rather than overshooting it
+            self.t_die = np.where(trip, s.t_shutdown_c, self.t_die)
+            self.shutdown |= trip
+            self.shutdown_events += int(trip.sum())
+        self.shutdown &= self.t_die > s.t_shutdown_c - s.shutdown_hysteresis_k
+
     def advance(self, dt: float) -> None:
         """Integrate `dt` seconds of simulated time."""
         if dt < 0:
@@ -250,6 +284,7 @@ class Physics:
         remaining = float(dt)
         while remaining > 1e-12:
             h = min(remaining, self.spec.max_substep_s)
+            self._trip_step()  # a die already past the limit (e.g. set from outside) trips before it heats
             p = self.chip_power_w()
             raw = self.chip_raw_hashrate_hs()
             err = self.error_rate()
@@ -258,6 +293,7 @@ class Physics:
             self.energy_j += self.power_w * h
             self._fan_step(h)
             self._thermal_step(h, p)
+            self._trip_step()
             self.t_s += h
             remaining -= h
 
@@ -265,7 +301,7 @@ class Physics:
         """Steady temperatures (die, board, sink) at a fixed fan percent, leakage solved by fixed point."""
         s = self.spec
         saved_rpm = self.fan_rpm
-        self.fan_rpm = s.fan_max_rpm * self.var.fan_gain * fan_percent / 100.0
+        self.fan_rpm = s.fan_max_rpm * self.var.fan_gain * fan_percent / 100.0 * (not self.fans_failed)
         g_sa = self.sink_air_conductance()
         self.fan_rpm = saved_rpm
         t_die = self.t_die.copy()
@@ -277,7 +313,7 @@ class Physics:
                 chain_p = np.bincount(self.chain_of, p, s.chains)
                 sink = self.ambient_c + chain_p / g_sa
                 board = sink + chain_p * s.r_board_sink
-                new = np.minimum(board[self.chain_of] + p * self.var.r_die_board, 400.0)
+                new = board[self.chain_of] + p * self.var.r_die_board
                 done = np.abs(new - t_die).max() < 1e-6
                 t_die = new
                 if done:
@@ -292,6 +328,21 @@ class Physics:
         With automatic fan control the steady fan percent is the one that holds the hottest die at the
         target (bisection), clipped to [fan_min_percent, 100] as the controller's output is.
         """
+        s = self.spec
+        # chips that would sit above the junction limit are tripped (the static picture of a chip that keeps
+        # tripping); marking only ever grows, so this converges in at most n_chips rounds
+        while True:
+            pct = self._settle_fan()
+            t_die, board, sink = self._equilibrium(pct)
+            over = self.powered() & (t_die >= s.t_shutdown_c)
+            if not over.any():
+                break
+            self.shutdown |= over
+        self.t_die, self.t_board, self.t_sink = t_die, board, sink
+        self.fan_rpm = s.fan_max_rpm * self.var.fan_gain * pct / 100.0 * (not self.fans_failed)
+
+    def _settle_fan(self) -> float:
+        """Steady fan percent: the setpoint, or with auto fan the one holding the hottest die at the target."""
         s = self.spec
         pct = self.fan_percent
         if self.fan_auto:
@@ -310,8 +361,7 @@ class Physics:
                 pct = 0.5 * (lo + hi)
             self.fan_percent = pct
             self._fan_integral = pct - 6.0 * (float(self._equilibrium(pct)[0].max()) - s.fan_target_c)
-        self.t_die, self.t_board, self.t_sink = self._equilibrium(pct)
-        self.fan_rpm = s.fan_max_rpm * self.var.fan_gain * pct / 100.0
+        return pct
 
     # ---- analysis helpers -------------------------------------------------------------------------
     def thermal_matrix(self) -> F64:
@@ -325,8 +375,8 @@ class Physics:
         size = n + 2 * c
         a = np.zeros((size, size))
         g_die = 1.0 / self.var.r_die_board
-        leak = self.voltage_v * self.var.i_leak_a * np.exp((self.t_die - 25.0) / s.leak_temp_k) * self.alive
-        dleak = leak / s.leak_temp_k
+        # d P_leak / d T: zero where the cap holds (at the limit) and for chips without power
+        dleak = self._leak_w() * self.powered() * (self.t_die < s.t_shutdown_c) / s.leak_temp_k
         g_bs = 1.0 / s.r_board_sink
         g_sa = self.sink_air_conductance()
         for i in range(n):

@@ -11,10 +11,16 @@ The host opens ``chain.port_path`` (115200 8N1 at reset). Every host frame is de
 - jobs (BM1366 82-byte headers, BM1387 1-4 midstates): the chips search real nonces (C sha256d / the C
   compression for midstates) and return nonce frames at the simulated times they are found.
 
-Rates are scaled like the network devices: ``search_rate_hs`` hashes per simulated second at the nominal clock,
-and the returned nonces meet ``ticket difficulty x difficulty_scale`` (default 2^-24), so the ticket mask still
-thins the stream in the right proportion while a laptop core keeps up. Each nonce is attributed to the chip
-whose address its bits select (the codecs' chip attribution) and kept with that chip's speed and error odds.
+Rates are scaled like the network devices: each chip hashes ``search_rate_hs x f_chip / f_nominal`` nonces per
+simulated second, and the returned nonces meet ``ticket difficulty x difficulty_scale`` (default 2^-24), so the
+ticket mask still thins the stream in the right proportion while a laptop core keeps up.
+
+Chips hash in parallel, each in its own part of the nonce space, as on a real chain: a chip only produces
+nonces whose chip field (the bits the codecs attribute chips by: BM1366 ``(nonce_h >> 17) & 0xFF``, BM1387
+``nonce_h & 0xFF``, ``nonce_h`` = the nonce bytes read big-endian) lies in ``[address, address + interval)``,
+its address as the host set it and the interval the spacing of the addresses (before enumeration: ``256 /
+chips``). So a host decoding with its ``address_interval`` gets each nonce's chip right, and the per-chip nonce
+rates follow each chip's clock and hardware-error rate (process variation, temperature, thermal shutdown).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import contextlib
 import dataclasses
 import fcntl
 import hashlib
+import itertools
 import os
 import struct
 import termios
@@ -34,16 +41,18 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
-from asicrc.native import codecs, difficulty_to_target, search_nonces
+from asicrc.native import codecs, difficulty_to_target, meets_target_batch
 from asicrc.native._core import ffi, lib
 from asicrc.native.codecs import Kind as FrameKind
 
 from .faults import Fault, FaultKind, FaultState
 from .physics import Physics, stable_int
-from .spec import BM1366_CHAIN, BM1387_CHAIN, ModelSpec
+from .spec import BM1366_CHAIN, BM1387_CHAIN, ModelSpec, chain_spec
 
 RESET_FREQ_HZ = 50e6  # PLL at reset, before the host programs it
 DEFAULT_DIFFICULTY_SCALE = 2.0**-24
+MAX_HASHES_PER_TICK = 2_000_000  # bounds one tick's CPU time if the clock jumps
+CHIP_FIELD_VALUES = 256  # the chip field of a nonce is 8 bits wide on both chips
 BAUD_BY_CODE = {getattr(termios, n): int(n[1:]) for n in dir(termios) if n.startswith("B") and n[1:].isdigit()}
 
 
@@ -65,7 +74,7 @@ class ChipJob:
     midstates: list[np.ndarray]  # BM1387: one state per midstate
     tail12: bytes  # BM1387: header bytes 64..76
     version: int
-    cursor: int
+    cursors: np.ndarray  # per chip: position in its own part of the nonce space (taken modulo its size)
 
 
 class SerialChainSim:
@@ -86,7 +95,7 @@ class SerialChainSim:
         self.serial = serial
         self.clock = clock
         self.chips = chips
-        self.spec = dataclasses.replace(self.base_spec, chips_per_chain=chips)
+        self.spec = chain_spec(self.base_spec, chips)
         self.physics = Physics(self.spec, serial, seed, ambient_c)
         self.physics.set_frequency(RESET_FREQ_HZ)
         self.rng = np.random.default_rng([seed & 0xFFFFFFFF, (stable_int(serial) + 2) & 0xFFFFFFFF])
@@ -105,6 +114,7 @@ class SerialChainSim:
         self.job: ChipJob | None = None
         self.jobs_received = 0
         self.nonces_sent = 0
+        self.chip_nonces_sent = np.zeros(chips, dtype=np.int64)  # by the chip that found them
         self.frames_received = 0
         self.bytes_garbled = 0
         self.port_path = ""
@@ -115,6 +125,8 @@ class SerialChainSim:
         self._scan_until = 0.0
         self._last_t = 0.0
         self._variant = 0
+        self._carry = np.zeros(chips)  # fractional hashes owed to each chip between ticks
+        self._shutdown_seen = np.zeros(chips, dtype=bool)
 
     # ---- to be provided by the chip classes --------------------------------------------------------
     def _chip_id_value(self, index: int) -> int:
@@ -132,11 +144,13 @@ class SerialChainSim:
     def _job_from_record(self, rec: np.void) -> ChipJob | None:
         raise NotImplementedError
 
-    def _scan(self, job: ChipJob, count: int, target: int) -> list[tuple[int, int, int, int]]:
-        """Search `count` nonces; return (offset, nonce, reply job id, version bits) of each solution."""
+    def _scan(self, job: ChipJob, nonces: np.ndarray, target: int) -> list[tuple[int, int, int, int]]:
+        """Hash `nonces` in order; return (index, nonce, reply job id, version bits) of each solution."""
         raise NotImplementedError
 
-    def _chip_of_nonce(self, nonce: int) -> int:
+    def _subspace_nonces(self, lo: int, width: int, start: int, count: int) -> np.ndarray:
+        """Nonces ``start .. start + count`` (mod its size) of the part of the nonce space whose chip field is in
+        ``[lo, lo + width)``: ``width x 2^24`` nonces, enumerated in a fixed order."""
         raise NotImplementedError
 
     def _nonce_reply(self, nonce: int, job_id: int, version_bits: int, core: int) -> bytes:
@@ -184,6 +198,8 @@ class SerialChainSim:
             self.physics.set_ambient(fault.value)
         elif fault.kind is FaultKind.CHIP_DEATH:
             self.physics.kill_chips([fault.target])
+        elif fault.kind is FaultKind.FAN_DEATH:
+            self.physics.fail_fans()
         else:
             raise ValueError(f"fault {fault.kind.value} does not apply to a serial chain")
 
@@ -267,37 +283,71 @@ class SerialChainSim:
             now = self.clock.now()
             self.physics.advance(max(0.0, now - self._last_t))
             self._last_t = now
+            self._report_shutdowns()
             horizon = now + self.tick_s * self.clock.speed
             start = max(self._scan_until, now - 5 * self.tick_s * self.clock.speed)
             self._scan_until = horizon
             if self.job is None or horizon <= start:
                 continue
-            for t, frame in self._scan_interval(self.job, start, horizon - start):
-                loop.call_later(max(0.0, self.clock.wall_seconds(t - self.clock.now())), self._send_nonce, frame)
+            for t, chip, frame in self._scan_interval(self.job, start, horizon - start):
+                delay = max(0.0, self.clock.wall_seconds(t - self.clock.now()))
+                loop.call_later(delay, self._send_nonce, frame, chip)
 
-    def _send_nonce(self, frame: bytes) -> None:
+    def _report_shutdowns(self) -> None:
+        """A chip tripping at the junction limit (or coming back) is published, as a host would notice it."""
+        now = self.physics.shutdown
+        for chip in np.flatnonzero(now & ~self._shutdown_seen).tolist():
+            self._publish(Kind.FAULT, {"reason": "thermal-shutdown", "chip": chip,
+                                       "detail": f"chip {chip} reached {self.spec.t_shutdown_c} degC"})
+        for chip in np.flatnonzero(~now & self._shutdown_seen).tolist():
+            self._publish(Kind.STATE, {"state": "chip-online", "chip": chip,
+                                       "detail": f"chip {chip} cooled below the restart temperature"})
+        self._shutdown_seen = now.copy()
+
+    def _send_nonce(self, frame: bytes, chip: int) -> None:
         self.nonces_sent += 1
+        self.chip_nonces_sent[chip] += 1
         self._write(frame)
 
-    def _scan_interval(self, job: ChipJob, t0: float, dt: float) -> list[tuple[float, bytes]]:
-        raw = self.physics.chip_raw_hashrate_hs()
-        top = float(raw.max())
-        if top <= 0:
-            return []
-        count = int(self.chips * top / self.hash_scale * dt + self.rng.random())
-        count = min(count, 2_000_000)
-        if count <= 0:
-            return []
+    def chip_field_ranges(self) -> tuple[list[int], int]:
+        """Each chip's chip-field range ``[lo, lo + width)``: (lo per chip, width).
+
+        ``lo`` is the chip's address (before enumeration: ``i x 256 / chips``); ``width`` the spacing of the
+        addresses, as the host's ``address_interval`` must be for its attribution to work.
+        """
+        default = CHIP_FIELD_VALUES // self.chips
+        lo = [default * i if a is None else a for i, a in enumerate(self.addresses)]
+        distinct = sorted(set(lo))
+        gaps = [b - a for a, b in itertools.pairwise(distinct)]
+        width = min(gaps) if gaps else CHIP_FIELD_VALUES - distinct[0]
+        return lo, max(1, min(width, CHIP_FIELD_VALUES - max(lo)))
+
+    def _scan_interval(self, job: ChipJob, t0: float, dt: float) -> list[tuple[float, int, bytes]]:
+        """Every chip searches its own part of the nonce space at its own rate over (t0, t0 + dt]."""
+        rate = self.physics.chip_raw_hashrate_hs() / self.hash_scale
+        budget = rate * dt + self._carry
+        counts = np.minimum(np.floor(budget), MAX_HASHES_PER_TICK // self.chips).astype(np.int64)
+        self._carry = np.where(counts < MAX_HASHES_PER_TICK // self.chips, budget - counts, 0.0)
         target = difficulty_to_target(self.ticket_difficulty * self.difficulty_scale)
-        keep_p = raw / top * (1.0 - self.physics.error_rate())
+        keep_p = 1.0 - self.physics.error_rate()  # a wrong result is dropped by the chip's own check
+        lo, width = self.chip_field_ranges()
         out = []
-        for offset, nonce, job_id, vbits in self._scan(job, count, target):
-            chip = min(self._chip_of_nonce(nonce), self.chips - 1)
-            if self.rng.random() >= keep_p[chip]:
-                continue
-            core = int(self.rng.integers(0, 8))
-            out.append((t0 + dt * (offset + 1) / count, self._nonce_reply(nonce, job_id, vbits, core)))
+        for chip in np.flatnonzero(counts > 0).tolist():
+            count = int(counts[chip])
+            start = int(job.cursors[chip])
+            nonces = self._subspace_nonces(lo[chip], width, start, count)
+            job.cursors[chip] = start + count
+            for index, nonce, job_id, vbits in self._scan(job, nonces, target):
+                if self.rng.random() >= keep_p[chip]:
+                    continue
+                core = int(self.rng.integers(0, 8))
+                out.append((t0 + dt * (index + 1) / count, chip, self._nonce_reply(nonce, job_id, vbits, core)))
+        out.sort(key=lambda x: x[0])  # the chips' frames interleave on the shared line
         return out
+
+    def _random_cursors(self) -> np.ndarray:
+        """A new job starts every chip at a random place of its part of the nonce space."""
+        return self.rng.integers(0, 1 << 32, self.chips, dtype=np.int64)
 
     def _publish(self, kind: Kind, data: dict[str, Any]) -> None:
         self.fanout.publish(Event(self.clock.now_ns(), self.device_id, Source.SIM, kind, data))
@@ -347,23 +397,25 @@ class SimBM1366Chain(SerialChainSim):
         words = lambda b: b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))  # noqa: E731
         header = p[78:82] + words(p[46:78]) + words(p[14:46]) + p[10:14] + p[6:10] + b"\0\0\0\0"
         return ChipJob(int(rec["job_id"]), [header], [], b"", int.from_bytes(p[78:82], "little"),
-                       int(self.rng.integers(0, 1 << 32)))
+                       self._random_cursors())
 
-    def _scan(self, job: ChipJob, count: int, target: int) -> list[tuple[int, int, int, int]]:
+    def _scan(self, job: ChipJob, nonces: np.ndarray, target: int) -> list[tuple[int, int, int, int]]:
         vbits = 0
         header = job.headers[0]
         if self.version_mask:
             self._variant = (self._variant + 1) & 0xFFFF
             vbits = (self._variant << 13) & self.version_mask
             header = struct.pack("<I", job.version | vbits) + header[4:]
-        start = job.cursor
-        nonces, _ = search_nonces(header, start, count, target, 4096)
-        job.cursor = (start + count) & 0xFFFFFFFF
-        return [((int(n) - start) & 0xFFFFFFFF, int(n), job.job_id, vbits) for n in nonces]
+        hits = np.flatnonzero(meets_target_batch(header, nonces, target).ok)
+        return [(int(i), int(nonces[i]), job.job_id, vbits) for i in hits]
 
-    def _chip_of_nonce(self, nonce: int) -> int:
-        nonce_h = int.from_bytes(nonce.to_bytes(4, "little"), "big")
-        return ((nonce_h >> 17) & 0xFF) // (256 // self.chips)
+    def _subspace_nonces(self, lo: int, width: int, start: int, count: int) -> np.ndarray:
+        # nonce_h = core (7 bits) | chip field (8 bits, 17..24) | 17 free bits; the free bits vary fastest
+        k = (np.uint64(start) + np.arange(count, dtype=np.uint64)) % np.uint64(width << 24)
+        rest = k >> np.uint64(17)
+        field = np.uint64(lo) + rest % np.uint64(width)
+        nonce_h = ((rest // np.uint64(width)) << np.uint64(25)) | (field << np.uint64(17)) | (k & np.uint64(0x1FFFF))
+        return nonce_h.astype(np.uint32).byteswap()  # the nonce is those bytes read little-endian
 
     def _nonce_reply(self, nonce: int, job_id: int, version_bits: int, core: int) -> bytes:
         return codecs.bm1366_nonce_reply(nonce, job_id & 0xF8, core, version_bits)
@@ -415,29 +467,28 @@ class SimBM1387Chain(SerialChainSim):
         tail = frame[16:20] + frame[12:16] + frame[8:12]  # header bytes 64..76 (words in reverse on the wire)
         states = [np.array(struct.unpack(">8I", m[::-1]), dtype=np.uint32)
                   for m in codecs.bm1387_work_midstates(rec)]
-        return ChipJob(int(rec["job_id"]), [], states, tail, 0, int(self.rng.integers(0, 1 << 32)))
+        return ChipJob(int(rec["job_id"]), [], states, tail, 0, self._random_cursors())
 
-    def _scan(self, job: ChipJob, count: int, target: int) -> list[tuple[int, int, int, int]]:
+    def _scan(self, job: ChipJob, nonces: np.ndarray, target: int) -> list[tuple[int, int, int, int]]:
         idx = self._variant % len(job.midstates)
         self._variant += 1
         found = []
         state = ffi.new("uint32_t[8]")
         mid = job.midstates[idx].tobytes()
         block = bytearray(job.tail12 + b"\0\0\0\0" + b"\x80" + bytes(39) + struct.pack(">Q", 640))
-        start = job.cursor
-        for k in range(count):
-            nonce = (start + k) & 0xFFFFFFFF
+        for k, nonce in enumerate(nonces.tolist()):
             block[12:16] = nonce.to_bytes(4, "little")
             ffi.memmove(state, mid, 32)
             lib.asicrc_sha256_compress(state, bytes(block))
             digest = hashlib.sha256(struct.pack(">8I", *state)).digest()
             if int.from_bytes(digest, "little") <= target:
                 found.append((k, nonce, (job.job_id + idx) & 0xFF, 0))
-        job.cursor = (start + count) & 0xFFFFFFFF
         return found
 
-    def _chip_of_nonce(self, nonce: int) -> int:
-        return ((nonce >> 2) & 0x3F) % self.chips  # braiins: chip address bits 2..7 of the nonce
+    def _subspace_nonces(self, lo: int, width: int, start: int, count: int) -> np.ndarray:
+        # the chip field is nonce_h's low byte = header byte 79 = the nonce's top byte: one contiguous range
+        k = (np.uint64(start) + np.arange(count, dtype=np.uint64)) % np.uint64(width << 24)
+        return ((np.uint64(lo) << np.uint64(24)) + k).astype(np.uint32)
 
     def _nonce_reply(self, nonce: int, job_id: int, version_bits: int, core: int) -> bytes:
         return codecs.bm1387_nonce_reply(nonce, job_id)

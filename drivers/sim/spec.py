@@ -8,7 +8,7 @@ Everything is in SI units: Hz, V, W, K/W, J/K, s.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,11 @@ class ModelSpec:
     share_poll_s: float  # firmware collects nonces and submits them in bursts at this period (0: at once)
     reboot_s: float  # restart gap during which the management API is unreachable
     max_substep_s: float = 0.25
+    # junction-temperature limit: a chip at or above it stops hashing and loses its core power (the regulator /
+    # host trips it long before silicon would fail); it restarts once cooled by the hysteresis. This is what keeps
+    # the die temperature bounded whatever the cooling: leakage rises exponentially with T and would run away.
+    t_shutdown_c: float = 125.0
+    shutdown_hysteresis_k: float = 25.0
 
 
 S9 = ModelSpec(
@@ -102,9 +107,27 @@ BM1366_CHAIN = ModelSpec(
 BM1387_CHAIN = ModelSpec(
     **{**{f: getattr(S9, f) for f in S9.__dataclass_fields__},
        "name": "bm1387-uart", "chains": 1, "chips_per_chain": 2, "share_poll_s": 0.0,
-       # a 2-chip stick on a small heatsink
+       # a 2-chip stick on a small heatsink (chain_spec scales the copper for other chip counts)
        "c_board": 20.0, "r_board_sink": 0.5, "c_sink": 60.0, "r_sink_air_full": 2.0, "r_sink_air_still": 12.0,
        "fans": 1, "fan_w_full": 1.0}
 )
+
+
+
+def chain_spec(base: ModelSpec, chips: int) -> ModelSpec:
+    """``base`` resized to ``chips`` chips on its (single) chain, with the chain's copper scaled in proportion.
+
+    Board and heatsink heat capacity, board-to-sink and sink-to-air conductance (and the fans that blow over the
+    larger fin area) all grow with the chip count: a chain of N chips is N chips' worth of the base design's
+    cooling, so every chip sits at the same steady temperature as in the base design instead of N chips sharing
+    one small heatsink and running away.
+    """
+    if chips < 1:
+        raise ValueError(f"chips must be >= 1, got {chips}")
+    k = chips / base.chips_per_chain
+    return replace(base, chips_per_chain=chips, c_board=base.c_board * k, r_board_sink=base.r_board_sink / k,
+                   c_sink=base.c_sink * k, r_sink_air_full=base.r_sink_air_full / k,
+                   r_sink_air_still=base.r_sink_air_still / k, fan_w_full=base.fan_w_full * k)
+
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (S9, LV06, LBBOX, BM1366_CHAIN, BM1387_CHAIN)}

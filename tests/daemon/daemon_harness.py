@@ -17,7 +17,6 @@ from typing import Any
 
 import aiomqtt
 import pytest
-
 from conftest import Broker, find_tool, free_port
 
 ASICRC = str(Path(sys.executable).with_name("asicrc"))
@@ -165,10 +164,10 @@ def mqtt_client(broker: Broker, protocol: aiomqtt.ProtocolVersion = aiomqtt.Prot
     return aiomqtt.Client(broker.host, broker.port, identifier=f"test-{uuid.uuid4().hex[:8]}", protocol=protocol)
 
 
-async def collect(client: aiomqtt.Client, until: Any, timeout: float) -> dict[str, Any]:
+async def collect(client: aiomqtt.Client, until: Any, wait_s: float) -> dict[str, Any]:
     """Messages by topic (JSON-decoded when possible) until `until(seen)` is true."""
     seen: dict[str, Any] = {}
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(wait_s):
         async for msg in client.messages:
             raw = bytes(msg.payload) if isinstance(msg.payload, (bytes, bytearray)) else b""
             try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import time
+from pathlib import Path
+from typing import Any
+
+from conftest import Broker
+from daemon_harness import DaemonProc, collect, mqtt_client
 
 from asicrc.daemon.client import request
 from asicrc.daemon.config import MqttConfig
-from conftest import Broker
-from daemon_harness import DaemonProc, collect, mqtt_client
 
 LV06_ONLY = """
 [[devices]]
@@ -30,21 +32,21 @@ def _mq(broker: Broker) -> MqttConfig:
     return MqttConfig(host="127.0.0.1", port=broker.port)
 
 
-async def _wait_device_up(broker: Broker, node: str, device: str, timeout: float = 30) -> dict:  # type: ignore[type-arg]
+async def _wait_device_up(broker: Broker, node: str, device: str, wait_s: float = 30) -> dict[str, Any]:
     topic = f"asicrc/{node}/{device}/state"
     async with mqtt_client(broker) as c:
         await c.subscribe(f"asicrc/{node}/#")
         seen = await collect(c, lambda s: bool(s.get(topic) and s[topic]["up"]
-                                               and s.get(f"asicrc/{node}/status") == "online"), timeout)
+                                               and s.get(f"asicrc/{node}/status") == "online"), wait_s)
     return seen
 
 
-async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> None:
     d = DaemonProc(tmp_path, mosquitto, devices=LV06_PAIR, watchdog_usec=400_000)
     try:
         d.notify.wait_for("READY=1", 30)
         await _wait_device_up(mosquitto, d.node, "lv06b")
-        time.sleep(1.2)
+        await asyncio.sleep(1.2)
         msgs = d.notify.drain()
         assert sum(m == "WATCHDOG=1" for m in msgs) >= 3, msgs  # every 0.2 s (half of WATCHDOG_USEC)
         # reload: drop lv06b, keep lv06 running, reject nothing
@@ -75,13 +77,13 @@ async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> N
     assert any(m.startswith("STOPPING=1") for m in msgs), msgs
 
 
-async def test_broker_restart_then_sigterm_publishes_offline(mosquitto: Broker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_broker_restart_then_sigterm_publishes_offline(mosquitto: Broker, tmp_path) -> None:
     d = DaemonProc(tmp_path, mosquitto, devices=LV06_ONLY)
     try:
         d.notify.wait_for("READY=1", 30)
         await _wait_device_up(mosquitto, d.node, "lv06")
         mosquitto.restart()  # persistence is off: every retained message is gone with the old broker
-        seen = await _wait_device_up(mosquitto, d.node, "lv06", timeout=40)
+        seen = await _wait_device_up(mosquitto, d.node, "lv06", wait_s=40)
         assert seen[f"asicrc/{d.node}/status"] == "online"  # birth and retained state published again
         reply = await request(_mq(mosquitto), d.node, "status", {}, 15)  # request topic subscribed again
         assert reply["status"] == "ok" and reply["data"]["mqtt"]["connected"]
@@ -100,3 +102,30 @@ async def test_broker_restart_then_sigterm_publishes_offline(mosquitto: Broker, 
     assert seen[f"asicrc/{d.node}/status"] == "offline"
     assert "published offline" in d.log()
     assert json.loads((d.state_dir / "identities.json").read_text())["lv06"]["model"] == "lv06"
+
+
+async def test_narma_run_over_mqtt_reports_nrmse(mosquitto: Broker, tmp_path) -> None:
+    d = DaemonProc(tmp_path, mosquitto, devices="", extra='allow_commands = ["start_narma", "stop_experiment"]')
+    try:
+        d.notify.wait_for("READY=1", 30)
+        cfg = _mq(mosquitto)
+        bad = await request(cfg, d.node, "start_narma", {"steps": "many"}, 10)
+        assert bad["status"] == "error" and "'steps' must be int" in bad["error"]
+        started = await request(cfg, d.node, "start_narma", {"backend": "esn", "steps": 400, "seeds": 2}, 10)
+        assert started["status"] == "ok", started
+        again = await request(cfg, d.node, "start_narma", {"backend": "esn", "steps": 400, "seeds": 2}, 10)
+        assert again["status"] == "error" and "already running" in again["error"]
+        result = None
+        for _ in range(120):
+            rep = await request(cfg, d.node, "narma", {}, 10)
+            result = rep["data"]["narma"]
+            if result is not None:
+                break
+            await asyncio.sleep(0.5)
+        assert result is not None and result["status"] == "done", result
+        assert 0 < result["nrmse"] < 5 and "control" in result["verdict"]
+        # the recording stays under the state directory
+        assert await asyncio.to_thread(Path(result["out"], "report.json").is_file)
+        assert Path(result["out"]).is_relative_to(d.state_dir)
+    finally:
+        assert d.stop() == 0

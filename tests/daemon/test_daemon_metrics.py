@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import urllib.request
 
+from conftest import find_tool
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.fleetstate import FleetState
 from asicrc.daemon.metrics import METRIC_NAMES, MetricsServer, make_registry
 from asicrc.drivers.events import Event, Kind, Source
-from conftest import find_tool
 
 S = 1_000_000_000
 
@@ -71,9 +71,9 @@ def test_values_and_labels() -> None:
     hw = {lbl["device"]: v for lbl, v in fams["asicrc_hardware_errors_total"]}
     assert hw["s9"] == 4.0
     # share hashrate: 54 accepted at diff 4096 in 60 s; the 95% interval brackets the point estimate
-    (lbl, point), = [x for x in fams["asicrc_share_hashrate_hashes_per_second"] if x[0]["device"] == "s9"]
-    lo = [v for lb, v in fams["asicrc_share_hashrate_lower_hashes_per_second"] if lb["device"] == "s9"][0]
-    hi = [v for lb, v in fams["asicrc_share_hashrate_upper_hashes_per_second"] if lb["device"] == "s9"][0]
+    (_lbl, point), = [x for x in fams["asicrc_share_hashrate_hashes_per_second"] if x[0]["device"] == "s9"]
+    lo = next(v for lb, v in fams["asicrc_share_hashrate_lower_hashes_per_second"] if lb["device"] == "s9")
+    hi = next(v for lb, v in fams["asicrc_share_hashrate_upper_hashes_per_second"] if lb["device"] == "s9")
     assert abs(point - 54 * 4096 * 2**32 / 60) / point < 1e-9
     assert lo < point < hi
     assert all(lb["node"] == "node-a" for samples in fams.values() for lb, _ in samples if "node" in lb)

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from conftest import find_tool, free_port
+from daemon_harness import ASICRC, FLEET, DaemonProc, collect, module_broker, mqtt_client  # noqa: F401
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.client import request
 from asicrc.daemon.config import MqttConfig
-from conftest import find_tool, free_port
-from daemon_harness import ASICRC, FLEET, DaemonProc, collect, module_broker, mqtt_client  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 GHOSTS = f"""
@@ -39,7 +39,7 @@ serial_port = "/nonexistent/ttyUSB9"
 
 
 @pytest.fixture(scope="module")
-def daemon(module_broker, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]  # noqa: F811
+def daemon(module_broker, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
     d = DaemonProc(tmp_path_factory.mktemp("daemon"), module_broker, devices=FLEET + GHOSTS,
                    extra='allow_commands = ["set_frequency", "set_voltage", "set_fan", "set_difficulty"]')
     try:
@@ -64,7 +64,7 @@ def _wait_until_up(d: DaemonProc, devices: tuple[str, ...], timeout: float) -> N
 
 
 def mq(d: DaemonProc, protocol: str = "5") -> MqttConfig:
-    return MqttConfig(host="127.0.0.1", port=d.broker.port, protocol=protocol)  # type: ignore[arg-type]
+    return MqttConfig(host="127.0.0.1", port=d.broker.port, protocol=protocol)
 
 
 async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -> None:
@@ -72,7 +72,7 @@ async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -
     state_topic = f"asicrc/{node}/lv06/state"
     disc = f"homeassistant/sensor/asicrc_{node}_lv06/chip_temp/config"
 
-    def ready(seen: dict) -> bool:  # type: ignore[type-arg]
+    def ready(seen: dict) -> bool:
         st = seen.get(state_topic)
         s9 = seen.get(f"asicrc/{node}/s9/state")
         return bool(st and st["up"] and st["temp_chip_c"] and st["hashrate_hs"] and s9 and s9["up"] and disc in seen)
@@ -103,8 +103,8 @@ async def test_v5_query_echoes_correlation_data(daemon: DaemonProc) -> None:
         async with asyncio.timeout(15):
             msg = await anext(aiter(c.messages))
     assert str(msg.topic) == reply_topic
-    assert msg.properties is not None and msg.properties.CorrelationData == b"\x00corr-42"
-    reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+    assert getattr(msg.properties, "CorrelationData", None) == b"\x00corr-42"
+    reply = json.loads(bytes(msg.payload))
     assert reply["status"] == "ok"
     assert reply["data"]["node"] == daemon.node
     assert {"s9", "lv06", "lbbox", "ghost-http", "ghost-serial"} == set(reply["data"]["devices"])
@@ -116,7 +116,7 @@ async def test_v311_query_echoes_transaction(daemon: DaemonProc) -> None:
         await c.publish(f"asicrc/{daemon.node}/request/devices", json.dumps({"transaction": "123"}).encode(), qos=1)
         async with asyncio.timeout(15):
             msg = await anext(aiter(c.messages))
-        reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+        reply = json.loads(bytes(msg.payload))
     assert reply["status"] == "ok" and reply["transaction"] == "123"
     lv06 = next(d for d in reply["data"] if d["device"] == "lv06")
     assert lv06["envelope"]["frequency_mhz"]["high"] == 575.0
@@ -134,7 +134,7 @@ async def test_commands_go_through_the_envelope(daemon: DaemonProc) -> None:
         assert ok["data"] == {"device": "lv06", "setting": "fan_percent", "value": 80.0}
         async with asyncio.timeout(15):
             async for msg in c.messages:  # the driver reports the change it sent to the (simulated) device
-                ev = json.loads(bytes(msg.payload))  # type: ignore[arg-type]
+                ev = json.loads(bytes(msg.payload))
                 if ev["kind"] == "state" and ev["data"].get("state") == "setting-changed":
                     assert ev["data"]["setting"] == "fan_percent"
                     break

@@ -11,9 +11,9 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import find_tool
 
 from asicrc.daemon.sdnotify import Notifier
-from conftest import find_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "asicrc.service"
@@ -43,7 +43,7 @@ def test_unit_exposure_at_most_2(tmp_path: Path) -> None:
     proc = subprocess.run([tool, "security", "--offline=true", "--threshold=20", str(unit)], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    line = [ln for ln in proc.stdout.splitlines() if "Overall exposure level" in ln][0]
+    line = next(ln for ln in proc.stdout.splitlines() if "Overall exposure level" in ln)
     score = float(line.split(":")[1].split()[0])
     assert score <= 2.0, line
 
@@ -127,3 +127,11 @@ def test_only_explained_hardening_items_are_unset(tmp_path: Path) -> None:
     items = json.loads(proc.stdout)
     unset = {i["name"] for i in items if i.get("set") is False and float(i.get("exposure") or 0) > 0}
     assert unset <= set(NEEDED_UNSET), sorted(unset - set(NEEDED_UNSET))
+
+
+def test_notifier_never_blocks_on_a_full_queue(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:  # a "systemd" that never reads
+        sock.bind(str(tmp_path / "n.sock"))
+        n = Notifier(str(tmp_path / "n.sock"))
+        results = [n.watchdog() for _ in range(2000)]
+    assert results[0] is True and results[-1] is False  # queue filled up; later sends dropped, not blocked

@@ -39,10 +39,10 @@ def test_frequency_modulation_stays_inside_the_envelope() -> None:
     enc = InputEncoder(EncoderConfig(encoding="frequency"), envelope=ENV, sub_period_s=10.0)
     first = enc.actuation(0.5).frequency_mhz
     assert first == 575.0
-    nxt = enc.actuation(0.0).frequency_mhz  # wants 400, limited to one max_step down
-    assert nxt == 525.0
+    nxt = enc.actuation(0.0).frequency_mhz  # wants 400, limited to 90% of one max_step down
+    assert nxt == 530.0
     enc.start_from(485.0)  # the device's present setting
-    assert enc.actuation(0.5).frequency_mhz == 535.0
+    assert enc.actuation(0.5).frequency_mhz == 530.0
     with pytest.raises(ValueError, match="settle time"):
         InputEncoder(EncoderConfig(encoding="frequency"), envelope=ENV, sub_period_s=2.0)
     with pytest.raises(ValueError, match="safety envelope"):

@@ -39,3 +39,19 @@ def test_sim_device_report_recording_and_replay(model: str, tmp_path: Path) -> N
     assert main(["narma", "--replay", str(out), "--out", str(tmp_path / "replay")]) == 0
     again = json.loads((tmp_path / "replay" / "report.json").read_text())
     assert again["models"] == report["models"]
+
+
+async def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
+    from asicrc.drivers.clock import Clock
+    from asicrc.drivers.device import EnvelopeViolation
+    from asicrc.reservoir.device_backend import SimRig, SimSettings
+    from asicrc.reservoir.encoding import Actuation
+
+    async with SimRig("lv06", 1, Clock(20.0), SimSettings()) as rig:
+        present = await rig.present_knob("frequency")
+        with pytest.raises(EnvelopeViolation, match="outside"):
+            await rig.apply(Actuation(frequency_mhz=900.0))
+        with pytest.raises(EnvelopeViolation, match="max step"):
+            await rig.apply(Actuation(frequency_mhz=present + 80.0))  # 485 -> 565: in range, too big a step
+        await rig.apply(Actuation(frequency_mhz=present - 40.0))
+        assert rig.sim.physics.freq_hz.mean() == pytest.approx((present - 40.0) * 1e6, rel=0.01)
