@@ -17,7 +17,7 @@ from asicrc.drivers.stratum.hashrate import poisson_interval
 
 TWO_32 = 4294967296.0
 HASHRATE_WINDOW_S = 300.0
-LIFECYCLE_STATES = frozenset({"online", "offline", "restarting", "stopped", "starting"})
+LIFECYCLE_STATES = frozenset({"online", "offline", "restarting", "stopped", "starting", "unreachable"})
 IDENTITY_KEYS = frozenset({"model", "serial", "firmware", "chips"})  # share-based hashrate estimate over the last 5 minutes
 
 
@@ -65,6 +65,8 @@ class DeviceState:
             self.up = True
         elif kind == Kind.FAULT:
             self.faults += 1
+            if self.state == "starting":  # never reached yet: say so rather than "starting" forever
+                self.state = "unreachable"
             self.last_fault = f"{ev.data.get('reason', '')}: {ev.data.get('detail', '')}".strip(": ")
         elif kind == Kind.STATE and str(ev.source) == Source.STRATUM:
             # a pool connection opening/closing is not the device's state
