@@ -66,6 +66,7 @@ class Daemon:
         self._last_tick = 0.0
         self._identities_dirty = False
         self._tasks: list[asyncio.Task[Any]] = []
+        self._reload_lock = asyncio.Lock()  # two SIGHUPs in a row must not diff devices concurrently
 
     # ---- start-up ------------------------------------------------------------------------------------------
     def _prepare_state_dir(self) -> None:
@@ -343,6 +344,11 @@ class Daemon:
 
     # ---- reload and stop -------------------------------------------------------------------------------------
     async def reload(self) -> None:
+        async with self._reload_lock:
+            if not self._stop.is_set():
+                await self._reload()
+
+    async def _reload(self) -> None:
         self.notifier.reloading()
         try:
             new = config_mod.load(self.config_path)

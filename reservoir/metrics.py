@@ -85,3 +85,23 @@ def paired_less(a: npt.ArrayLike, b: npt.ArrayLike) -> PairedTest:
     p_t = float(stats.ttest_1samp(d, 0.0, alternative="less").pvalue) if np.std(d) > 0 else (
         0.0 if ci.mean < 0 else 1.0)
     return PairedTest(ci.mean, ci.half_width, p_w, p_t, int(d.size))
+
+
+def holm(pvalues: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Holm-Bonferroni adjusted p-values (family-wise error control for several tests on the same seeds)."""
+    p = np.asarray(pvalues, dtype=float)
+    if p.ndim != 1:
+        raise ValueError("holm needs a 1-D array of p-values")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, float(p[i]) * (m - rank)))
+        adj[i] = running
+    return adj
+
+
+def min_wilcoxon_p(n: int) -> float:
+    """Smallest one-sided exact Wilcoxon signed-rank p-value attainable with n paired seeds (all signs agree)."""
+    return float(0.5**n) if n >= 1 else 1.0

@@ -9,8 +9,9 @@ Protocol (nothing about the evaluation devices is used to choose anything):
    devices only (their sessions at both ambients: what a deployment would collect before going live); the
    threshold is set on leave-one-device-out distances, so it is not fitted to in-sample scales.
 4. On the evaluation devices: genuine distances (a session vs its own device's template) and impostor distances
-   (vs every other evaluation device's template), per condition; EER with a device-bootstrap CI (threshold-free),
-   and FAR/FRR at the calibrated threshold with Wilson CIs.
+   (vs every other evaluation device's template), per condition; EER (threshold-free) and FAR/FRR at the
+   calibrated threshold, all three with a two-way device-bootstrap CI (probe and template devices resampled:
+   distances sharing a device are dependent, so pairs are not independent trials).
 5. Controls beside every result: each feature group alone (the ``timing`` group is the paper's "timing
    signature" claim), and a shuffled-identity control (genuine sessions compared with another device's template:
    it must come out at chance, EER ~ 0.5, or the pipeline leaks).
@@ -18,7 +19,7 @@ Protocol (nothing about the evaluation devices is used to choose anything):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ import numpy.typing as npt
 from asicrc.drivers.sim.physics import stable_int
 
 from .challenge import default_challenge
-from .match import bootstrap_eer_ci, distance, eer, error_rates, pooled_within_sd
+from .match import device_bootstrap, distance, eer, error_rates, pooled_within_sd
 from .signature import GROUPS, Signature, extract_signature
 from .simsource import run_challenge
 
@@ -103,17 +104,20 @@ def simulate(cfg: EvalConfig, progress: Callable[[str], None] | None = None) -> 
 
 
 def _distances(devs: list[DeviceSessions], cond: str, scale: F64, mask: npt.NDArray[np.bool_],
-               shuffle: bool = False) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+               shuffle: bool = False) -> tuple[dict[str, list[float]], dict[tuple[str, str], list[float]]]:
+    """Genuine distances per device and impostor distances per ordered (probe device, template device) pair."""
     templates = [d.template() for d in devs]
     genuine: dict[str, list[float]] = {}
-    impostor: dict[str, list[float]] = {}
+    impostor: dict[tuple[str, str], list[float]] = {}
     n = len(devs)
     for a, dev in enumerate(devs):
         own = (a + 1) % n if shuffle else a  # control: "genuine" compared with the next device's template
         sessions = dev.same if cond == "same" else dev.alt if cond == "alt" else dev.same + dev.alt
         genuine[dev.serial] = [distance(s.values, templates[own], scale, mask) for s in sessions]
-        impostor[dev.serial] = [distance(s.values, templates[b], scale, mask)
-                                for s in sessions for b in range(n) if b != a and b != own]
+        for b in range(n):
+            if b != a and b != own:
+                impostor[(dev.serial, devs[b].serial)] = [distance(s.values, templates[b], scale, mask)
+                                                          for s in sessions]
     return genuine, impostor
 
 
@@ -132,7 +136,7 @@ def _calibration_distances(calib: list[DeviceSessions], mask: npt.NDArray[np.boo
     return genuine, impostor
 
 
-def _flat(d: dict[str, list[float]]) -> list[float]:
+def _flat(d: Mapping[Any, list[float]]) -> list[float]:
     return [x for v in d.values() for x in v]
 
 
@@ -156,12 +160,15 @@ def evaluate(cfg: EvalConfig, sessions: list[DeviceSessions] | None = None,
         for cond in CONDITIONS:
             gen, imp = _distances(held_out, cond, scale, mask)
             e, _ = eer(_flat(gen), _flat(imp))
-            lo, hi = bootstrap_eer_ci(gen, imp, rng, cfg.bootstrap)
+            boot = device_bootstrap(gen, imp, rng, threshold, cfg.bootstrap)
             rates = error_rates(_flat(gen), _flat(imp), threshold)
             ctrl_g, ctrl_i = _distances(held_out, cond, scale, mask, shuffle=True)
             entry[cond] = {
-                "eer": e, "eer_ci": [lo, hi],
-                "far": rates.far, "far_ci": list(rates.far_ci), "frr": rates.frr, "frr_ci": list(rates.frr_ci),
+                "eer": e, "eer_ci": list(boot.eer_ci),
+                # FAR/FRR intervals from the device bootstrap: pairs sharing a device are dependent, so a
+                # binomial (Wilson) interval over pairs would be too narrow; it is kept only for reference
+                "far": rates.far, "far_ci": list(boot.far_ci), "frr": rates.frr, "frr_ci": list(boot.frr_ci),
+                "far_ci_wilson_pairs": list(rates.far_ci), "frr_ci_wilson_pairs": list(rates.frr_ci),
                 "n_genuine": rates.n_genuine, "n_impostor": rates.n_impostor,
                 "control_shuffled_eer": eer(_flat(ctrl_g), _flat(ctrl_i))[0],
             }

@@ -112,3 +112,103 @@ def bootstrap_eer_ci(
         values.append(eer(g, i)[0])
     lo, hi = np.quantile(values, [(1 - confidence) / 2, (1 + confidence) / 2])
     return float(lo), float(hi)
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceBootstrap:
+    """Percentile intervals from a two-way device bootstrap (both ends of an impostor pair are resampled)."""
+
+    eer_ci: tuple[float, float]
+    far_ci: tuple[float, float]  # at the given threshold; (nan, nan) without one
+    frr_ci: tuple[float, float]
+    resamples: int  # resamples used (those drawing a single distinct device have no impostor pair: skipped)
+
+
+def device_bootstrap(
+    genuine_by_device: dict[str, list[float]],
+    impostor_by_pair: dict[tuple[str, str], list[float]],
+    rng: np.random.Generator,
+    threshold: float | None = None,
+    resamples: int = 500,
+    confidence: float = 0.95,
+) -> DeviceBootstrap:
+    """EER (and FAR/FRR at a fixed threshold) intervals resampling *devices*, not pairs.
+
+    Distances of one device are dependent (one template, one silicon), so pairs are not independent draws and a
+    binomial interval over pairs is too narrow. A resample draws n devices with replacement; its genuine
+    distances are those of the drawn devices (with multiplicity) and its impostor distances those of every
+    ordered pair of draws (probe, template) that are different devices, weighted by the product of their
+    multiplicities, so a device drawn twice counts twice as probe *and* as template. An interval whose
+    resamples are all 0 (no error seen) gets the exact upper limit for 0 failures in n devices instead of 0.
+    """
+    devices = sorted(genuine_by_device)
+    n = len(devices)
+    if n < 2:
+        raise ValueError("a device bootstrap needs at least 2 devices")
+    pos = {d: k for k, d in enumerate(devices)}
+    g_val, g_dev = [], []
+    for d in devices:
+        g_val.extend(genuine_by_device[d])
+        g_dev.extend([pos[d]] * len(genuine_by_device[d]))
+    i_val, i_probe, i_tmpl = [], [], []
+    for (p, t), vals in impostor_by_pair.items():
+        if p not in pos or t not in pos or p == t:
+            raise ValueError(f"impostor pair {(p, t)!r} must join two different devices with genuine distances")
+        i_val.extend(vals)
+        i_probe.extend([pos[p]] * len(vals))
+        i_tmpl.extend([pos[t]] * len(vals))
+    gv, gd = np.asarray(g_val, dtype=np.float64), np.asarray(g_dev, dtype=np.intp)
+    iv = np.asarray(i_val, dtype=np.float64)
+    ip, it = np.asarray(i_probe, dtype=np.intp), np.asarray(i_tmpl, dtype=np.intp)
+    if gv.size == 0 or iv.size == 0:
+        raise ValueError("need at least one genuine and one impostor distance")
+    g_order, i_order = np.argsort(gv, kind="stable"), np.argsort(iv, kind="stable")
+    gv, gd = gv[g_order], gd[g_order]
+    iv, ip, it = iv[i_order], ip[i_order], it[i_order]
+    candidates = np.unique(np.concatenate([gv, iv]))
+    g_idx = np.searchsorted(gv, candidates, side="right")  # genuine values <= candidate: prefix length
+    i_idx = np.searchsorted(iv, candidates, side="right")
+    eers: list[float] = []
+    fars: list[float] = []
+    frrs: list[float] = []
+    for _ in range(resamples):
+        count = np.bincount(rng.integers(0, n, size=n), minlength=n).astype(np.float64)
+        gw, iw = count[gd], count[ip] * count[it]
+        gw_tot, iw_tot = gw.sum(), iw.sum()
+        if gw_tot == 0 or iw_tot == 0:
+            continue
+        g_cum = np.concatenate([[0.0], np.cumsum(gw)])
+        i_cum = np.concatenate([[0.0], np.cumsum(iw)])
+        frr = 1.0 - g_cum[g_idx] / gw_tot  # genuine with distance > candidate
+        far = i_cum[i_idx] / iw_tot  # impostors with distance <= candidate
+        # EER as in `eer`: perfect separation of the resample gives 0, else the mean at the closest crossing
+        g_max = gv[gw > 0].max()
+        i_min = iv[iw > 0].min()
+        if g_max < i_min:
+            eers.append(0.0)
+        else:
+            k = int(np.argmin(np.abs(far - frr)))
+            eers.append(float((far[k] + frr[k]) / 2))
+        if threshold is not None:
+            fars.append(float(iw[iv <= threshold].sum() / iw_tot))
+            frrs.append(float(gw[gv > threshold].sum() / gw_tot))
+    if not eers:
+        raise ValueError("no bootstrap resample drew two different devices")
+    q = [(1 - confidence) / 2, (1 + confidence) / 2]
+
+    # a percentile bootstrap of a sample with no errors is [0, 0]: it says nothing about error rates below
+    # 1/n devices. Then the upper limit is the exact (Clopper-Pearson) one for 0 failures in n independent devices
+    # (3.7/n-ish, the "rule of three"), and symmetrically for a rate of 1.
+    zero_hi = 1.0 - ((1 - confidence) / 2) ** (1.0 / n)
+
+    def interval(v: list[float]) -> tuple[float, float]:
+        if not v:
+            return (math.nan, math.nan)
+        lo, hi = (float(x) for x in np.quantile(v, q))
+        if hi == 0.0:
+            hi = zero_hi
+        if lo == 1.0:
+            lo = 1.0 - zero_hi
+        return (lo, hi)
+
+    return DeviceBootstrap(interval(eers), interval(fars), interval(frrs), len(eers))

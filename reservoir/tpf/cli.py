@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--toy-hashes", type=_count, default=None, help="training hashes for the toy (default --hashes)")
     p.add_argument("--telemetry-seconds", type=_count, default=8000,
                    help="simulated seconds of device events for the telemetry variant (0 = skip)")
+    p.add_argument("--recording", default=None,
+                   help="also run the telemetry variant on a recorded run file DIR/NAME (asicrc.reservoir.recording)")
     p.add_argument("--window", type=_positive, default=2.0, help="telemetry label window in seconds")
     p.add_argument("--max-false-abort", type=float, default=0.05, help="false-abort budget for thresholds")
     p.add_argument("--alpha", type=float, default=0.01, help="gate significance level")
@@ -98,10 +101,44 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def _progress(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
 def _line(label: str, rep: dict[str, Any], gate: TpfGate) -> str:
     best = ", ".join(f"{name} AUC {res['auc']['mean']:.4f}" for name, res in
                      next(iter(rep["summary"].values())).items() if name != "control_random")
     return f"{label}: {best}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}"
+
+
+def _telemetry(args: argparse.Namespace, seeds: list[int], classifiers: list[str]) -> tuple[dict[str, Any], TpfGate]:
+    from .simstream import generate_events
+    from .telemetry import run_telemetry_experiment
+
+    runs = [run_telemetry_experiment(generate_events(s, float(args.telemetry_seconds)), args.window, s,
+                                     classifiers, args.max_false_abort) for s in seeds]
+    section: dict[str, Any] = {"source": "telemetry", "runs": runs, "summary": {c: {
+        "auc": mean_ci([r["classifiers"][c]["auc"] for r in runs]),
+        "energy_advantage": mean_ci([r["classifiers"][c]["energy_weighted"]["advantage"] for r in runs]),
+        "auc_p_holm_per_seed": [r["classifiers"][c]["auc_p_holm"] for r in runs]} for c in classifiers}}
+    gate = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+    gate.update(worst_seed_section(runs, "telemetry"))
+    aucs = ", ".join(f"{c} AUC {section['summary'][c]['auc']['mean']:.3f}" for c in classifiers)
+    print(f"telemetry: {aucs}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}")
+    return section, gate
+
+
+def _plots(report: dict[str, Any], out: Path, first_seed: int) -> list[str]:
+    from .plots import plot_run
+
+    plots: list[str] = []
+    for name in ("sha256", "toy"):
+        for r in report.get(name, {}).get("runs", []):
+            if r["seed"] == first_seed:
+                plots += plot_run(r, out, f"{name}_k{r['k']}", f"{name} k={r['k']}")
+    if "telemetry" in report:
+        plots += plot_run(report["telemetry"]["runs"][0], out, "telemetry", "telemetry")
+    return plots
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
 
     gates: dict[str, TpfGate] = {}
     sha = run_hash_experiment(args.rounds, args.hashes, args.test_hashes, difficulty, seeds, classifiers,
-                              None, args.max_false_abort, args.effort)
+                              None, args.max_false_abort, args.effort, progress=_progress)
     report["sha256"] = sha
     gates["sha256"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
     gates["sha256"].update(sha)
@@ -144,41 +181,32 @@ def run(args: argparse.Namespace) -> int:
 
     if args.toy_extra > 0:
         toy = run_hash_experiment(args.rounds, args.toy_hashes or args.hashes, args.test_hashes, difficulty, seeds,
-                                  classifiers, args.toy_extra, args.max_false_abort, args.effort)
+                                  classifiers, args.toy_extra, args.max_false_abort, args.effort,
+                                  progress=_progress)
         report["toy"] = toy
         gates["toy"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
         gates["toy"].update(toy)
         print(_line(f"toy (k+{args.toy_extra} rounds)", toy, gates["toy"]))
 
     if args.telemetry_seconds > 0:
-        from .simstream import generate_events
+        report["telemetry"], gates["telemetry"] = _telemetry(args, seeds, classifiers)
+
+    if args.recording:
+        from .recorded import load_recorded_events
         from .telemetry import run_telemetry_experiment
 
-        tel_runs = [run_telemetry_experiment(generate_events(s, float(args.telemetry_seconds)), args.window, s,
-                                             classifiers, args.max_false_abort) for s in seeds]
-        report["telemetry"] = {"source": "telemetry", "runs": tel_runs, "summary": {c: {
-            "auc": mean_ci([r["classifiers"][c]["auc"] for r in tel_runs]),
-            "energy_advantage": mean_ci([r["classifiers"][c]["energy_weighted"]["advantage"] for r in tel_runs]),
-            "auc_p_holm_per_seed": [r["classifiers"][c]["auc_p_holm"] for r in tel_runs]} for c in classifiers}}
-        gates["telemetry"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
-        gates["telemetry"].update(worst_seed_section(tel_runs, "telemetry"))
-        aucs = ", ".join(f"{c} AUC {np.mean([r['classifiers'][c]['auc'] for r in tel_runs]):.3f}" for c in classifiers)
-        print(f"telemetry: {aucs}; gate {'ON' if gates['telemetry'].enabled else 'off'}: "
-              f"{gates['telemetry'].state()['reason']}")
+        rec = run_telemetry_experiment(load_recorded_events(args.recording), args.window, 0, classifiers,
+                                       args.max_false_abort)
+        rec["recording"] = str(args.recording)
+        report["telemetry_recording"] = rec
+        gates["telemetry_recording"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+        gates["telemetry_recording"].update(rec)
+        print(f"recording {args.recording}: gate {'ON' if gates['telemetry_recording'].enabled else 'off'}: "
+              f"{gates['telemetry_recording'].state()['reason']}")
 
     report["gate"] = {name: g.state() for name, g in gates.items()}
     report["seconds"] = time.perf_counter() - t0
-    plots: list[str] = []
-    if not args.no_plots:
-        from .plots import plot_run
-
-        for name in ("sha256", "toy"):
-            if name in report:
-                for r in report[name]["runs"]:
-                    if r["seed"] == seeds[0]:
-                        plots += plot_run(r, out, f"{name}_k{r['k']}", f"{name} k={r['k']}")
-        if "telemetry" in report:
-            plots += plot_run(report["telemetry"]["runs"][0], out, "telemetry", "telemetry")
+    plots = [] if args.no_plots else _plots(report, out, seeds[0])
     report["plots"] = plots
     with open(out / "report.json", "w", encoding="utf-8") as fh:
         json.dump(_clean(report), fh, indent=1, allow_nan=False)

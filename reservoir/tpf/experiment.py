@@ -9,7 +9,7 @@ number comes from the test job.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -133,7 +133,8 @@ def _summarise(runs: list[dict[str, Any]], classifiers: Sequence[str], ks: Seque
 def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_hashes: int | None = None,
                         difficulty: float = 2.0**-24, seeds: Sequence[int] = (0, 1, 2),
                         classifiers: Sequence[str] = CLASSIFIERS, toy_rounds_extra: int | None = None,
-                        max_false_abort: float = 0.05, effort: float = 1.0) -> dict[str, Any]:
+                        max_false_abort: float = 0.05, effort: float = 1.0,
+                        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the experiment; `toy_rounds_extra` = r switches to the power check (label from k + r rounds)."""
     for c in classifiers:
         if c not in CLASSIFIERS:
@@ -142,9 +143,15 @@ def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_
         raise ValueError(f"--hashes must be >= 1000, got {hashes}")
     test_n = test_hashes if test_hashes is not None else max(1000, hashes // 2)
     t0 = time.perf_counter()
-    runs = [run_one(s, k, hashes, test_n, difficulty, classifiers,
-                    None if toy_rounds_extra is None else k + toy_rounds_extra, max_false_abort, effort)
-            for k in ks for s in seeds]
+    runs = []
+    for k in ks:
+        for s in seeds:
+            t_run = time.perf_counter()
+            runs.append(run_one(s, k, hashes, test_n, difficulty, classifiers,
+                                None if toy_rounds_extra is None else k + toy_rounds_extra, max_false_abort, effort))
+            if progress is not None:
+                aucs = ", ".join(f"{c} {r['auc']:.4f}" for c, r in runs[-1]["classifiers"].items())
+                progress(f"  k={k} seed={s}: AUC {aucs} ({time.perf_counter() - t_run:.0f} s)")
     report: dict[str, Any] = {
         "source": "hash" if toy_rounds_extra is None else "toy",
         "hash": "sha256d" if toy_rounds_extra is None else f"toy: second compression cut to k+{toy_rounds_extra} rounds",

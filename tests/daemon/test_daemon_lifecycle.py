@@ -78,7 +78,7 @@ async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> N
 
 
 async def test_broker_restart_then_sigterm_publishes_offline(mosquitto: Broker, tmp_path) -> None:
-    d = DaemonProc(tmp_path, mosquitto, devices=LV06_ONLY)
+    d = DaemonProc(tmp_path, mosquitto, devices=LV06_ONLY + "\n[recording]\nenabled = true\n")
     try:
         d.notify.wait_for("READY=1", 30)
         await _wait_device_up(mosquitto, d.node, "lv06")
@@ -102,6 +102,8 @@ async def test_broker_restart_then_sigterm_publishes_offline(mosquitto: Broker, 
     assert seen[f"asicrc/{d.node}/status"] == "offline"
     assert "published offline" in d.log()
     assert json.loads((d.state_dir / "identities.json").read_text())["lv06"]["model"] == "lv06"
+    # SIGTERM flushed the live reservoir stream's recording into the state directory
+    assert list((d.state_dir / "recordings").glob("stream-*.npz")), d.log()
 
 
 async def test_narma_run_over_mqtt_reports_nrmse(mosquitto: Broker, tmp_path) -> None:

@@ -209,3 +209,19 @@ def test_every_documented_metric_is_exported(daemon: DaemonProc) -> None:
     assert len(documented) > 20
     missing = sorted(documented - exported)
     assert missing == [], missing
+
+
+async def test_status_all_lists_every_node_on_the_broker(daemon: DaemonProc) -> None:
+    # another site's daemon left its retained availability and info (here: it went offline cleanly)
+    other = f"site-{uuid.uuid4().hex[:6]}"
+    async with mqtt_client(daemon.broker) as c:
+        await c.publish(f"asicrc/{other}/status", b"offline", qos=1, retain=True)
+        await c.publish(f"asicrc/{other}/info", json.dumps({"node": other, "version": "0.1.0", "host": "far",
+                                                            "devices": ["s9-a"]}).encode(), qos=1, retain=True)
+    proc = await asyncio.create_subprocess_exec(ASICRC, "status", "--all", "--json", "--port",
+                                                str(daemon.broker.port), stdout=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    nodes = json.loads(out)
+    assert nodes[daemon.node]["status"] == "online" and "lv06" in nodes[daemon.node]["info"]["devices"]
+    assert nodes[other] == {"status": "offline", "info": {"node": other, "version": "0.1.0", "host": "far",
+                                                          "devices": ["s9-a"]}}

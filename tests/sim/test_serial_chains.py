@@ -190,7 +190,7 @@ def pll_frame(model: str, mhz: float, addr: int) -> bytes:
 
 
 @pytest.mark.parametrize(("model", "freqs_mhz", "seconds"), [
-    ("bm1387", [650.0, 550.0, 400.0, 250.0], 4.0),
+    ("bm1387", [650.0, 500.0, 300.0, 150.0], 4.0),
     ("bm1366", [485.0, 400.0, 300.0, 200.0], 2.0),
 ])
 async def test_chips_hash_their_own_nonce_ranges_in_parallel(model: str, freqs_mhz: list[float],
@@ -198,7 +198,8 @@ async def test_chips_hash_their_own_nonce_ranges_in_parallel(model: str, freqs_m
     chips = len(freqs_mhz)
     interval = registers.address_interval(chips)  # what the project's UART driver uses
     if model == "bm1387":
-        chain: SimBM1366Chain | SimBM1387Chain = SimBM1387Chain(serial="par-87", seed=5, clock=Clock(1.0), chips=chips)
+        chain: SimBM1366Chain | SimBM1387Chain = SimBM1387Chain(serial="par-87", seed=5, clock=Clock(1.0), chips=chips,
+                                                                search_rate_hs=10_000.0)
         decoder: codecs._StreamDecoder = codecs.BM1387Decoder(address_interval=interval)
         init = registers.bm1387_address_sequence(chips, interval)
         ticket = registers.bm1387_ticket_mask_frame
@@ -234,9 +235,9 @@ async def test_chips_hash_their_own_nonce_ranges_in_parallel(model: str, freqs_m
     rates = chain.physics.chip_hashrate_hs()
     expected = decoded.sum() * rates / rates.sum()
     chi2 = float(((decoded - expected) ** 2 / expected).sum())
-    assert decoded.sum() >= 150 and chi2 < CHI2_CRIT_001[chips - 1], (decoded.tolist(), expected.round(1).tolist())
+    assert decoded.sum() >= 300 and chi2 < CHI2_CRIT_001[chips - 1], (decoded.tolist(), expected.round(1).tolist())
     # the same counts would be wildly off if the chips shared one rate (the test can tell the difference)
     flat = np.full(chips, decoded.sum() / chips)
     assert float(((decoded - flat) ** 2 / flat).sum()) > CHI2_CRIT_001[chips - 1]
-    # parallel, not one chip after another: all chips show up within the first few dozen nonces
-    assert set(int(r["chip"]) for r in got[:40]) == set(range(chips))
+    # parallel, not one chip after another: every chip shows up early (slowest chip's share is >= 9 %)
+    assert set(int(r["chip"]) for r in got[:120]) == set(range(chips))

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asicrc.daemon.cli import main
@@ -14,13 +15,22 @@ from asicrc.daemon.cli import main
 
 @pytest.mark.slow
 def test_cli_writes_report_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from asicrc.reservoir.eventcols import events_to_columns
+    from asicrc.reservoir.recording import RunRecord, save_run
+    from asicrc.reservoir.tpf.simstream import generate_events
+
+    z = np.zeros(2)
+    save_run(tmp_path / "rec", "dev", RunRecord(u=z, target=z, features=np.zeros((2, 1)), feature_names=["x"],
+                                                events=events_to_columns(generate_events(9, 1200.0))))
     out = tmp_path / "tpf"
     rc = main(["tpf", "--rounds", "4-5", "--hashes", "1e4", "--positive-rate", "0.02", "--seeds", "2",
-               "--classifiers", "logreg,mlp", "--effort", "0.3", "--telemetry-seconds", "1200", "--out", str(out)])
+               "--classifiers", "logreg,mlp", "--effort", "0.3", "--telemetry-seconds", "1200",
+               "--recording", str(tmp_path / "rec" / "dev"), "--out", str(out)])
     assert rc == 0
     rep = json.loads((out / "report.json").read_text())
     assert rep["early_reject"]["identical_accepts"] is True
-    assert set(rep["gate"]) == {"sha256", "toy", "telemetry"}
+    assert set(rep["gate"]) == {"sha256", "toy", "telemetry", "telemetry_recording"}
+    assert rep["telemetry_recording"]["config"]["n_test"] > 100
     assert rep["gate"]["sha256"]["enabled"] is False
     assert rep["sha256"]["config"]["ks"] == [4, 5] and len(rep["sha256"]["runs"]) == 4
     for name in rep["plots"]:

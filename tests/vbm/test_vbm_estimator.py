@@ -36,15 +36,32 @@ def test_95ci_covers_the_true_hashrate_93_to_97_percent(hashrate_hs: float, diff
     assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f}"
 
 
-def test_ratio_interval_covers_the_true_ratio() -> None:
+@pytest.mark.parametrize(("t_on", "t_off"), [(150.0, 150.0), (100.0, 250.0)])
+def test_ratio_interval_covers_the_true_ratio(t_on: float, t_off: float) -> None:
+    """93-97 % like the hashrate interval; unequal exposures catch a swapped t_on/t_off."""
     rng = np.random.default_rng(7)
     trials, covered = 2000, 0
+    r_on, r_off = 2.4, 2.0  # true ratio 1.2
     for _ in range(trials):
-        t_on, t_off, r_on, r_off = 150.0, 150.0, 2.4, 2.0  # true ratio 1.2
         n_on, n_off = rng.poisson(r_on * t_on), rng.poisson(r_off * t_off)
         _, lo, hi = rate_ratio_interval(int(n_on), t_on, int(n_off), t_off)
         covered += lo <= 1.2 <= hi
-    assert 0.93 <= covered / trials <= 0.985
+    assert 0.93 <= covered / trials <= 0.97
+
+
+def test_garwood_interval_known_values() -> None:
+    """Exact Poisson (Garwood) limits from the standard tables: a normal approximation or a chi-square with the
+    wrong degrees of freedom fails these even where coverage over many seeds still looks fine."""
+    from asicrc.drivers.stratum.hashrate import hashrate_estimate, poisson_interval
+
+    assert poisson_interval(0) == pytest.approx((0.0, 3.6889), abs=1e-4)
+    assert poisson_interval(1) == pytest.approx((0.0253, 5.5716), abs=1e-4)
+    assert poisson_interval(10) == pytest.approx((4.7954, 18.3904), abs=1e-4)
+    assert poisson_interval(100) == pytest.approx((81.364, 121.627), abs=1e-3)
+    est = hashrate_estimate(10, 2.0, 4.0)
+    assert est.rate_hs == pytest.approx(10 * 4.0 * HASHES_PER_DIFF1 / 2.0)
+    assert (est.low_hs, est.high_hs) == pytest.approx((4.7954 * 4.0 * HASHES_PER_DIFF1 / 2.0,
+                                                       18.3904 * 4.0 * HASHES_PER_DIFF1 / 2.0), rel=1e-4)
 
 
 def test_ratio_interval_known_values() -> None:

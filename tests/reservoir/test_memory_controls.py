@@ -1,0 +1,119 @@
+"""Memory capacity (Dambre 2012, held-out r² per delay), input-lag controls, the shuffle control and the
+multiple-comparison bookkeeping of the verdict."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from asicrc.reservoir.analysis import SeedResult, summarize
+from asicrc.reservoir.controls import input_lags, quadratic_features, time_shuffled
+from asicrc.reservoir.memory import linear_memory_capacity
+from asicrc.reservoir.metrics import holm, min_wilcoxon_p
+from asicrc.reservoir.split import ChronoSplit
+
+
+def _u(n: int = 1000, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(0.0, 0.5, n)
+
+
+def test_input_lags_are_aligned_and_quadratic_has_the_narma_product() -> None:
+    u = _u(50)
+    L = input_lags(u, 10)
+    for t in range(10, 50):
+        assert L[t].tolist() == [u[t - j] for j in range(10)]  # column j is u(t - j): u(t) .. u(t - 9)
+    assert np.all(L[0, 1:] == 0)
+    Q = quadratic_features(L)
+    assert Q.shape == (50, 10 + 55)
+    # NARMA-10's product 1.5·u(t)·u(t−9) must be one of the columns
+    assert any(np.allclose(Q[:, c], u * np.r_[np.zeros(9), u[:-9]]) for c in range(Q.shape[1]))
+
+
+def test_memory_capacity_of_a_delay_line_and_of_single_delays() -> None:
+    u = _u()
+    split = ChronoSplit.by_fraction(len(u), washout=200)
+    mc = linear_memory_capacity(input_lags(u, 10), u, split)
+    assert mc.total == pytest.approx(10.0, abs=0.01)  # a delay line of L taps has MC = L exactly
+    assert np.all(mc.per_lag[:10] > 0.999) and np.all(mc.per_lag[10:] == 0)
+    one = linear_memory_capacity(np.r_[np.zeros(3), u[:-3]][:, None], u, split)  # the state is u(t − 3)
+    assert one.per_lag[3] > 0.999 and 1.0 <= one.total < 1.1  # + the residual noise-floor bias
+
+
+def test_memory_capacity_of_noise_is_near_zero_and_held_out() -> None:
+    """A state independent of u: held-out r² is ~1/T_test per delay, cut at 4/T_test; what is left over 41 delays
+    is the stated residual bias (< 0.25 here), far below what in-sample r² would give (≈ 41·N/T_train)."""
+    u = _u()
+    split = ChronoSplit.by_fraction(len(u), washout=200)
+    totals = [linear_memory_capacity(np.random.default_rng(s).normal(size=(len(u), 20)), u, split).total
+              for s in range(5)]
+    assert max(totals) < 0.25
+    with pytest.raises(ValueError, match="washout >= 40"):
+        linear_memory_capacity(np.zeros((len(u), 1)), u, ChronoSplit.by_fraction(len(u), washout=30))
+
+
+def test_time_shuffle_keeps_marginals_and_destroys_alignment() -> None:
+    u = _u()
+    X = input_lags(u, 3)
+    S = time_shuffled(X, seed=1)
+    assert np.array_equal(np.sort(S, axis=0), np.sort(X, axis=0))  # same values per feature
+    assert abs(np.corrcoef(S[:, 0], u)[0, 1]) < 0.1  # no longer aligned with the input
+    # rows move together (a state vector stays a state vector)
+    assert {tuple(r) for r in S.tolist()} == {tuple(r) for r in X.tolist()}
+    assert np.array_equal(S, time_shuffled(X, seed=1))
+
+
+def test_holm_adjustment() -> None:
+    assert holm([0.01, 0.04, 0.03]).tolist() == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]).tolist() == [0.5]
+    assert holm([0.3, 0.9, 0.01, 0.02]).tolist() == pytest.approx([0.6, 0.9, 0.04, 0.06])
+    assert min_wilcoxon_p(5) == pytest.approx(1 / 32)
+
+
+def _fake(seed: int, device: float, lags10: float) -> SeedResult:
+    m = {"mean": 1.0, "lags10": lags10, "lags20": 0.4, "quad10": 0.5, "device": device,
+         "device_shuffled": 1.0, "constant_drive": 1.0, "device+lags10": lags10 - 0.05, "esn_ref": 0.3}
+    return SeedResult(seed=seed, metrics={k: {"nrmse": v, "nmse": v * v, "nrmse_range": v / 6}
+                                          for k, v in m.items()},
+                      memory={}, test_target=np.zeros(1), test_pred={})
+
+
+def test_summary_reports_holm_adjusted_family_and_seed_limit() -> None:
+    res = summarize([_fake(s, 0.2 + 0.01 * s, 0.6 + 0.01 * s) for s in range(5)])
+    tests = res["tests"]
+    fam = tests["multiple_comparisons"]["family"]
+    assert "device_vs_best_input_only" in fam and "device_plus_lags10_vs_lags10" in fam
+    raw = [tests[k]["p_wilcoxon"] for k in fam]
+    assert [tests[k]["p_wilcoxon_holm"] for k in fam] == pytest.approx(holm(raw).tolist())
+    assert tests["multiple_comparisons"]["min_attainable_p_wilcoxon"] == pytest.approx(1 / 32)
+    assert "BEATS" in res["verdict"] and "Holm-adjusted" in res["verdict"]
+    assert tests["device_vs_best_input_only"]["control"] == "lags20"
+
+
+def test_no_model_or_control_reads_the_test_targets() -> None:
+    """Every model of analyze_seed (controls, ablation, ESN reference) must be fitted on the training block only:
+    replacing the test-block targets changes the scores but no α and no prediction."""
+    from asicrc.reservoir.analysis import AnalysisConfig, analyze_seed
+    from asicrc.reservoir.esn import EsnConfig
+    from asicrc.reservoir.narma import generate_narma10
+    from asicrc.reservoir.recording import RunRecord
+
+    s = generate_narma10(900, seed=11)
+    feats = np.c_[input_lags(s.u, 3), np.random.default_rng(0).normal(size=(900, 2))]
+    cfg = AnalysisConfig(washout=100, mc_kmax=20, esn_ref=EsnConfig(units=20))
+    split = ChronoSplit.by_fraction(900, cfg.washout, cfg.train_fraction)
+
+    def run(target: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        rec = RunRecord(u=s.u, target=target, features=feats, feature_names=["a", "b", "c", "d", "e"])
+        const = RunRecord(u=s.u, target=target, features=np.tile([[1.0, 2.0]], (900, 1)), feature_names=["p", "q"])
+        res = analyze_seed(rec, const, 11, cfg)
+        return {m: v["alpha"] for m, v in res.metrics.items()}, res.test_pred
+
+    alphas, preds = run(s.target)
+    poisoned = s.target.copy()
+    poisoned[split.test] = np.random.default_rng(1).uniform(-5, 5, split.n_test)
+    alphas2, preds2 = run(poisoned)
+    assert set(alphas) >= {"lags10", "lags20", "quad10", "device", "device_shuffled", "constant_drive",
+                           "device+lags10", "esn_ref"}
+    assert alphas2 == pytest.approx(alphas, nan_ok=True)
+    for m in preds:
+        np.testing.assert_array_equal(preds[m], preds2[m])
