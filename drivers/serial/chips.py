@@ -141,12 +141,6 @@ class BM1387Ops(ChipOps):
     def job_frame(self, header: bytes, job_id: int) -> bytes:
         return codecs.bm1387_work(header, job_id)
 
-    def chip_index(self, raw_chip: np.ndarray, chips: int) -> np.ndarray:
-        # Nonce bits 2..7 carry the chip address / 4 (braiins, S9 interval 4); with our interval 256/chips the
-        # chain position is that address divided by the interval (inference; exact on an S9 chain).
-        interval = registers.address_interval(chips)
-        return np.minimum(raw_chip.astype(np.int64) * 4 // interval, chips - 1)
-
 
 def chip_ops(model: str, fast_baud: int | None = None) -> ChipOps:
     """"bm1366-uart" / "bm1387-uart" -> the chip's ops; fast_baud overrides the post-init baud (None: default)."""

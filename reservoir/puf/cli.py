@@ -140,9 +140,13 @@ def _evaluate(args: argparse.Namespace) -> int:
             plot_group_eer(report, out / f"group_eer_seed{seed}.png")
     if len(eers) >= 2:
         m, s = float(np.mean(eers)), float(np.std(eers, ddof=1))
-        half = float(student_t.ppf(0.975, len(eers) - 1)) * s / np.sqrt(len(eers))
-        print(f"across {len(eers)} seeds: EER (all features, different ambient) = {m:.4f} "
-              f"[{max(0.0, m - half):.4f}, {m + half:.4f}] (t-interval)")
+        if s == 0:  # every seed gave the same EER (typically 0): a t-interval of width 0 would claim certainty
+            print(f"across {len(eers)} seeds: EER (all features, different ambient) = {m:.4f} in every seed; no "
+                  "t-interval (zero spread); see the per-seed device-bootstrap intervals above")
+        else:
+            half = float(student_t.ppf(0.975, len(eers) - 1)) * s / np.sqrt(len(eers))
+            print(f"across {len(eers)} seeds: EER (all features, different ambient) = {m:.4f} "
+                  f"[{max(0.0, m - half):.4f}, {m + half:.4f}] (t-interval)")
     if out:
         print(f"reports and plots in {out}")
     return 0

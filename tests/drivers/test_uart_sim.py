@@ -100,6 +100,9 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
             assert 0 <= ev.data["chip"] < chips
         tel = (await wait_for(sub, lambda e: e.kind == Kind.TELEMETRY, wall_s=30)).data
         assert sum(tel["chip_nonces"]) == tel["nonces"] and len(tel["chip_nonces"]) == chips
+        # attribution is to the chip that found the nonce: never more than that chip sent (frames can be lost)
+        sent = sim.chip_nonces_sent.copy()
+        assert all(int(got) <= int(n) for got, n in zip(tel["chip_nonces"], sent, strict=True)), (tel, sent)
     finally:
         await dev.stop()
         await sim.stop()
