@@ -37,6 +37,7 @@ ffibuilder.set_source(
     "\n".join(f'#include "{name}"' for name in HEADERS),
     sources=SOURCES,
     include_dirs=[os.path.relpath(SRC)],
+    depends=sorted(os.path.relpath(os.path.join(SRC, n)) for n in os.listdir(SRC) if n.endswith((".h", ".inc"))),
     extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
 )
 

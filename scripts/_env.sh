@@ -10,7 +10,7 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel "cffi>=1.16" >/dev/null 2>&1 ||
         "$VENV/bin/python" -m pip install --upgrade pip setuptools wheel "cffi>=1.16"
 fi
-STAMP_INPUT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/native/build_native.py "$ROOT"/native/src/*.[ch] 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
+STAMP_INPUT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/native/build_native.py "$ROOT"/native/src/*.[ch] "$ROOT"/native/src/*.inc "$ROOT"/native/src/*.cdef 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
 STAMP="$VENV/.asicrc-installed"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$STAMP_INPUT" ] || ! ls "$ROOT"/native/_core*.so >/dev/null 2>&1; then
     echo "asicrc: installing asicrc${EXTRAS:+[$EXTRAS]} (builds the C core)" >&2

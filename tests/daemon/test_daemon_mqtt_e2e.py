@@ -225,3 +225,23 @@ async def test_status_all_lists_every_node_on_the_broker(daemon: DaemonProc) -> 
     assert nodes[daemon.node]["status"] == "online" and "lv06" in nodes[daemon.node]["info"]["devices"]
     assert nodes[other] == {"status": "offline", "info": {"node": other, "version": "0.1.0", "host": "far",
                                                           "devices": ["s9-a"]}}
+
+
+async def test_home_assistant_restart_gets_discovery_again(daemon: DaemonProc) -> None:
+    topic = f"homeassistant/sensor/asicrc_{daemon.node}_lv06/power/config"
+    async with mqtt_client(daemon.broker) as c:
+        await c.publish(topic, b"", qos=1, retain=True)  # as if HA's retained config had been lost
+        await c.subscribe(topic, qos=1)
+        await c.publish("homeassistant/status", b"online", qos=1)  # HA's birth message
+        seen = await collect(c, lambda s: bool(s.get(topic)), 15)
+    cfg = seen[topic]
+    assert cfg["device_class"] == "power" and cfg["unit_of_measurement"] == "W"
+
+
+async def test_tpf_and_reservoir_queries(daemon: DaemonProc) -> None:
+    tpf = await request(mq(daemon), daemon.node, "tpf", {}, 10)
+    assert tpf["status"] == "ok"
+    assert tpf["data"]["enabled"] is False and tpf["data"]["reason"]  # off until held-out evidence says otherwise
+    res = await request(mq(daemon), daemon.node, "reservoir", {}, 10)
+    assert res["status"] == "ok" and res["data"]["stream"]["windows"] >= 1
+    assert "lv06" in res["data"]["stream"]["devices"]
