@@ -100,7 +100,11 @@ def bootstrap_eer_ci(
     resamples: int = 500,
     confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Percentile interval of the EER, resampling *devices* (a device's distances are not independent)."""
+    """Percentile interval of the EER, resampling *probe* devices only (impostor distances keyed by probe).
+
+    Kept for callers without pair labels; it does not resample the template side of impostor pairs, so it is too
+    narrow when errors cluster on a few templates. `evaluate` uses :func:`device_bootstrap` (two-way).
+    """
     devices = sorted(set(genuine_by_device) & set(impostor_by_device))
     if len(devices) < 2:
         raise ValueError("a device bootstrap needs at least 2 devices")
