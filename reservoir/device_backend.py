@@ -251,15 +251,16 @@ async def _step_loop(rig: SimRig, encoder: InputEncoder, u: F64, V: int, sub_s: 
         for v in range(V):
             k = t * V + v
             await rig.apply(encoder.actuation(float(u[t]), v))
-            timing.bounds_ns[k] = clock.now_ns()
-            wait = (t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9
-            timing.max_lateness_s = max(timing.max_lateness_s, -wait)
-            if wait < -sub_s / 2:
-                # the host stalled: shift the schedule instead of squeezing the next windows to zero length
-                # (the recorded boundaries keep the true, longer window)
-                t0 += round(-wait * 1e9)
+            start_ns = clock.now_ns()
+            timing.bounds_ns[k] = start_ns
+            late_ns = start_ns - (t0 + k * sub_ns)  # how late this window starts against the schedule
+            timing.max_lateness_s = max(timing.max_lateness_s, late_ns / 1e9)
+            if late_ns > sub_ns // 2:
+                # the host stalled (the previous window was stretched; its recorded boundaries say so): shift the
+                # schedule so that this window still gets its full length instead of being squeezed to catch up
+                t0 += late_ns
                 timing.reanchored += 1
-            await clock.sleep(wait)
+            await clock.sleep((t0 + (k + 1) * sub_ns - clock.now_ns()) / 1e9)
         batch = rec.drain()
         start = timing.bounds_ns[t * V]
         encoder.observe(sum(1 for e in batch if str(e.kind) in HASH_KINDS and e.t_ns >= start))

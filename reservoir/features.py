@@ -2,7 +2,8 @@
 
 Windows are given by their boundaries in ns (T·V + 1 increasing values; V sub-windows per step). For each
 sub-window, from hash events (kind share or nonce):
-  count; log_dt_mean / log_dt_var of inter-arrival times (s) ending in the window; cv_dt; log2 achieved-difficulty
+  count; rate (count / true window length); log_dt_mean / log_dt_var of inter-arrival times (s) ending in the
+  window; cv_dt; log2 achieved-difficulty
   mean and max; reject_fraction; nonce_hi_byte_mean, nonce_popcount_mean, version_popcount_mean;
   chip_bin_<i> counts when nonce events name their chip (chips folded into `chip_bins` bins);
 and from telemetry events, for each of TELEMETRY_KEYS seen: level (last value at window end, carried forward) and
@@ -49,7 +50,11 @@ def _hash_features(cols: Columns, bounds: npt.NDArray[np.int64], chip_bins: int)
     one = np.ones(len(t))
     count = _window_sums(idx, one, nwin)
     win_s = np.diff(bounds) / 1e9
-    out: dict[str, F64] = {"count": count}
+    # rate = count per second of the window's true length: a host stall stretches or squeezes a window (recorded in
+    # bounds_ns), which changes its count without the device doing anything different. The window length itself
+    # is deliberately not a feature: host lateness can depend on the load the input causes (input leaking
+    # through the host, not through the device).
+    out: dict[str, F64] = {"count": count, "rate": count / win_s}
     # inter-arrival times, each assigned to the window in which the later event falls
     dt = np.diff(t) / 1e9
     dti = idx[1:]

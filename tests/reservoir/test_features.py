@@ -34,6 +34,12 @@ def test_per_window_share_statistics() -> None:
     fm = extract_features(events_to_columns(evs), np.array([0, 1, 2, 3]) * S)
     f = dict(zip(fm.names, fm.values.T, strict=True))
     np.testing.assert_array_equal(f["count@v0"], [3, 1, 0])
+    # a window stretched by a host stall: count grows with its length, rate (count / true length) does not
+    evs2 = [share(t) for t in (0.25, 0.5, 0.75, 1.5, 2.0, 2.5, 2.9)]
+    fm2 = extract_features(events_to_columns(evs2), np.array([0, 1, 3]) * S)
+    g = dict(zip(fm2.names, fm2.values.T, strict=True))
+    np.testing.assert_array_equal(g["count@v0"], [3, 4])
+    np.testing.assert_allclose(g["rate@v0"], [3.0, 2.0])
     # intervals ending in window 0: 0.2 and 0.4 s; in window 1: 0.8 s
     assert f["log_dt_mean@v0"][0] == pytest.approx((np.log(0.2) + np.log(0.4)) / 2)
     assert f["log_dt_mean@v0"][1] == pytest.approx(np.log(0.8))

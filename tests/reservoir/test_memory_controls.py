@@ -117,3 +117,42 @@ def test_no_model_or_control_reads_the_test_targets() -> None:
     assert alphas2 == pytest.approx(alphas, nan_ok=True)
     for m in preds:
         np.testing.assert_array_equal(preds[m], preds2[m])
+
+
+def test_step_schedule_shifts_after_a_stall_instead_of_squeezing_windows() -> None:
+    """A host stall stretches one window; the next window must still get its full length (the schedule shifts),
+    not be squeezed to catch up, and the recorded boundaries must show the true lengths."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from asicrc.reservoir.device_backend import _step_loop
+    from asicrc.reservoir.encoding import EncoderConfig, InputEncoder
+
+    class StallingClock:
+        def __init__(self, stall_at: dict[int, float]) -> None:
+            self.t = 0
+            self.sleeps = 0
+            self.stall_at = stall_at
+
+        def now_ns(self) -> int:
+            return self.t
+
+        async def sleep(self, s: float) -> None:
+            self.t += round((max(s, 0.0) + self.stall_at.get(self.sleeps, 0.0)) * 1e9)
+            self.sleeps += 1
+
+    clock = StallingClock({5: 0.8, 9: 0.3})  # sleep 0 is the settle window; sleep k+1 ends window k
+
+    async def apply(_: object) -> None:
+        return None
+
+    rig = SimpleNamespace(clock=clock, apply=apply)
+    rec = SimpleNamespace(drain=lambda: [])
+    enc = InputEncoder(EncoderConfig(encoding="difficulty", mode="monologue", d_base=1.0))
+    timing = asyncio.run(_step_loop(rig, enc, np.full(12, 0.25), 1, 1.0, rec, None))
+    lengths = np.diff(timing.bounds_ns) / 1e9
+    assert lengths[4] == pytest.approx(1.8)  # the stalled window, recorded as it was
+    assert lengths[5] == pytest.approx(1.0)  # not 0.2: the schedule shifted
+    assert lengths[8] == pytest.approx(1.3) and lengths[9] == pytest.approx(0.7)  # a small stall is caught up
+    assert min(lengths) >= 0.5 and timing.reanchored == 1
+    assert timing.max_lateness_s == pytest.approx(0.8)
