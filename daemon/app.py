@@ -20,6 +20,7 @@ from typing import Any
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 
 from . import config as config_mod
 from . import wiring
@@ -27,7 +28,7 @@ from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
-from .fleetstate import FleetState
+from .fleetstate import TWO_32, FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
@@ -186,6 +187,8 @@ class Daemon:
 
     async def _device_main(self, dc: DeviceConfig) -> None:
         st = self.fleet.add_device(dc.id, dc.model, dc.transport)
+        if dc.model == "lbbox":
+            st.hashes_per_difficulty = TWO_32 / LBRY_DIFF_MULTIPLIER
         sim: Any = None
         device: Device | None = None
         try:
@@ -199,6 +202,7 @@ class Daemon:
                     self._unavailable(dc, str(exc))
                     return
                 ports = dict(getattr(sim, "ports", {}) or {})
+                st.hash_scale = float(getattr(sim, "hash_scale", 1.0) or 1.0)
             try:
                 device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
                                               self._pool_for(dc))

@@ -41,6 +41,12 @@ class DeviceState:
     last_poll_unix: float = 0.0
     poll_duration_s: float = 0.0
     poll_success: bool = False
+    # Simulated miners hash at modeled_rate / hash_scale (docs/sim.md), so their shares stand for hash_scale
+    # times the work their difficulty says; 1.0 for real hardware.
+    hash_scale: float = 1.0
+    # Hashes one unit of share difficulty stands for: 2^32 on Bitcoin pools, 2^32/256 on LBRY pools
+    # (LBRY pools scale Stratum difficulty by 256, see asicrc.drivers.stratum.lbry).
+    hashes_per_difficulty: float = TWO_32
     # (t_s on the producer clock, assigned difficulty) of accepted shares inside the hashrate window
     _accepted: deque[tuple[float, float]] = field(default_factory=deque)
     _first_t_s: float | None = None
@@ -94,9 +100,10 @@ class DeviceState:
         mean_diff = (sum(d for _, d in self._accepted) / n) if n else 0.0
         if n == 0 or mean_diff <= 0:
             return {"value": 0.0, "low": 0.0, "high": math.nan, "shares": 0.0, "window_s": span}
-        scale = mean_diff * TWO_32 / span
+        scale = mean_diff * self.hashes_per_difficulty * self.hash_scale / span
         lo, hi = poisson_interval(n)
-        return {"value": n * scale, "low": lo * scale, "high": hi * scale, "shares": float(n), "window_s": span}
+        return {"value": n * scale, "low": lo * scale, "high": hi * scale, "shares": float(n), "window_s": span,
+                "hash_scale": self.hash_scale}
 
 
 class FleetState:
