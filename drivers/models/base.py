@@ -15,6 +15,7 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..tasks import cancel_and_wait
 from .data import ModelData
 from .spec import DeviceSpec
 
@@ -130,11 +131,8 @@ class BaseDevice(Device):
         self._task = asyncio.create_task(self._run(ok), name=f"device-{self.spec.device_id}")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         await self._disconnect()
         if self.online:
             self._set_online(False, "stopped")

@@ -46,4 +46,7 @@ async def set_worker_difficulty(server: Any, device_id: str, worker: str, diffic
             device_id, "difficulty", f"no live Stratum connection for this device (worker {worker!r})"
         )
     for conn_id in conns:
-        setter(conn_id, difficulty)
+        try:
+            setter(conn_id, difficulty)
+        except KeyError as exc:  # the connection closed between the lookup and the change
+            raise ActuationUnsupported(device_id, "difficulty", f"Stratum connection went away ({exc})") from exc

@@ -7,7 +7,6 @@ must cool and watch the board themselves (documented in docs/drivers.md).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import struct
 import time
@@ -21,6 +20,7 @@ from ..events import FanOut, Kind, Source
 from ..serial.chain import UartChain
 from ..serial.chips import chip_ops
 from ..serial.link import SerialError
+from ..tasks import cancel_and_wait
 from .base import BaseDevice
 from .data import ModelData
 from .spec import DeviceSpec, SpecError
@@ -76,11 +76,8 @@ class UartChainDevice(BaseDevice):
         self._job_task = asyncio.create_task(self._feed_jobs(), name=f"jobs-{self.spec.device_id}")
 
     async def _disconnect(self) -> None:
-        if self._job_task is not None:
-            self._job_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._job_task
-            self._job_task = None
+        task, self._job_task = self._job_task, None
+        await cancel_and_wait(task)
         if self.chain is not None:
             self.chain.close()
             self.chain = None

@@ -28,6 +28,7 @@ from typing import Any, cast
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
 
+from ..tasks import cancel_and_wait
 from .control import rate_encoded_difficulty
 from .hashrate import HashrateEstimate, hashrate_from_difficulty_sum
 from .jobs import JobSource, PayloadJobSource, TemplateJobSource
@@ -127,8 +128,7 @@ class StratumServer:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
         self._tasks.clear()
         if self._server is not None:
             self._server.close()

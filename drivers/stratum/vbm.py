@@ -22,13 +22,13 @@ Hooks used on the server: share, job-sent and connection listeners, and the publ
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import statistics
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from ..tasks import cancel_and_wait
 from .jobs import JobSource, TemplateJobSource
 from .server import StratumServer
 from .session import Connection, ShareRecord
@@ -153,10 +153,7 @@ class VirtualBlockManager:
 
     async def stop(self) -> None:
         task, self._refill_task = self._refill_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def enable(self) -> None:
         self.enabled = True
