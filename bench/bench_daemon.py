@@ -29,7 +29,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,24 +42,12 @@ ASICRC = str(Path(sys.executable).with_name("asicrc"))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
-FLEET = """
-[[devices]]
-id = "s9"
-model = "s9"
-seed = 1
-difficulty = 4096
-
-[[devices]]
-id = "lv06"
-model = "lv06"
-seed = 2
-difficulty = 128
-
-[[devices]]
-id = "lbbox"
-model = "lbbox"
-seed = 3
-"""
+# The fleet is the embedded default config's (daemon/default.toml): its devices and its pool difficulty. An
+# earlier version hard-coded difficulties 4096/128/64 here, at which the simulated miners (scanning ~20 kH/s of
+# real nonces, docs/sim.md) never find a share, so the "default fleet" figures covered no share traffic at all.
+DEFAULT_TOML = resources.files("asicrc.daemon").joinpath("default.toml").read_text()
+FLEET = DEFAULT_TOML[DEFAULT_TOML.index("[[devices]]"):]
+POOL_DIFFICULTY = float(tomllib.loads(DEFAULT_TOML)["stratum"]["difficulty"])
 
 
 def free_port() -> int:
@@ -77,7 +67,8 @@ def rss_bytes(pid: int) -> int:
 
 def config(node: str, broker_port: int, state: Path, devices: str, stratum_port: int) -> str:
     return (f'[node]\nid = "{node}"\nstate_dir = "{state}"\n[mqtt]\nhost = "127.0.0.1"\nport = {broker_port}\n'
-            f'[prometheus]\nport = {free_port()}\n[stratum]\nport = {stratum_port}\n{devices}')
+            f'[prometheus]\nport = {free_port()}\n[stratum]\nport = {stratum_port}\ndifficulty = {POOL_DIFFICULTY!r}\n'
+            f'{devices}')
 
 
 def start_broker(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -145,8 +136,10 @@ async def probe_miner(pool_port: int, delay_s: float) -> None:
             await client.close()
 
 
-async def collect_latency(port: int, node: str, stop: asyncio.Event, out: list[float], after_ns: int) -> None:
-    """Latency of events produced after `after_ns` (start-up events queued before the broker link are excluded)."""
+async def collect_latency(port: int, node: str, stop: asyncio.Event, out: list[float], after_ns: int,
+                          per_source: dict[str, int]) -> None:
+    """Latency of events produced after `after_ns` (start-up events queued before the broker link are excluded);
+    `per_source` counts the measured events per (device topic, event kind)."""
     async with aiomqtt.Client("127.0.0.1", port, identifier=f"bench-lat-{uuid.uuid4().hex[:6]}") as c:
         await c.subscribe(f"asicrc/{node}/+/event")
         async for msg in c.messages:
@@ -154,6 +147,8 @@ async def collect_latency(port: int, node: str, stop: asyncio.Event, out: list[f
             ev = json.loads(bytes(msg.payload))
             if int(ev["t_ns"]) >= after_ns:
                 out.append((now - int(ev["t_ns"])) / 1e6)
+                key = f"{str(msg.topic).split('/')[2]}:{ev.get('kind', '?')}"
+                per_source[key] = per_source.get(key, 0) + 1
             if stop.is_set():
                 return
 
@@ -202,7 +197,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         latencies: list[float] = []
         stop = asyncio.Event()
         after_ns = time.monotonic_ns() + int(args.warmup * 1e9)
-        lat_task = asyncio.create_task(collect_latency(port, "bench-fleet", stop, latencies, after_ns))
+        per_source: dict[str, int] = {}
+        lat_task = asyncio.create_task(collect_latency(port, "bench-fleet", stop, latencies, after_ns, per_source))
         probe = asyncio.create_task(probe_miner(fleet_pool, args.warmup))
         data = await sample({k: p.pid for k, p in procs.items()}, args.duration, args.warmup)
         stop.set()
@@ -229,7 +225,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "duration_s": args.duration, "warmup_s": args.warmup, "fleet": fleet, "idle_reference": idle,
         "event_to_mqtt_ms": {"p50": float(np.percentile(lat, 50)), "p99": float(np.percentile(lat, 99)),
-                             "n": len(latencies)},
+                             "n": len(latencies), "per_source": dict(sorted(per_source.items()))},
         "broker_round_trip_ms_reference": {"p50": float(np.percentile(rtt, 50)), "p99": float(np.percentile(rtt, 99)),
                                            "n": len(rt)},
     }
@@ -249,6 +245,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     r50, r99 = result["broker_round_trip_ms_reference"]["p50"], result["broker_round_trip_ms_reference"]["p99"]
     print(f"event -> MQTT latency: p50 {p50:.2f} ms, p99 {p99:.2f} ms over {len(latencies)} events "
           f"(raw broker round trip p50 {r50:.2f} ms, p99 {r99:.2f} ms; ratio p50 {p50 / r50:.1f}x, p99 {p99 / r99:.1f}x)")
+    print("measured events per device:kind: " + (", ".join(f"{k}={v}" for k, v in sorted(per_source.items()))
+                                                    or "none"))
     print("goals: " + ", ".join(f"{k}={'met' if v else 'MISSED'}" for k, v in goals.items()))
     result["exit_code"] = 0 if all(goals.values()) else 1
     shutil.rmtree(work, ignore_errors=True)

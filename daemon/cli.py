@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,6 +27,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "puf": ("asicrc.reservoir.puf.cli", "device fingerprint enrol/verify/evaluate"),
     "vbm-ab": ("asicrc.drivers.stratum.vbm_cli", "A/B test of the virtual block manager option"),
 }
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM turned into an exception, so a batch command unwinds (finally blocks, closed files) like Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for the user: file errors as `PATH: reason` rather than `[Errno N] reason: 'PATH'`."""
+    if isinstance(exc, OSError) and exc.strerror and exc.filename is not None:
+        if isinstance(exc, FileExistsError):
+            return f"{exc.filename}: exists and is not a directory"
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[argparse.ArgumentParser]]:
@@ -56,15 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd_parser = argparse.ArgumentParser(prog=f"asicrc {name}", description=COMMANDS[name][1])
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])
+    # commands that serve until stopped (run, sim, stratum serve) install their own asyncio handlers over this
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return int(module.run(args) or 0)
+    except Terminated:
+        print(f"asicrc {name}: terminated (SIGTERM)", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
+        print(f"asicrc {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # user-facing: one clear line, not a traceback
         if getattr(exc, "asicrc_user_error", False) or isinstance(exc, (ValueError, OSError)):
-            print(f"asicrc {name}: error: {exc}", file=sys.stderr)
+            print(f"asicrc {name}: error: {describe_error(exc)}", file=sys.stderr)
             return 1
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 if __name__ == "__main__":

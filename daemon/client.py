@@ -35,6 +35,8 @@ def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def connection_from_args(args: argparse.Namespace) -> tuple[MqttConfig, str]:
+    if not 0 < args.timeout < float("inf"):
+        raise ClientError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
     cfg = config_mod.load(args.config) if args.config else config_mod.Config()
     mq = cfg.mqtt
     changes: dict[str, Any] = {}
@@ -76,7 +78,7 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
         payload["transaction"] = transaction
         payload["reply_to"] = reply_topic
     try:
-        async with build_client(mq, client_id, None) as client:
+        async with build_client(mq, client_id, None, timeout_s=wait_s) as client:
             await client.subscribe(reply_topic, qos=1)
             await client.publish(topics.request(method), json.dumps(payload).encode(), qos=1, properties=props)
             async with asyncio.timeout(wait_s):
@@ -97,11 +99,11 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
     raise ClientError("the broker closed the connection before an answer arrived")
 
 
-async def survey(mq: MqttConfig, wait_s: float) -> dict[str, dict[str, Any]]:
+async def survey(mq: MqttConfig, wait_s: float, connect_s: float = 10.0) -> dict[str, dict[str, Any]]:
     """Every node that left a retained status/info on the broker: {node: {"status": ..., "info": {...}}}."""
     nodes: dict[str, dict[str, Any]] = {}
     try:
-        async with build_client(mq, new_client_id("asicrc-cli"), None) as client:
+        async with build_client(mq, new_client_id("asicrc-cli"), None, timeout_s=connect_s) as client:
             await client.subscribe(f"{mq.base_topic}/+/status", qos=1)
             await client.subscribe(f"{mq.base_topic}/+/info", qos=1)
             with contextlib.suppress(TimeoutError):

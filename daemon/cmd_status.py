@@ -32,7 +32,7 @@ def _print_node(status: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     mq, node = connection_from_args(args)
     if args.all:
-        nodes = asyncio.run(survey(mq, min(args.timeout, 2.0)))
+        nodes = asyncio.run(survey(mq, min(args.timeout, 2.0), connect_s=args.timeout))
         if args.json:
             print(json.dumps(nodes, indent=2, sort_keys=True))
             return 0

@@ -111,7 +111,8 @@ class Experiments:
         else:
             tail = (run.out / "stderr.log").read_text(errors="replace").strip().splitlines()[-1:] \
                 if (run.out / "stderr.log").exists() else []
-            run.result = {"status": "stopped" if rc < 0 else "error", "returncode": rc,
+            # killed by a signal (rc < 0), or the CLI's own exit after SIGTERM (143) / SIGINT (130)
+            run.result = {"status": "stopped" if rc < 0 or rc in (130, 143) else "error", "returncode": rc,
                           "error": tail[0] if tail else ""}
         run.result["out"] = str(run.out)
         log.info("experiment %s finished: %s", run.name, run.result.get("status"))

@@ -104,8 +104,10 @@ def event_payload(ev: Event) -> dict[str, Any]:
             "data": dict(ev.data)}
 
 
-def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None) -> aiomqtt.Client:
-    """An aiomqtt client with the configured protocol, credentials and TLS (shared by daemon and CLI)."""
+def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
+                 timeout_s: float = 10.0) -> aiomqtt.Client:
+    """An aiomqtt client with the configured protocol, credentials and TLS (shared by daemon and CLI).
+    `timeout_s` bounds the connect handshake and each operation."""
     password = cfg.password or (Path(cfg.password_file).read_text().strip() if cfg.password_file else "")
     tls_context = None
     if cfg.tls:
@@ -116,7 +118,7 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None) -> ai
     will = aiomqtt.Will(will_topic, b"offline", qos=1, retain=True) if will_topic else None
     return aiomqtt.Client(
         cfg.host, cfg.port, identifier=identifier, protocol=proto, keepalive=cfg.keepalive_s, will=will,
-        username=cfg.username or None, password=password or None, tls_context=tls_context, timeout=10.0,
+        username=cfg.username or None, password=password or None, tls_context=tls_context, timeout=timeout_s,
     )
 
 

@@ -31,6 +31,8 @@ class Finding:
 def parse_target(target: str) -> tuple[str, int | None]:
     host, sep, port_text = target.rpartition(":")
     if not sep:
+        if not target.strip():
+            raise ValueError("bad target '': expected HOST or HOST:PORT with PORT in 1..65535")
         return target, None
     if not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
         raise ValueError(f"bad target {target!r}: expected HOST or HOST:PORT with PORT in 1..65535")

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=1000, help="NARMA steps per run (default 1000)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5; >= 5 for a verdict)")
     parser.add_argument("--seed-base", type=int, default=0, help="first seed (seeds are base..base+K-1)")
-    parser.add_argument("--out", type=Path, help="output directory (recording + report.json + PNGs)")
+    parser.add_argument("--out", type=Path, help="new output directory (recording + report.json + PNGs); required unless --replay")
     parser.add_argument("--replay", type=Path, metavar="DIR", help="re-analyse a recording directory offline")
     parser.add_argument("--mode", choices=[m for m in MODES if m != "constant"], default="monologue",
                         help="drive mode (the constant control always runs as well)")

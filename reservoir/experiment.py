@@ -42,6 +42,11 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
         raise ValueError(f"--steps {steps} too short: need more than washout {cfg.washout} + 100 steps")
     if not seeds:
         raise ValueError("need at least one seed")
+    if cfg.washout < 0:
+        raise ValueError(f"--washout must be >= 0, got {cfg.washout}")
+    if (out / "experiment.json").exists():  # never overwrite a recording: it is the source of truth
+        raise ValueError(f"{out} already holds an experiment (experiment.json): choose another --out, or "
+                         f"re-analyse it with --replay {out}")
     out.mkdir(parents=True, exist_ok=True)
     exp = {"backend": backend.name, "steps": steps, "seeds": seeds, "mode": mode,
            "analysis": {"washout": cfg.washout, "train_fraction": cfg.train_fraction, "mc_kmax": cfg.mc_kmax,

@@ -4,6 +4,20 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ASICRC_VENV:-$ROOT/.venv}"
 EXTRAS="${1:-}"
+# Debian splits venv/ensurepip and the C headers (needed to build the C core) out of python3.
+python_ready() {
+    python3 -c 'import ensurepip, venv' >/dev/null 2>&1 &&
+        python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'
+}
+if [ ! -x "$VENV/bin/python" ] && ! python_ready; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "asicrc: installing python3-venv and python3-dev from Debian" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-dev >/dev/null
+    else
+        echo "asicrc: python3 needs venv and its C headers: sudo apt-get install python3-venv python3-dev" >&2
+        exit 1
+    fi
+fi
 if [ ! -x "$VENV/bin/python" ]; then
     echo "asicrc: creating virtual environment in $VENV" >&2
     python3 -m venv "$VENV"

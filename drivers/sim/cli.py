@@ -18,6 +18,7 @@ import sys
 from typing import Any
 
 from asicrc.drivers.clock import Clock
+from asicrc.drivers.events import Subscription
 
 from .devices import MODEL_CLASSES, SimFleet
 from .serial_chain import SerialChainSim, SimBM1366Chain, SimBM1387Chain
@@ -60,6 +61,15 @@ def validate(args: argparse.Namespace) -> tuple[str, int] | None:
     return parse_hostport(args.stratum) if args.stratum else None
 
 
+async def _warn_unreachable_pool(device_id: str, faults: Subscription, stratum: tuple[str, int]) -> None:
+    """One stderr line per device the first time its pool cannot be reached (the firmware keeps retrying)."""
+    async for ev in faults:
+        if ev.data.get("reason") == "stratum-connect-failed":
+            print(f"asicrc sim: warning: {device_id}: cannot reach pool {stratum[0]}:{stratum[1]} "
+                  f"({ev.data.get('detail', '')}); retrying", file=sys.stderr, flush=True)
+            return
+
+
 async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> int:
     clock = Clock(args.speed)
     stop = asyncio.Event()
@@ -70,6 +80,7 @@ async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> in
     report: dict[str, Any] = {"model": args.model, "speed": args.speed, "seed": args.seed}
     chains: list[SerialChainSim] = []
     fleet: SimFleet | None = None
+    watchers: list[asyncio.Task[None]] = []
     try:
         if args.model in SERIAL_MODELS:
             klass = SERIAL_MODELS[args.model]
@@ -82,6 +93,9 @@ async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> in
             counts = {args.model: args.count}
             fleet = SimFleet.from_counts(**counts, clock=clock, stratum=stratum, seed=args.seed,
                                          ambient_c=args.ambient)
+            if stratum is not None:
+                watchers = [asyncio.create_task(_warn_unreachable_pool(d.device_id, d.fanout.subscribe(
+                    kinds={"fault"}), stratum)) for d in fleet.devices]
             await fleet.start()
             report["devices"] = fleet.ports()
         print(json.dumps(report), flush=True)
@@ -91,6 +105,8 @@ async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> in
         else:
             await stop.wait()
     finally:
+        for task in watchers:
+            task.cancel()
         if fleet is not None:
             await fleet.stop()
         for chain in chains:

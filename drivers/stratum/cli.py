@@ -90,12 +90,18 @@ def run_share(args: argparse.Namespace) -> int:
     try:
         notify = Notify.from_params(_json_params(args.notify, "notify"))
         submit = Submit.from_params(_json_params(args.submit, "submit"))
-        extranonce1 = bytes.fromhex(args.extranonce1)
-        mask = int(args.version_mask, 16)
     except StratumFormatError as exc:
         raise UsageError(str(exc)) from None
-    except ValueError as exc:
-        raise UsageError(f"--extranonce1/--version-mask must be hex: {exc}") from None
+    try:
+        extranonce1 = bytes.fromhex(args.extranonce1)
+    except ValueError:
+        raise UsageError(f"--extranonce1 must be hex bytes, got {args.extranonce1!r}") from None
+    try:
+        mask = int(args.version_mask, 16)
+    except ValueError:
+        raise UsageError(f"--version-mask must be hex, got {args.version_mask!r}") from None
+    if not 0 <= mask <= 0xFFFFFFFF:
+        raise UsageError(f"--version-mask must be a 32-bit hex value, got {args.version_mask!r}")
     if submit.job_id != notify.job_id:
         print(f"warning: submit job_id {submit.job_id!r} != notify job_id {notify.job_id!r}", file=sys.stderr)
     print(json.dumps(share_report(notify, extranonce1, submit, mask)))
@@ -172,4 +178,6 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--port must be 0..65535, got {args.port}")
     if not args.difficulty > 0:
         raise UsageError(f"--difficulty must be > 0, got {args.difficulty}")
+    if not args.job_interval >= 0:
+        raise UsageError(f"--job-interval must be >= 0 seconds (0: never), got {args.job_interval}")
     return asyncio.run(_serve(args))

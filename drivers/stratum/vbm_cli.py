@@ -267,6 +267,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    for flag, value in (("--block-s", args.block_s), ("--speed", args.speed), ("--shares-per-s", args.shares_per_s)):
+        if not 0 < value < float("inf"):
+            raise ValueError(f"{flag} must be a number > 0, got {value}")
     cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
                    speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
                    prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,

@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     def device_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--model", choices=PUF_MODELS, default="lv06")
         p.add_argument("--serial", required=True, help="serial of the simulated device (seeds its silicon)")
-        p.add_argument("--store", default=DEFAULT_STORE, help="enrolment directory (env ASICRC_PUF_STORE)")
+        p.add_argument("--store", default=DEFAULT_STORE, help="enrolment directory (default: $ASICRC_PUF_STORE, else ./puf-store)")
         p.add_argument("--ambient", type=float, default=25.0, help="ambient temperature, degC")
         p.add_argument("--seed", type=int, default=0, help="session noise seed")
         p.add_argument("--step-s", type=float, default=60.0, help="duration of each challenge step, s")
@@ -73,13 +73,23 @@ def _session_seed(base: int, serial: str, kind: str, k: int) -> int:
     return stable_int(f"{base}/{serial}/{kind}/{k}") & 0x7FFFFFFF
 
 
+def _check_ambient(ambient_c: float, flag: str = "--ambient") -> None:
+    if not -40 <= ambient_c <= 80:
+        raise ValueError(f"{flag} must be -40..80 degC, got {ambient_c}")
+
+
 def _enrol(args: argparse.Namespace) -> int:
     if args.sessions < 1:
         raise ValueError("--sessions must be >= 1")
+    _check_ambient(args.ambient)
     device_id = args.device_id or re.sub(r"[^A-Za-z0-9_-]", "_", args.serial)[:64]
     challenge = default_challenge(args.model, step_s=args.step_s)
     store = EnrolmentStore(args.store)
     enrolment = Enrolment(device_id, args.model, args.serial, challenge, [], [])
+    existing = store.path / f"{device_id}.json"
+    if not args.append and existing.exists():
+        raise ValueError(f"{device_id} is already enrolled ({existing}): use --append to add sessions, or "
+                         "delete that file to enrol it afresh")
     if args.append:
         enrolment = store.load(device_id)
         if (enrolment.model, enrolment.serial, enrolment.challenge.digest) != (args.model, args.serial,
@@ -99,6 +109,9 @@ def _enrol(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    _check_ambient(args.ambient)
+    if args.threshold is not None and not 0 < args.threshold < float("inf"):
+        raise ValueError(f"--threshold must be a distance > 0, got {args.threshold}")
     store = EnrolmentStore(args.store)
     enrolments = store.load_all(model=args.model)
     if not enrolments:
@@ -118,6 +131,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    _check_ambient(args.ambient)
+    _check_ambient(args.alt_ambient, "--alt-ambient")
+    if args.bootstrap < 1:
+        raise ValueError(f"--bootstrap must be >= 1 resamples, got {args.bootstrap}")
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)

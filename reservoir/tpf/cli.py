@@ -159,6 +159,11 @@ def run(args: argparse.Namespace) -> int:
     if rate * args.hashes * 0.2 < 5:
         raise ValueError(f"difficulty {difficulty:g} gives ~{rate * args.hashes:.1f} positives in {args.hashes} hashes: "
                          "too few to evaluate; raise --hashes or use an easier difficulty (e.g. --positive-rate 1/256)")
+    recorded_events = None
+    if args.recording:  # read it before the long runs: a bad path must not cost them (or their report)
+        from .recorded import load_recorded_events
+
+        recorded_events = load_recorded_events(args.recording)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
@@ -191,11 +196,10 @@ def run(args: argparse.Namespace) -> int:
     if args.telemetry_seconds > 0:
         report["telemetry"], gates["telemetry"] = _telemetry(args, seeds, classifiers)
 
-    if args.recording:
-        from .recorded import load_recorded_events
+    if recorded_events is not None:
         from .telemetry import run_telemetry_experiment
 
-        rec = run_telemetry_experiment(load_recorded_events(args.recording), args.window, 0, classifiers,
+        rec = run_telemetry_experiment(recorded_events, args.window, 0, classifiers,
                                        args.max_false_abort)
         rec["recording"] = str(args.recording)
         report["telemetry_recording"] = rec

@@ -37,7 +37,7 @@ async def test_probe_identifies_each_service() -> None:
 def test_parse_target() -> None:
     assert parse_target("127.0.0.1") == ("127.0.0.1", None)
     assert parse_target("127.0.0.1:4028") == ("127.0.0.1", 4028)
-    for bad in ("127.0.0.1:0", "127.0.0.1:x", ":80", "h:99999"):
+    for bad in ("127.0.0.1:0", "127.0.0.1:x", ":80", "h:99999", "", "  "):
         with pytest.raises(ValueError, match="bad target"):
             parse_target(bad)
 

@@ -70,3 +70,33 @@ def test_cli_errors_are_one_clear_line(tmp_path: Path, capsys: pytest.CaptureFix
     assert "run `asicrc puf enrol` first" in err and "Traceback" not in err
     assert main(["puf", "enrol", "--serial", "LV-A", "--store", str(tmp_path), "--append"]) == 1
     assert "no enrolment" in capsys.readouterr().err
+
+
+def test_enrol_never_overwrites_an_enrolment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "store"
+    assert main(["puf", "enrol", "--serial", "LV-A", "--store", str(store), "--step-s", STEP,
+                 "--sessions", "1"]) == 0
+    before = (store / "LV-A.json").read_text()
+    capsys.readouterr()
+    assert main(["puf", "enrol", "--serial", "LV-A", "--store", str(store), "--step-s", STEP,
+                 "--seed", "9"]) == 1
+    err = capsys.readouterr().err
+    assert "already enrolled" in err and "--append" in err and err.count("\n") == 1, err
+    assert (store / "LV-A.json").read_text() == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (["enrol", "--serial", "LV-A", "--ambient", "500"], "--ambient must be -40..80 degC"),
+    (["verify", "--serial", "LV-A", "--ambient", "nan"], "--ambient must be -40..80 degC"),
+    (["verify", "--serial", "LV-A", "--threshold", "-3"], "--threshold must be a distance > 0"),
+    (["evaluate", "--alt-ambient", "200"], "--alt-ambient must be -40..80 degC"),
+    (["evaluate", "--bootstrap", "0"], "--bootstrap must be >= 1"),
+])
+def test_out_of_range_numbers_are_refused_up_front(args: list[str], message: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    if args[0] != "evaluate":
+        args = [*args, "--store", str(tmp_path)]
+    assert main(["puf", *args]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []

@@ -75,3 +75,26 @@ def test_bad_cli_input_gives_clear_errors(tmp_path: Path, capsys: pytest.Capture
     assert "supports modes monologue and constant" in capsys.readouterr().err
     with pytest.raises(ValueError, match="does not exist"):
         load_run(tmp_path, "missing")
+
+
+def test_cli_never_overwrites_a_recording(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    args = ["narma", "--backend", "esn", "--steps", "250", "--washout", "50", "--seeds", "1", "--esn-units", "20",
+            "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    recorded = {p.name: p.read_bytes() for p in (out / "runs").iterdir()}
+    experiment = (out / "experiment.json").read_bytes()
+    capsys.readouterr()
+    assert main([*args, "--seed-base", "7"]) == 1
+    err = capsys.readouterr().err
+    assert "already holds an experiment" in err and "--replay" in err and err.count("\n") == 1, err
+    assert (out / "experiment.json").read_bytes() == experiment
+    assert {p.name: p.read_bytes() for p in (out / "runs").iterdir()} == recorded
+
+
+def test_cli_bad_washout_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["narma", "--backend", "esn", "--steps", "400", "--washout", "-5", "--no-progress",
+                 "--out", str(out)]) == 1
+    assert "--washout must be >= 0" in capsys.readouterr().err
+    assert not out.exists()

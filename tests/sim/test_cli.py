@@ -72,3 +72,13 @@ def test_cli_unknown_model_is_refused(capsys: pytest.CaptureFixture[str]) -> Non
     with pytest.raises(SystemExit) as exc:
         main(["sim", "--model", "s19"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_cli_warns_once_per_device_when_the_pool_is_unreachable(capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import free_port
+
+    port = free_port()  # nothing listens there
+    assert main(["sim", "--model", "lv06", "--count", "2", "--stratum", f"127.0.0.1:{port}", "--duration", "1.5"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2, err
+    assert all(f"cannot reach pool 127.0.0.1:{port}" in line and "retrying" in line for line in err), err

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.cpuminer import find_shares
 
@@ -88,3 +90,26 @@ async def test_serve_pool_and_proxy() -> None:
     finally:
         assert await _stop(proxy) == 0
         assert await _stop(pool) == 0
+
+
+def test_share_bad_input_names_the_right_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    from asicrc.daemon.cli import main
+
+    good_submit = '["w","bf","00000001","504e86ed","b2957c02"]'
+    for args, expected in [
+        (["--notify", "{bad", "--extranonce1", "00", "--submit", "[]"], "error: --notify is not valid JSON"),
+        (["--notify", NOTIFY, "--extranonce1", "00", "--submit", "[1"], "error: --submit is not valid JSON"),
+        (["--notify", NOTIFY, "--extranonce1", "xx", "--submit", good_submit], "error: --extranonce1 must be hex"),
+        (["--notify", NOTIFY, "--extranonce1", "00", "--submit", good_submit, "--version-mask", "zz"],
+         "error: --version-mask must be hex"),
+    ]:
+        assert main(["stratum", "share", *args]) == 1
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1, err
+
+
+def test_serve_rejects_negative_job_interval(capsys: pytest.CaptureFixture[str]) -> None:
+    from asicrc.daemon.cli import main
+
+    assert main(["stratum", "serve", "--port", "0", "--job-interval", "-1"]) == 1
+    assert "--job-interval must be >= 0" in capsys.readouterr().err

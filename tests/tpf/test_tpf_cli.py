@@ -63,3 +63,13 @@ def test_cli_module_runs_as_a_process(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "asicrc.daemon.cli", "tpf", "--rounds", "0", "--out", str(tmp_path)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "1..60" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_missing_recording_fails_before_any_experiment(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tpf"
+    rc = main(["tpf", "--rounds", "5", "--hashes", "1e4", "--positive-rate", "0.05", "--seeds", "1",
+               "--recording", str(tmp_path / "nope" / "dev"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert "does not exist" in captured.err and captured.err.count("\n") == 1, captured.err
+    assert captured.out == "" and not out.exists()  # nothing ran, nothing half-written

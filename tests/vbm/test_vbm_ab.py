@@ -45,3 +45,10 @@ def test_bad_arguments_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> N
     assert "devices must be in 1..8" in capsys.readouterr().err
     assert main(["vbm-ab", "--upstream-pools", "9"]) == 1
     assert "upstream_pools must be in 0..8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--block-s", "-1"), ("--speed", "0"), ("--shares-per-s", "nan")])
+def test_bad_numbers_name_the_flag(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["vbm-ab", flag, value]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {flag} must be a number > 0" in err and err.count("\n") == 1, err

@@ -1,0 +1,62 @@
+"""The `asicrc` dispatcher: SIGTERM / Ctrl-C and file errors end a command with one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from asicrc.daemon import cli
+
+
+def _fake_command(monkeypatch: pytest.MonkeyPatch, run: Callable[[argparse.Namespace], int]) -> None:
+    module = types.ModuleType("asicrc_test_fake_command")
+    module.add_arguments = lambda parser: None  # type: ignore[attr-defined]
+    module.run = run  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(cli.COMMANDS, "fake", (module.__name__, "test command"))
+
+
+def test_sigterm_unwinds_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    unwound: list[bool] = []
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises during the sleep
+            return 0
+        finally:
+            unwound.append(True)
+
+    _fake_command(monkeypatch, run)
+    before = signal.getsignal(signal.SIGTERM)
+    assert cli.main(["fake"]) == 143
+    assert unwound == [True]  # finally blocks ran: partial output gets closed, not cut off
+    assert capsys.readouterr().err == "asicrc fake: terminated (SIGTERM)\n"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_ctrl_c_prints_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def run(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    _fake_command(monkeypatch, run)
+    assert cli.main(["fake"]) == 130
+    assert capsys.readouterr().err == "asicrc fake: interrupted\n"
+
+
+def test_file_errors_name_the_path_first(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    assert cli.main(["tpf", "--out", str(a_file), "--hashes", "1e4", "--positive-rate", "0.05"]) == 1
+    assert capsys.readouterr().err == f"asicrc tpf: error: {a_file}: exists and is not a directory\n"
+    assert cli.main(["frames", "decode", "--chip", "bm1366", str(tmp_path / "missing.bin")]) == 1
+    assert capsys.readouterr().err == f"asicrc frames: error: {tmp_path / 'missing.bin'}: No such file or directory\n"
+    assert cli.describe_error(OSError(98, "address already in use")) == "[Errno 98] address already in use"
