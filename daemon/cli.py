@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import signal
 import sys
 from collections.abc import Sequence
@@ -31,6 +32,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM turned into an exception, so a batch command unwinds (finally blocks, closed files) like Ctrl-C."""
+
+
+class _DropInterruptTracebacks(logging.Filter):
+    """asyncio logs "Task exception was never retrieved" with a traceback for a task that Ctrl-C/SIGTERM hit;
+    the dispatcher already printed one line for that interruption."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, KeyboardInterrupt)
+
+
+_DROP_INTERRUPT_TRACEBACKS = _DropInterruptTracebacks()  # one instance: addFilter ignores repeats
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
@@ -77,6 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cmd_parser.parse_args(argv[1:])
     # commands that serve until stopped (run, sim, stratum serve) install their own asyncio handlers over this
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    logging.getLogger("asyncio").addFilter(_DROP_INTERRUPT_TRACEBACKS)  # stays: tasks may be collected later
     try:
         return int(module.run(args) or 0)
     except Terminated:

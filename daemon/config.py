@@ -11,7 +11,7 @@ import re
 import socket
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
@@ -150,7 +150,22 @@ def _explain(exc: msgspec.ValidationError) -> str:
             key = f"{path}.{km.group('field')}" if path else km.group("field")
             return f"{key}: {what}"
     msg = msg[0].lower() + msg[1:] if msg else msg
+    if msg.startswith("invalid enum value") and (choices := _choices(path)):
+        msg += f" (choose from {', '.join(choices)})"
     return f"{path or '<top level>'}: {msg}"
+
+
+def _choices(path: str) -> tuple[str, ...]:
+    """The allowed values of the Literal-typed key at ``path`` (e.g. ``devices[0].model``), else ()."""
+    tp: Any = Config
+    for part in re.sub(r"\[\d+\]", "", path).split("."):
+        try:
+            tp = get_type_hints(tp).get(part)
+        except TypeError:
+            return ()
+        while get_origin(tp) is list:
+            tp = get_args(tp)[0]
+    return tuple(str(a) for a in get_args(tp)) if get_origin(tp) is Literal else ()
 
 
 def parse(text: str, source: str = "<config>") -> Config:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import gc
+import logging
 import os
 import signal
 import sys
@@ -60,3 +63,34 @@ def test_file_errors_name_the_path_first(tmp_path: Path, capsys: pytest.CaptureF
     assert cli.main(["frames", "decode", "--chip", "bm1366", str(tmp_path / "missing.bin")]) == 1
     assert capsys.readouterr().err == f"asicrc frames: error: {tmp_path / 'missing.bin'}: No such file or directory\n"
     assert cli.describe_error(OSError(98, "address already in use")) == "[Errno 98] address already in use"
+
+
+def test_interrupted_asyncio_task_adds_no_traceback(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # SIGTERM/Ctrl-C landing inside a task leaves it holding the exception; when it is collected asyncio logs
+    # "Task exception was never retrieved" with a traceback unless the dispatcher filters it
+    def run(args: argparse.Namespace) -> int:
+        loop = asyncio.new_event_loop()
+        tasks: list[asyncio.Task[None]] = []
+
+        async def hit() -> None:
+            await asyncio.sleep(0)
+            raise cli.Terminated()
+
+        async def experiment() -> None:
+            tasks.append(loop.create_task(hit()))
+            await asyncio.sleep(5)
+
+        try:
+            loop.run_until_complete(experiment())
+        finally:
+            loop.close()
+            tasks.clear()
+        return 0
+
+    _fake_command(monkeypatch, run)
+    with caplog.at_level(logging.DEBUG, logger="asyncio"):
+        assert cli.main(["fake"]) == 143
+        gc.collect()
+    assert not [r for r in caplog.records if r.name == "asyncio" and r.exc_info], caplog.text
+    assert capsys.readouterr().err == "asicrc fake: terminated (SIGTERM)\n"

@@ -89,3 +89,17 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 def test_check_flag_validates_only(tmp_path: Path) -> None:
     proc = subprocess.run([ASICRC, "run", "--check"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and "ok (3 device(s)" in proc.stdout
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("[[devices]]\nid = \"a\"\nmodel = \"bm1366\"\n",
+     "devices[0].model: invalid enum value 'bm1366' (choose from s9, lv06, lbbox, bm1366-uart, bm1387-uart)"),
+    ("[[devices]]\nid = \"a\"\nmodel = \"s9\"\ntransport = \"usb\"\n",
+     "devices[0].transport: invalid enum value 'usb' (choose from sim, http, rpc, serial)"),
+    ("[node]\nlog_level = \"loud\"\n", "node.log_level: invalid enum value 'loud' (choose from debug, info,"),
+    ("[mqtt]\nallow_commands = [\"rm_rf\"]\n", "(choose from set_frequency, set_voltage, set_fan"),
+])
+def test_bad_enum_value_lists_the_choices(text: str, expected: str) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(text, "t.toml")
+    assert expected in str(err.value)
