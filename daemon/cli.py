@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -92,7 +93,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated)
     logging.getLogger("asyncio").addFilter(_DROP_INTERRUPT_TRACEBACKS)  # stays: tasks may be collected later
     try:
-        return int(module.run(args) or 0)
+        rc = int(module.run(args) or 0)
+        sys.stdout.flush()  # inside the try: a closed pipe (`| head`) surfaces here, not at interpreter exit
+        return rc
+    except BrokenPipeError:  # the reader went away: stop quietly, like any Unix filter
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except Terminated:
         print(f"asicrc {name}: terminated (SIGTERM)", file=sys.stderr)
         return 143

@@ -139,7 +139,13 @@ async def _serve(args: argparse.Namespace) -> int:
     if args.upstream:
         proxy = UpstreamProxy(args.upstream, args.upstream_user, args.upstream_password, config=config,
                               fanout=fanout)
-        server = await proxy.start()
+        try:
+            server = await proxy.start()
+        except (OSError, TimeoutError) as exc:
+            # host:port only: an upstream URL may carry a password
+            pools = ", ".join(f"{s.client.host}:{s.client.port}" for s in proxy.sessions)
+            detail = str(exc) or "timed out waiting for its answer"
+            raise UsageError(f"cannot reach the upstream pool ({pools}): {detail}") from None
     else:
         server = StratumServer(config, fanout=fanout)
         await server.start()

@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 import types
@@ -94,3 +95,16 @@ def test_interrupted_asyncio_task_adds_no_traceback(monkeypatch: pytest.MonkeyPa
         gc.collect()
     assert not [r for r in caplog.records if r.name == "asyncio" and r.exc_info], caplog.text
     assert capsys.readouterr().err == "asicrc fake: terminated (SIGTERM)\n"
+
+
+def test_closed_stdout_pipe_is_quiet() -> None:
+    # `asicrc ... | head -1`: the reader is gone before the output is written
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "asicrc.daemon.cli", "frames", "encode", "--chip", "bm1366",
+                               "--pll", "500"], stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 141, proc.stderr
+    assert proc.stderr == ""

@@ -113,3 +113,15 @@ def test_serve_rejects_negative_job_interval(capsys: pytest.CaptureFixture[str])
 
     assert main(["stratum", "serve", "--port", "0", "--job-interval", "-1"]) == 1
     assert "--job-interval must be >= 0" in capsys.readouterr().err
+
+
+def test_serve_unreachable_upstream_is_one_line_without_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    from conftest import free_port
+
+    from asicrc.daemon.cli import main
+
+    port = free_port()  # closed
+    assert main(["stratum", "serve", "--port", "0", "--upstream", f"stratum+tcp://u:s3cret@127.0.0.1:{port}"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: cannot reach the upstream pool (127.0.0.1:{port}): " in err and err.count("\n") == 1, err
+    assert "s3cret" not in err
