@@ -3,26 +3,33 @@
 Calibration uses the enrolment sessions only (training data):
 
 * scale: pooled within-device standard deviation of every feature across the enrolled devices' sessions;
-* threshold: with >= 3 enrolled devices, the equal-error threshold between leave-one-session-out genuine
-  distances and impostor distances among the enrolled devices; otherwise a chi-square bound
-  (the 99.9 % quantile of the RMS z-score of a genuine session, assuming Gaussian noise).
+* threshold: the equal-error threshold between leave-one-session-out genuine distances and impostor distances
+  among the enrolled devices, which needs >= 3 enrolled devices with >= 2 sessions each. With fewer there is no
+  calibration: the verifier refuses (a clear error naming what is missing) unless a threshold is given.
+
+  There used to be a Gaussian chi-square fallback (99.9 % bound on the RMS z-score, ~1.7). It assumed the scales
+  were known, but they are estimated from the enrolment sessions: 2 devices x 2 sessions give 2 pooled degrees of
+  freedom, each z-score is then t-distributed with 2 dof (infinite variance) and the sound 99.9 % bound is ~39,
+  above typical impostor distances (~20), i.e. no threshold separates devices; sessions at one ambient and
+  quantized readings (within-device SD 0, floored at 1e-3 of the between-device spread) make the scale smaller
+  still. The chi-square bound therefore rejected genuine devices (distance ~5-36 vs 1.7) with false confidence.
 `asicrc puf evaluate` measures how this calibration does on held-out devices and a different ambient.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.stats import chi2
 
 from .match import distance, eer, pooled_within_sd
 from .signature import Signature
 from .store import Enrolment
 
 F64 = npt.NDArray[np.float64]
+MIN_CALIBRATION_DEVICES = 3  # an EER threshold needs genuine and impostor distances among >= 3 devices
+MIN_SESSIONS = 2  # per device, for a leave-one-session-out genuine distance
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,18 @@ class Verifier:
             self.threshold, self.threshold_source = self._calibrate()
 
     def _calibrate(self) -> tuple[float, str]:
+        usable = [e for e in self.enrolments.values() if len(e.sessions) >= MIN_SESSIONS]
+        if len(usable) < MIN_CALIBRATION_DEVICES:
+            short = sorted(k for k, e in self.enrolments.items() if len(e.sessions) < MIN_SESSIONS)
+            missing = f" ({', '.join(short)} with fewer than {MIN_SESSIONS} sessions)" if short else ""
+            raise ValueError(
+                f"cannot calibrate a {self.model} threshold: {len(usable)} enrolled device(s) with >= {MIN_SESSIONS} "
+                f"sessions{missing}, need >= {MIN_CALIBRATION_DEVICES} (the threshold is the equal-error point "
+                "between genuine and impostor distances among enrolled devices; with fewer, the noise scale from so "
+                "few sessions is too uncertain for any bound to separate devices): enrol more devices "
+                "(`asicrc puf enrol`, `--append` for sessions), or pass --threshold")
         genuine: list[float] = []
         impostor: list[float] = []
-        usable = [e for e in self.enrolments.values() if len(e.sessions) >= 2]
         for e in usable:
             m = e.matrix
             for s in range(len(m)):
@@ -72,12 +88,7 @@ class Verifier:
                 genuine.append(distance(m[s], rest, self.scale, self.mask))
                 impostor.extend(distance(m[s], t, self.scale, self.mask)
                                 for k, t in self.templates.items() if k != e.device_id)
-        if len(usable) >= 3 and impostor:
-            return eer(genuine, impostor)[1], f"EER threshold on {len(usable)} enrolled devices"
-        dims = int(self.mask.sum())
-        n = min(len(e.sessions) for e in self.enrolments.values())
-        bound = math.sqrt(float(chi2.ppf(0.999, dims)) / dims * (1.0 + 1.0 / n))
-        return bound, "chi-square 99.9 % bound (fewer than 3 enrolled devices)"
+        return eer(genuine, impostor)[1], f"EER threshold on {len(usable)} enrolled devices"
 
     def distances(self, sig: Signature) -> dict[str, float]:
         if sig.challenge_digest != self.digest:
