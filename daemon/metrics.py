@@ -20,6 +20,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 
+from asicrc.drivers.netbind import bind_error
+
 log = logging.getLogger("asicrc.metrics")
 
 Snapshot = dict[str, Any]
@@ -246,8 +248,7 @@ class MetricsServer:
         try:
             server, thread = start_http_server(self.requested_port, addr=self.host, registry=self.registry)
         except OSError as exc:
-            raise OSError(f"prometheus: cannot listen on {self.host}:{self.requested_port}: "
-                          f"{exc.strerror or exc}") from None
+            raise bind_error(exc, self.host, self.requested_port, "prometheus") from None
         self._server, self._thread = server, thread
         self.port = int(server.server_address[1])
         log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)

@@ -1,16 +1,18 @@
 """State under the state directory (identities, trained readouts, recordings), written atomically.
 
 A write goes to a temporary file in the same directory, is fsynced, then renamed over the target, and the
-directory is fsynced, so a crash or power cut leaves either the old or the new file, never a torn one.
+directory is fsynced, so a crash or power cut leaves either the old or the new file, never a torn one
+(`asicrc.drivers.atomicfile`, shared with the reservoir and TPF reports).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from asicrc.drivers import atomicfile
 
 
 def resolve_state_dir(configured: str) -> Path:
@@ -25,30 +27,11 @@ def resolve_state_dir(configured: str) -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes, mode: int = 0o640) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    atomicfile.atomic_write_bytes(path, data, mode=mode)
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n").encode())
+    atomicfile.atomic_write_json(path, obj, mode=0o640, indent=2, sort_keys=True, default=str)
 
 
 def read_json(path: Path, default: Any = None) -> Any:

@@ -10,7 +10,7 @@ from .analysis import AnalysisConfig
 from .backends import BACKENDS, BackendOptions, make_backend
 from .encoding import ENCODINGS, MODES, EncoderConfig
 from .esn import EsnConfig
-from .experiment import replay, run_experiment
+from .experiment import MIN_AFTER_WASHOUT, replay, run_experiment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,10 +31,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--virtual-nodes", type=int, default=1, help="sub-windows per step (default 1)")
     parser.add_argument("--d-base", type=float, default=None,
                         help="difficulty encoding D = d_base/(u+eps) (default: ~8 shares per step at mean u)")
-    parser.add_argument("--washout", type=int, default=200)
-    parser.add_argument("--train-fraction", type=float, default=0.8)
+    parser.add_argument("--washout", type=int, default=200,
+                        help="first steps dropped (default 200); --steps must be >= washout + "
+                             f"{MIN_AFTER_WASHOUT}")
+    parser.add_argument("--train-fraction", type=float, default=0.8,
+                        help="share of the steps after the washout used for training (default 0.8)")
     parser.add_argument("--esn-units", type=int, default=100, help="size of the esn backend")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def min_steps(washout: int) -> int:
+    """Shortest run the analysis accepts: the washout plus at least MIN_AFTER_WASHOUT steps to split."""
+    return washout + MIN_AFTER_WASHOUT
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """The first usage error of a recording run (checked before any backend starts), or None."""
+    if args.out is None:
+        return "--out DIR is required (unless --replay DIR is given)"
+    if args.seeds < 1 or args.steps < 1:
+        return "--seeds and --steps must be >= 1"
+    if args.washout < 0:
+        return f"--washout must be >= 0, got {args.washout}"
+    if not 0.0 < args.train_fraction < 1.0:
+        return f"--train-fraction must be in (0, 1), got {args.train_fraction}"
+    if args.steps < min_steps(args.washout):
+        return (f"--steps {args.steps} is too short for --washout {args.washout}: need --steps >= "
+                f"{min_steps(args.washout)} (washout + {MIN_AFTER_WASHOUT} for the train/test split)"
+                + (", or a smaller --washout" if args.washout > 0 else ""))
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,11 +68,9 @@ def run(args: argparse.Namespace) -> int:
         print(report["verdict"])
         print(f"report: {(args.out or args.replay) / 'report.json'}")
         return 0
-    if args.out is None:
-        print("asicrc narma: error: --out DIR is required (or --replay DIR)", file=sys.stderr)
-        return 2
-    if args.seeds < 1 or args.steps < 1:
-        print("asicrc narma: error: --seeds and --steps must be >= 1", file=sys.stderr)
+    problem = usage_problem(args)
+    if problem:
+        print(f"asicrc narma: error: {problem}", file=sys.stderr)
         return 2
     encoder = EncoderConfig(encoding=args.encoding, mode=args.mode, d_base=args.d_base,
                             virtual_nodes=args.virtual_nodes)

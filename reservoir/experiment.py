@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from asicrc.drivers.atomicfile import atomic_write_json
+
 from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
 from .backends import Backend, ProgressFn
 from .features import extract_features
@@ -31,6 +33,7 @@ from .progress import Progress
 from .recording import RunRecord, load_run, save_run, versions
 
 T = TypeVar("T")
+MIN_AFTER_WASHOUT = 101  # steps left after the washout for the chronological train/test split
 REPORT_FILES = ("report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png")
 
 
@@ -38,8 +41,9 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
                    analysis: AnalysisConfig | None = None, settings: dict[str, Any] | None = None,
                    show_progress: bool = True, parallel: int = 1) -> dict[str, Any]:
     cfg = analysis or AnalysisConfig()
-    if steps <= cfg.washout + 100:
-        raise ValueError(f"--steps {steps} too short: need more than washout {cfg.washout} + 100 steps")
+    if steps < cfg.washout + MIN_AFTER_WASHOUT:
+        raise ValueError(f"--steps {steps} is too short for --washout {cfg.washout}: need --steps >= "
+                         f"{cfg.washout + MIN_AFTER_WASHOUT} (washout + {MIN_AFTER_WASHOUT} for the train/test split)")
     if not seeds:
         raise ValueError("need at least one seed")
     if cfg.washout < 0:
@@ -52,7 +56,7 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
            "analysis": {"washout": cfg.washout, "train_fraction": cfg.train_fraction, "mc_kmax": cfg.mc_kmax,
                         "esn_ref": cfg.esn_ref.as_dict()},
            "settings": settings or {}, "versions": versions(), "started_unix": time.time()}
-    (out / "experiment.json").write_text(json.dumps(exp, indent=2, default=str))
+    atomic_write_json(out / "experiment.json", exp, indent=2, default=str)
     bar = Progress(2 * steps * len(seeds), f"narma {backend.name}") if show_progress else None
     advance = bar.advance if bar is not None else None
     t0 = time.monotonic()
@@ -138,7 +142,7 @@ def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall
               "wall_seconds": wall_s, **summary,
               "per_seed": [{"seed": r.seed, "metrics": r.metrics, "memory_total": {
                   k: v["total"] for k, v in r.memory.items()}} for r in results]}
-    (out / "report.json").write_text(json.dumps(_finite(report), indent=2, default=_json_default, allow_nan=False))
+    atomic_write_json(out / "report.json", _finite(report), indent=2, default=_json_default, allow_nan=False)
     best = summary["tests"]["device_vs_best_input_only"]["control"]
     plot_prediction(results[0], best, out / "prediction.png")
     plot_nrmse_bars(summary, out / "nrmse_bars.png")

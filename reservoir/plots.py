@@ -11,6 +11,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from asicrc.drivers.atomicfile import atomic_path
+
 from .analysis import SeedResult
 
 
@@ -26,7 +28,8 @@ def plot_prediction(res: SeedResult, best_control: str, path: Path, steps: int =
     ax.set_title(f"seed {res.seed}: prediction vs target (first {n} test steps, NRMSE in legend)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -42,7 +45,8 @@ def plot_nrmse_bars(summary: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("test NRMSE (RMSE / std), mean ± 95% CI")
     ax.set_title("NARMA-10: device vs controls on the same input")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 
@@ -57,5 +61,6 @@ def plot_memory(summary: dict[str, Any], path: Path) -> None:
     ax.set_title("linear memory capacity")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)

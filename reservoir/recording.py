@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from asicrc.drivers.atomicfile import atomic_path, atomic_write_json
+
 from .eventcols import Columns, empty_columns, validate_columns
 
 F64 = npt.NDArray[np.float64]
@@ -67,10 +69,11 @@ def save_run(directory: Path, name: str, run: RunRecord) -> Path:
     }
     arrays.update({EV_PREFIX + k: v for k, v in run.events.items()})
     path = directory / f"{name}.npz"
-    np.savez_compressed(path, **arrays)
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
     meta = dict(run.meta)
     meta.setdefault("versions", versions())
-    (directory / f"{name}.json").write_text(json.dumps(meta, indent=2, sort_keys=True, default=str))
+    atomic_write_json(directory / f"{name}.json", meta, indent=2, sort_keys=True, default=str)
     return path
 
 

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from ..netbind import bind_error
 from .faults import FaultKind, FaultState
 
 HttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,7 +45,11 @@ class HttpServer:
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.stop()
+            raise bind_error(exc, self.host, self.port, "HTTP API") from None
         server = site._server
         if self.port == 0 and isinstance(server, asyncio.Server) and server.sockets:
             self.port = int(server.sockets[0].getsockname()[1])

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..netbind import bind_error
 from .faults import FaultKind, FaultState
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,10 @@ class RpcServer:
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._client, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._client, self.host, self.port)
+        except OSError as exc:
+            raise bind_error(exc, self.host, self.port, "4028 API") from None
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self.port
 

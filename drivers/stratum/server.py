@@ -28,6 +28,7 @@ from typing import Any, cast
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
 
+from ..netbind import bind_error
 from ..tasks import cancel_and_wait
 from .control import rate_encoded_difficulty
 from .hashrate import HashrateEstimate, hashrate_from_difficulty_sum
@@ -116,8 +117,11 @@ class StratumServer:
         loop = asyncio.get_running_loop()
         if self.current_job is None:
             self.current_job = self.job_source.make_job(clean=True)
-        self._server = await loop.create_server(self._protocol, self.config.host, self.config.port,
-                                                backlog=1024, reuse_address=True)
+        try:
+            self._server = await loop.create_server(self._protocol, self.config.host, self.config.port,
+                                                    backlog=1024, reuse_address=True)
+        except OSError as exc:
+            raise bind_error(exc, self.config.host, self.config.port, "Stratum pool") from None
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._tasks.append(asyncio.create_task(self._sweep(), name="stratum-sweep"))
         if self.config.job_interval_s > 0:

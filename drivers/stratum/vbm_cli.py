@@ -249,20 +249,21 @@ def summarize(report: dict[str, Any]) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = AbConfig()
-    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model)
-    parser.add_argument("--devices", type=int, default=d.devices)
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
+    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model, help="simulated miner model")
+    parser.add_argument("--devices", type=int, default=d.devices, help="simulated miners (1..8)")
     parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
     parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")
     parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second")
     parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
     parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
-    parser.add_argument("--prefetch", type=int, default=d.prefetch)
+    parser.add_argument("--prefetch", type=int, default=d.prefetch, help="pre-generated jobs the VBM keeps ready per job source")
     parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions,
                         help="local job sessions the VBM rotates (without --upstream-pools)")
     parser.add_argument("--upstream-pools", type=int, default=d.upstream_pools,
                         help="run N pools on 127.0.0.1 behind the upstream proxy; the VBM rotates those real "
                              "upstream sessions")
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--seed", type=int, default=d.seed, help="simulator seed (device serials and variation)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 
 

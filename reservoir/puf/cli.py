@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import t as student_t
 
+from asicrc.drivers.atomicfile import atomic_write_text
 from asicrc.drivers.sim.physics import stable_int
 
 from .challenge import PUF_MODELS, default_challenge
@@ -152,7 +153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         if out:
             from .plots import plot_distances, plot_group_eer
 
-            (out / f"report_seed{seed}.json").write_text(json.dumps(report))
+            atomic_write_text(out / f"report_seed{seed}.json", json.dumps(report))
             plot_distances(report, out / f"distances_seed{seed}.png")
             plot_group_eer(report, out / f"group_eer_seed{seed}.png")
     if len(eers) >= 2:

@@ -6,7 +6,6 @@ Writes DIR/report.json and plots; prints a short verdict. Every number comes fro
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from asicrc.drivers.atomicfile import atomic_write_json
 
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
@@ -212,7 +213,6 @@ def run(args: argparse.Namespace) -> int:
     report["seconds"] = time.perf_counter() - t0
     plots = [] if args.no_plots else _plots(report, out, seeds[0])
     report["plots"] = plots
-    with open(out / "report.json", "w", encoding="utf-8") as fh:
-        json.dump(_clean(report), fh, indent=1, allow_nan=False)
+    atomic_write_json(out / "report.json", _clean(report), indent=1, allow_nan=False)
     print(f"wrote {out / 'report.json'} and {len(plots)} plots in {report['seconds']:.0f} s")
     return 0

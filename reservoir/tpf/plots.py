@@ -10,6 +10,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from asicrc.drivers.atomicfile import atomic_path
+
 
 def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> list[str]:
     """Two PNGs for one experiment run (one seed, one k); returns their file names."""
@@ -27,7 +29,8 @@ def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> lis
     ax.legend(fontsize=8)
     fig.tight_layout()
     roc = f"{prefix}_roc.png"
-    fig.savefig(out_dir / roc, dpi=100)
+    with atomic_path(out_dir / roc) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     names.append(roc)
 
@@ -45,7 +48,8 @@ def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> lis
     ax.legend(fontsize=8)
     fig.tight_layout()
     sav = f"{prefix}_savings_vs_false_abort.png"
-    fig.savefig(out_dir / sav, dpi=100)
+    with atomic_path(out_dir / sav) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
     names.append(sav)
     return names

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 from conftest import find_tool
 from prometheus_client import generate_latest
@@ -106,3 +109,18 @@ def test_busy_port_is_a_clear_error() -> None:
             raise AssertionError("binding a busy port must fail")
     finally:
         first.stop()
+
+
+def test_run_with_a_busy_prometheus_port_is_one_line(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        cfg = tmp_path / "busy.toml"
+        cfg.write_text(f'[node]\nstate_dir = "{tmp_path / "state"}"\n[mqtt]\nenabled = false\n'
+                       f'[prometheus]\nenabled = true\nhost = "127.0.0.1"\nport = {port}\n')
+        proc = subprocess.run([sys.executable, "-m", "asicrc.daemon.cli", "run", "--config", str(cfg)],
+                              capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == (f"asicrc run: error: prometheus: cannot listen on 127.0.0.1:{port}: "
+                                   "address already in use (another program is listening there)")

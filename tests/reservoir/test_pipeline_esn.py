@@ -68,7 +68,7 @@ def test_bad_cli_input_gives_clear_errors(tmp_path: Path, capsys: pytest.Capture
     assert "unknown backend 'nope'" in capsys.readouterr().err
     assert main(["narma", "--replay", str(tmp_path)]) == 1
     assert "not a recording directory" in capsys.readouterr().err
-    assert main(["narma", "--backend", "esn", "--steps", "100", "--out", str(tmp_path)]) == 1
+    assert main(["narma", "--backend", "esn", "--steps", "100", "--out", str(tmp_path)]) == 2  # usage error, before anything runs
     assert "too short" in capsys.readouterr().err
     assert main(["narma", "--backend", "esn", "--mode", "dialogue", "--steps", "500", "--out", str(tmp_path),
                  "--no-progress"]) == 1
@@ -95,6 +95,6 @@ def test_cli_never_overwrites_a_recording(tmp_path: Path, capsys: pytest.Capture
 def test_cli_bad_washout_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "run"
     assert main(["narma", "--backend", "esn", "--steps", "400", "--washout", "-5", "--no-progress",
-                 "--out", str(out)]) == 1
+                 "--out", str(out)]) == 2
     assert "--washout must be >= 0" in capsys.readouterr().err
     assert not out.exists()

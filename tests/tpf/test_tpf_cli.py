@@ -73,3 +73,21 @@ def test_missing_recording_fails_before_any_experiment(tmp_path: Path, capsys: p
     assert rc == 1
     assert "does not exist" in captured.err and captured.err.count("\n") == 1, captured.err
     assert captured.out == "" and not out.exists()  # nothing ran, nothing half-written
+
+
+def test_report_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from asicrc.drivers import atomicfile
+    from asicrc.reservoir.tpf import cli as tpf_cli
+
+    written: list[str] = []
+    real = atomicfile.atomic_write_json
+    monkeypatch.setattr(tpf_cli, "atomic_write_json",
+                        lambda path, obj, **kw: (written.append(Path(path).name), real(path, obj, **kw)))
+    out = tmp_path / "tpf"
+    rc = main(["tpf", "--rounds", "5", "--hashes", "1e4", "--positive-rate", "0.05", "--seeds", "1",
+               "--classifiers", "logreg", "--toy-extra", "0", "--telemetry-seconds", "0", "--no-plots",
+               "--out", str(out)])
+    assert rc == 0 and written == ["report.json"]
+    assert json.loads((out / "report.json").read_text())["command"] == "asicrc tpf"
+    assert [p.name for p in out.iterdir()] == ["report.json"]  # no temporary left behind

@@ -52,3 +52,13 @@ def test_bad_numbers_name_the_flag(flag: str, value: str, capsys: pytest.Capture
     assert main(["vbm-ab", flag, value]) == 1
     err = capsys.readouterr().err
     assert f"error: {flag} must be a number > 0" in err and err.count("\n") == 1, err
+
+
+def test_help_shows_every_default(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["vbm-ab", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for default in ("(default: lv06)", "(default: 1)", "(default: 10)", "(default: 30.0)", "(default: 20.0)",
+                    "(default: 2.0)", "(default: 8)", "(default: 2)", "(default: 0)"):
+        assert default in text, default

@@ -1,0 +1,53 @@
+"""`asicrc narma` usage errors come up front (one line, exit 2); reports are written atomically."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asicrc.daemon.cli import main
+from asicrc.drivers import atomicfile
+from asicrc.reservoir import experiment
+
+
+def test_out_is_required_unless_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["narma", "--backend", "esn"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "asicrc narma: error: --out DIR is required (unless --replay DIR is given)"
+
+
+def test_too_few_steps_names_the_minimum_before_anything_runs(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "run"
+    assert main(["narma", "--backend", "esn", "--steps", "250", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err]
+    assert "need --steps >= 301" in err and "--washout 200" in err
+    assert main(["narma", "--backend", "esn", "--steps", "50", "--washout", "0", "--out", str(out)]) == 2
+    assert "need --steps >= 101" in capsys.readouterr().err
+    assert not out.exists()  # nothing started, nothing written
+
+
+def test_report_goes_through_the_atomic_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    written: list[str] = []
+    real = atomicfile.atomic_write_json
+
+    def spy(path: Path, obj: Any, **kw: Any) -> None:
+        written.append(Path(path).name)
+        real(path, obj, **kw)
+
+    monkeypatch.setattr(experiment, "atomic_write_json", spy)
+    out = tmp_path / "esn"
+    assert main(["narma", "--backend", "esn", "--steps", "120", "--washout", "10", "--seeds", "1",
+                 "--esn-units", "20", "--no-progress", "--out", str(out)]) == 0
+    assert written == ["experiment.json", "report.json"]
+    assert "verdict" in json.loads((out / "report.json").read_text())
+    names = sorted(p.name for p in out.iterdir())
+    assert not [n for n in names if n.startswith(".")]  # no temporary left behind
+    assert {"report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png"} <= set(names)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == [
+        "seed0_constant.json", "seed0_constant.npz", "seed0_drive.json", "seed0_drive.npz"]
