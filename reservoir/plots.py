@@ -59,7 +59,10 @@ def plot_memory(summary: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("capacity C_k (held-out r²)")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title("linear memory capacity")
-    ax.legend(fontsize=8)
+    if summary["memory_capacity"]:
+        ax.legend(fontsize=8)
+    else:  # too few test steps for any lag: say so on the plot rather than draw an empty legend
+        ax.text(0.5, 0.5, "not computed: test block too short", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100)
