@@ -14,26 +14,16 @@ The theorem is the reason a PUF is possible at all (different distributions are 
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Sequence
 from fractions import Fraction
+
+from asicrc.reservoir.counts import as_count
 
 __all__ = ["distinguishing_response", "response_probabilities", "same_distribution"]
 
 
 def _counts(values: Sequence[int], name: str) -> list[int]:
-    out: list[int] = []
-    for i, v in enumerate(values):
-        try:
-            if isinstance(v, bool):
-                raise TypeError
-            iv = operator.index(v)
-        except TypeError:
-            raise ValueError(f"{name}[{i}] must be an integer count, got {v!r}") from None
-        if iv < 0:
-            raise ValueError(f"{name}[{i}] must be >= 0, got {iv}")
-        out.append(iv)
-    return out
+    return [as_count(v, f"{name}[{i}]") for i, v in enumerate(values)]
 
 
 def _pair(a: Sequence[int], b: Sequence[int]) -> tuple[list[int], list[int]]:

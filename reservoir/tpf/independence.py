@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
+from asicrc.reservoir.counts import as_count
+
 __all__ = [
     "CountTable",
     "baseline_accuracy",
@@ -47,18 +49,7 @@ def _table(counts: Any) -> list[list[int]]:
     for s, row in enumerate(rows):
         if len(row) != width:
             raise ValueError(f"counts row {s} has {len(row)} columns, expected {width}")
-        clean: list[int] = []
-        for o, v in enumerate(row):
-            try:
-                if isinstance(v, bool):
-                    raise TypeError
-                iv = operator.index(v)
-            except TypeError:
-                raise ValueError(f"counts[{s}][{o}] must be an integer count, got {v!r}") from None
-            if iv < 0:
-                raise ValueError(f"counts[{s}][{o}] must be >= 0, got {iv}")
-            clean.append(iv)
-        out.append(clean)
+        out.append([as_count(v, f"counts[{s}][{o}]") for o, v in enumerate(row)])
     if sum(map(sum, out)) == 0:
         raise ValueError("counts total is 0: an empty table is not a distribution")
     return out
