@@ -11,9 +11,8 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from asicrc.drivers.atomicfile import atomic_path
-
 from .analysis import SeedResult
+from .figures import save_figure
 
 
 def plot_prediction(res: SeedResult, best_control: str, path: Path, steps: int = 200) -> None:
@@ -28,9 +27,7 @@ def plot_prediction(res: SeedResult, best_control: str, path: Path, steps: int =
     ax.set_title(f"seed {res.seed}: prediction vs target (first {n} test steps, NRMSE in legend)")
     ax.legend(loc="upper right", fontsize=8)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def plot_nrmse_bars(summary: dict[str, Any], path: Path) -> None:
@@ -45,9 +42,7 @@ def plot_nrmse_bars(summary: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("test NRMSE (RMSE / std), mean ± 95% CI")
     ax.set_title("NARMA-10: device vs controls on the same input")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)
 
 
 def plot_memory(summary: dict[str, Any], path: Path) -> None:
@@ -64,6 +59,4 @@ def plot_memory(summary: dict[str, Any], path: Path) -> None:
     else:  # too few test steps for any lag: say so on the plot rather than draw an empty legend
         ax.text(0.5, 0.5, "not computed: test block too short", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, path, dpi=100)

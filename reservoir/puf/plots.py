@@ -11,7 +11,7 @@ matplotlib.use("Agg")  # files only; never a display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from asicrc.drivers.atomicfile import atomic_path
+from asicrc.reservoir.figures import save_figure
 
 from .evaluate import CONDITIONS
 
@@ -43,9 +43,7 @@ def plot_distances(report: dict[str, Any], path: Path) -> Path:
     axes[0].set_ylabel("fraction of comparisons")
     fig.suptitle(f"PUF {cfg['model']}: {len(report['evaluation_devices'])} held-out devices, seed {cfg['seed']}")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -68,7 +66,5 @@ def plot_group_eer(report: dict[str, Any], path: Path) -> Path:
     ax.legend(fontsize=8)
     ax.set_title("EER per feature group (chance = 0.5)")
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path

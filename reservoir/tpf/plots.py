@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from asicrc.drivers.atomicfile import atomic_path
+from asicrc.reservoir.figures import save_figure
 
 
 def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> list[str]:
@@ -29,9 +29,7 @@ def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> lis
     ax.legend(fontsize=8)
     fig.tight_layout()
     roc = f"{prefix}_roc.png"
-    with atomic_path(out_dir / roc) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_dir / roc, dpi=100)
     names.append(roc)
 
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -48,8 +46,6 @@ def plot_run(run: dict[str, Any], out_dir: Path, prefix: str, title: str) -> lis
     ax.legend(fontsize=8)
     fig.tight_layout()
     sav = f"{prefix}_savings_vs_false_abort.png"
-    with atomic_path(out_dir / sav) as tmp:
-        fig.savefig(tmp, dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_dir / sav, dpi=100)
     names.append(sav)
     return names
