@@ -88,6 +88,7 @@ def evaluate_scores(
         "test_positives": int(y.sum()),
         "auc": auc.auc,
         "auc_ci": list(auc.ci),
+        "auc_se": auc.se,
         "auc_p_greater": auc.p_greater,
         "accuracy": correct / y.size,
         "majority_accuracy": float(np.mean(y == majority)),
