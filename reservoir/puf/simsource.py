@@ -29,6 +29,7 @@ from asicrc.drivers.sim.spec import MODELS as SIM_MODELS
 from asicrc.drivers.sim.spec import ModelSpec
 
 from .challenge import Challenge, envelope_for, validate_challenge
+from .variation import DEFAULT_VARIATION, SessionState, VariationModel, apply_session_state, session_spec
 
 TWO32 = float(1 << 32)
 MEASURE_SUBSTEP_S = 1.0  # integration step while measuring (die time constant ~1 s)
@@ -64,15 +65,19 @@ def _quantize(x: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
     return np.round(x / q) * q if q > 0 else x
 
 
-def run_challenge(serial: str, challenge: Challenge, session_seed: int, ambient_c: float = 25.0) -> Response:
-    """Measure one session of `challenge` on the simulated device with this serial."""
+def run_challenge(serial: str, challenge: Challenge, session_seed: int, ambient_c: float = 25.0,
+                  state: SessionState | None = None, variation: VariationModel = DEFAULT_VARIATION) -> Response:
+    """Measure one session of `challenge` on the simulated device with this serial; `state` says what happened
+    to the device since enrolment (ageing, remounts, fan replacements: `variation.SessionState`)."""
     validate_challenge(challenge)
-    spec = sim_spec(challenge.model)
+    state = state or SessionState()
+    spec = session_spec(sim_spec(challenge.model), serial, state, variation)
     env = envelope_for(challenge.model)
     device_id = f"sim-{challenge.model}-{serial}"
     rng = np.random.default_rng([int(session_seed) & 0xFFFFFFFF, stable_int(serial) & 0xFFFFFFFF, 0x50F])
     spec = dataclasses.replace(spec, max_substep_s=min(MEASURE_SUBSTEP_S, challenge.sample_s))
     phys = Physics(spec, serial, seed=session_seed, ambient_c=ambient_c, start_warm=False)
+    apply_session_state(phys, state, variation)
     phys.set_fan(challenge.fan_percent)
     current_mhz = spec.freq_hz / 1e6
     first = challenge.steps[0].frequency_mhz

@@ -149,6 +149,7 @@ def _summarise(runs: list[dict[str, Any]], classifiers: Sequence[str], ks: Seque
             "false_abort_rate": float(np.mean([r["filter"]["false_abort_rate"] for r in rs])),
             "keep_rate": float(np.mean([r["filter"]["keep_rate"] for r in rs])),
             "threshold": rs[0]["filter"]["threshold"],
+            "advantage_corner": min(r["filter"]["advantage_corner"] for r in rs),  # the worst seed
         }}
     return {"summary": summary, "classifiers": gate_entries}
 
