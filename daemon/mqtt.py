@@ -30,7 +30,7 @@ from asicrc.drivers.events import Event, FanOut, Kind
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import MqttConfig
-from .discovery import discovery_messages, removal_messages
+from .discovery import AVAILABLE_KEY, device_config, legacy_topics, removal_messages, reported_keys
 from .topics import Topics
 
 log = logging.getLogger("asicrc.mqtt")
@@ -82,6 +82,7 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "model": dev.get("model"),
         "state": dev.get("state"),
         "up": bool(dev.get("up")),
+        AVAILABLE_KEY: device_available(dev),
         "hashrate_hs": _sum(tele.get("hashrate_hs")),
         "share_hashrate_hs": est.get("value"),
         "share_hashrate_ci_hs": [est.get("low"), est.get("high")] if est else None,
@@ -97,6 +98,11 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "telemetry": tele,
         "t_unix": time.time(),
     }
+
+
+def device_available(dev: dict[str, Any]) -> bool:
+    """Whether HA should show this device's values: it is up (fresh telemetry or shares), per the fleet state."""
+    return bool(dev.get("up"))
 
 
 def event_payload(ev: Event) -> dict[str, Any]:
@@ -136,7 +142,7 @@ class MqttBridge:
         # Events queue here across reconnects; telemetry goes out through the retained state instead.
         self._events = fanout.subscribe(maxsize=5000, kinds={Kind.SHARE, Kind.FAULT, Kind.STATE, Kind.NONCE})
         self._stop = asyncio.Event()
-        self._announced: set[str] = set()
+        self._announced: dict[str, frozenset[str]] = {}  # device -> sensor keys in its HA discovery config
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
@@ -202,6 +208,8 @@ class MqttBridge:
         await client.subscribe(self.topics.request("+"), qos=1)
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+            # per-entity configs retained by earlier asicrc versions: cleared as they arrive (see _messages)
+            await client.subscribe(f"{self.cfg.discovery_prefix}/sensor/+/+/config", qos=1)
         self._announced.clear()
         await self._publish_states(client)
 
@@ -210,16 +218,18 @@ class MqttBridge:
         snap = self.get_snapshot()
         devices: dict[str, dict[str, Any]] = snap.get("devices", {})
         await client.publish(self.topics.info, dumps(self.get_info()), qos=1, retain=True)
-        for gone in sorted(self._announced - set(devices)):
+        for gone in sorted(set(self._announced) - set(devices)):
             await self._retract(client, gone)
         for dev_id, dev in devices.items():
-            if self.cfg.discovery and dev_id not in self._announced:
-                for topic, payload in discovery_messages(self.cfg.discovery_prefix, self.topics, dev_id,
-                                                         str(dev.get("model", ""))):
-                    await client.publish(topic, payload, qos=1, retain=True)
-            self._announced.add(dev_id)
-            await client.publish(self.topics.device_state(dev_id), dumps(device_state_payload(dev)), qos=1,
-                                 retain=True)
+            state = device_state_payload(dev)
+            keys = reported_keys(state) | self._announced.get(dev_id, frozenset())
+            if self.cfg.discovery and keys != self._announced.get(dev_id):
+                # first announcement, or the device reported a sensor for the first time: (re)send its config
+                topic, payload = device_config(self.cfg.discovery_prefix, self.topics, dev_id,
+                                               str(dev.get("model", "")), keys)
+                await client.publish(topic, payload, qos=1, retain=True)
+            self._announced[dev_id] = keys
+            await client.publish(self.topics.device_state(dev_id), dumps(state), qos=1, retain=True)
 
     async def _retract(self, client: aiomqtt.Client, device_id: str) -> None:
         """A device left the config: clear its retained state and HA entities."""
@@ -227,7 +237,7 @@ class MqttBridge:
         if self.cfg.discovery:
             for topic, payload in removal_messages(self.cfg.discovery_prefix, self.topics, device_id):
                 await client.publish(topic, payload, qos=1, retain=True)
-        self._announced.discard(device_id)
+        self._announced.pop(device_id, None)
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -254,9 +264,18 @@ class MqttBridge:
                     self._announced.clear()
                     self.state_changed()
                 continue
+            if self.cfg.discovery and msg.payload and self._is_legacy_config(topic):
+                await client.publish(topic, b"", qos=1, retain=True)
+                continue
             method = self.topics.method_of(topic)
             if method is not None and not msg.retain:
                 tg.create_task(self._answer(client, method, msg))
+
+    def _is_legacy_config(self, topic: str) -> bool:
+        parts = topic.split("/")
+        return (len(parts) == 5 and parts[1] == "sensor" and parts[2].startswith(f"asicrc_{self.topics.node}_")
+                and topic in legacy_topics(self.cfg.discovery_prefix, self.topics,
+                                           parts[2][len(f"asicrc_{self.topics.node}_"):]))
 
     async def _answer(self, client: aiomqtt.Client, method: str, msg: aiomqtt.Message) -> None:
         props = msg.properties
