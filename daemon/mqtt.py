@@ -16,7 +16,7 @@ import math
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,8 +130,12 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
 
 class MqttBridge:
     def __init__(self, cfg: MqttConfig, node_id: str, api: Api, fanout: FanOut,
-                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]]) -> None:
+                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]],
+                 before_reconnect: Callable[[], Awaitable[None]] | None = None) -> None:
         self.cfg = cfg
+        # checked before every reconnect (not the first connect: the daemon checked before it started anything);
+        # raises when another live daemon holds the node id, so this one backs off instead of taking over
+        self.before_reconnect = before_reconnect
         self.topics = Topics(cfg.base_topic, node_id)
         self.api = api
         self.get_snapshot = get_snapshot
@@ -152,23 +156,37 @@ class MqttBridge:
         backoff = Backoff(initial_s=0.5, cap_s=15.0)
         client = build_client(self.cfg, f"asicrc-{self.topics.node}", self.topics.status)
         self._client = client
+        attempts = 0
         while not self._stop.is_set():
+            attempts += 1
             try:
+                if attempts > 1 and self.before_reconnect is not None:
+                    try:
+                        await self.before_reconnect()
+                    except RuntimeError as exc:  # NodeIdInUse: never evict a live daemon's session
+                        log.error("mqtt: not reconnecting: %s", exc)
+                        await self._wait_backoff(backoff)
+                        continue
                 async with client:
                     backoff.reset()
                     await self._session(client)
                     return
             except aiomqtt.MqttError as exc:
                 self.connected = False
-                if not self._logged_unreachable:
+                if "taken over" in str(exc).lower():  # MQTT 5 reason 142: same client id connected elsewhere
+                    log.error("mqtt: the broker handed our session (client id asicrc-%s) to another client: is "
+                              "node id %r used twice?", self.topics.node, self.topics.node)
+                elif not self._logged_unreachable:
                     log.warning("mqtt: broker %s:%d not reachable or lost (%s); running without MQTT and "
                                 "retrying in the background", self.cfg.host, self.cfg.port, exc)
                     self._logged_unreachable = True
                 else:
                     log.debug("mqtt: retry failed: %s", exc)
-            delay = backoff.next_delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            await self._wait_backoff(backoff)
+
+    async def _wait_backoff(self, backoff: Backoff) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
 
     def stop(self) -> None:
         """Ask `run` to publish offline, disconnect and return."""
