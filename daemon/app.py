@@ -53,7 +53,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
-        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns)
+        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
         self.state_dir = resolve_state_dir(cfg.node.state_dir)
@@ -275,18 +275,15 @@ class Daemon:
             raise_if_cancelled()
             if pending:
                 await self._apply_setpoints(dc, pending, warned)
+            # Poll success and the telemetry itself come from the driver's events (FleetState.apply): the
+            # driver's snapshot keeps its last values after the device dies, so it says nothing about liveness.
             t0 = time.perf_counter()
             try:
-                tele = await asyncio.wait_for(device.telemetry(), max(5.0, interval))
-                ok = bool(tele)
+                await asyncio.wait_for(device.telemetry(), max(5.0, interval))
             except (TimeoutError, OSError, ValueError, RuntimeError) as exc:
-                tele, ok = {}, False
                 log.debug("device %s: poll failed: %s", dc.id, exc)
             st.poll_duration_s = time.perf_counter() - t0
-            st.poll_success = ok
             st.last_poll_unix = time.time()
-            if ok:
-                st.telemetry.update(tele)
             await self.clock.sleep(interval)
 
     # ---- event folding, snapshot, watchdog --------------------------------------------------------------------

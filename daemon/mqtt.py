@@ -96,6 +96,13 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "faults": dev.get("faults", 0),
         "last_fault": dev.get("last_fault", ""),
         "telemetry": tele,
+        # liveness (asicrc.daemon.fleetstate.liveness): a down device's headline values above are null and its
+        # last good values are kept here, explicitly stale
+        "available": bool(dev.get("available")),
+        "stale": bool(dev.get("stale")),
+        "last_success_unix": dev.get("last_success_unix"),
+        "last_success_age_s": dev.get("last_success_age_s"),
+        "last_good_telemetry": dev.get("last_good_telemetry", {}) if not dev.get("available") else None,
         "t_unix": time.time(),
     }
 
