@@ -30,7 +30,7 @@ from asicrc.drivers.events import Event, FanOut, Kind
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import MqttConfig
-from .discovery import AVAILABLE_KEY, device_config, legacy_topics, removal_messages, reported_keys
+from .discovery import device_config, legacy_topics, removal_messages, reported_keys
 from .topics import Topics
 
 log = logging.getLogger("asicrc.mqtt")
@@ -82,7 +82,6 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "model": dev.get("model"),
         "state": dev.get("state"),
         "up": bool(dev.get("up")),
-        AVAILABLE_KEY: device_available(dev),
         "hashrate_hs": _sum(tele.get("hashrate_hs")),
         "share_hashrate_hs": est.get("value"),
         "share_hashrate_ci_hs": [est.get("low"), est.get("high")] if est else None,
@@ -105,11 +104,6 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "last_good_telemetry": dev.get("last_good_telemetry", {}) if not dev.get("available") else None,
         "t_unix": time.time(),
     }
-
-
-def device_available(dev: dict[str, Any]) -> bool:
-    """Whether HA should show this device's values: it is up (fresh telemetry or shares), per the fleet state."""
-    return bool(dev.get("up"))
 
 
 def event_payload(ev: Event) -> dict[str, Any]:
