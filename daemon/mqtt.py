@@ -17,7 +17,7 @@ import re
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from asicrc.drivers.events import Event, FanOut, Kind
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import NAME_PATTERN, MqttConfig
-from .discovery import discovery_messages, removal_messages
+from .discovery import device_config, discovery_id, legacy_topics, removal_messages, reported_keys
 from .mqtt_requests import check_reply_topic, decode_request
 from .ratelimit import RateLimiter
 from .topics import Topics
@@ -168,8 +168,12 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
 
 class MqttBridge:
     def __init__(self, cfg: MqttConfig, node_id: str, api: Api, fanout: FanOut,
-                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]]) -> None:
+                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]],
+                 before_reconnect: Callable[[], Awaitable[None]] | None = None) -> None:
         self.cfg = cfg
+        # checked before every reconnect (not the first connect: the daemon checked before it started anything);
+        # raises when another live daemon holds the node id, so this one backs off instead of taking over
+        self.before_reconnect = before_reconnect
         self.topics = Topics(cfg.base_topic, node_id)
         self.api = api
         self.get_snapshot = get_snapshot
@@ -180,7 +184,7 @@ class MqttBridge:
         # Events queue here across reconnects; telemetry goes out through the retained state instead.
         self._events = fanout.subscribe(maxsize=5000, kinds={Kind.SHARE, Kind.FAULT, Kind.STATE, Kind.NONCE})
         self._stop = asyncio.Event()
-        self._announced: set[str] = set()
+        self._announced: dict[str, frozenset[str]] = {}  # device -> sensor keys in its HA discovery config
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
@@ -196,23 +200,37 @@ class MqttBridge:
         client = build_client(self.cfg, f"asicrc-{self.topics.node}", self.topics.status,
                               max_packet_bytes=self.cfg.max_request_bytes + PACKET_OVERHEAD_BYTES)
         self._client = client
+        attempts = 0
         while not self._stop.is_set():
+            attempts += 1
             try:
+                if attempts > 1 and self.before_reconnect is not None:
+                    try:
+                        await self.before_reconnect()
+                    except RuntimeError as exc:  # NodeIdInUse: never evict a live daemon's session
+                        log.error("mqtt: not reconnecting: %s", exc)
+                        await self._wait_backoff(backoff)
+                        continue
                 async with client:
                     backoff.reset()
                     await self._session(client)
                     return
             except aiomqtt.MqttError as exc:
                 self.connected = False
-                if not self._logged_unreachable:
+                if "taken over" in str(exc).lower():  # MQTT 5 reason 142: same client id connected elsewhere
+                    log.error("mqtt: the broker handed our session (client id asicrc-%s) to another client: is "
+                              "node id %r used twice?", self.topics.node, self.topics.node)
+                elif not self._logged_unreachable:
                     log.warning("mqtt: broker %s:%d not reachable or lost (%s); running without MQTT and "
                                 "retrying in the background", self.cfg.host, self.cfg.port, exc)
                     self._logged_unreachable = True
                 else:
                     log.debug("mqtt: retry failed: %s", exc)
-            delay = backoff.next_delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            await self._wait_backoff(backoff)
+
+    async def _wait_backoff(self, backoff: Backoff) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
 
     def stop(self) -> None:
         """Ask `run` to publish offline, disconnect and return."""
@@ -252,6 +270,8 @@ class MqttBridge:
         await client.subscribe(self.topics.request("+"), qos=1)
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+            # per-entity configs retained by earlier asicrc versions: cleared as they arrive (see _messages)
+            await client.subscribe(f"{self.cfg.discovery_prefix}/sensor/+/+/config", qos=1)
         self._announced.clear()
         await self._publish_states(client)
 
@@ -260,16 +280,18 @@ class MqttBridge:
         snap = self.get_snapshot()
         devices: dict[str, dict[str, Any]] = snap.get("devices", {})
         await client.publish(self.topics.info, dumps(self.get_info()), qos=1, retain=True)
-        for gone in sorted(self._announced - set(devices)):
+        for gone in sorted(set(self._announced) - set(devices)):
             await self._retract(client, gone)
         for dev_id, dev in devices.items():
-            if self.cfg.discovery and dev_id not in self._announced:
-                for topic, payload in discovery_messages(self.cfg.discovery_prefix, self.topics, dev_id,
-                                                         str(dev.get("model", ""))):
-                    await client.publish(topic, payload, qos=1, retain=True)
-            self._announced.add(dev_id)
-            await client.publish(self.topics.device_state(dev_id), dumps(device_state_payload(dev)), qos=1,
-                                 retain=True)
+            state = device_state_payload(dev)
+            keys = reported_keys(state) | self._announced.get(dev_id, frozenset())
+            if self.cfg.discovery and keys != self._announced.get(dev_id):
+                # first announcement, or the device reported a sensor for the first time: (re)send its config
+                topic, payload = device_config(self.cfg.discovery_prefix, self.topics, dev_id,
+                                               str(dev.get("model", "")), keys)
+                await client.publish(topic, payload, qos=1, retain=True)
+            self._announced[dev_id] = keys
+            await client.publish(self.topics.device_state(dev_id), dumps(state), qos=1, retain=True)
 
     async def _retract(self, client: aiomqtt.Client, device_id: str) -> None:
         """A device left the config: clear its retained state and HA entities."""
@@ -277,7 +299,7 @@ class MqttBridge:
         if self.cfg.discovery:
             for topic, payload in removal_messages(self.cfg.discovery_prefix, self.topics, device_id):
                 await client.publish(topic, payload, qos=1, retain=True)
-        self._announced.discard(device_id)
+        self._announced.pop(device_id, None)
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -324,7 +346,7 @@ class MqttBridge:
             if msg.retain and msg.payload and device not in current and device not in self._announced:
                 log.info("mqtt: clearing retained state and discovery of removed device %r", device)
                 await client.publish(topic, b"", qos=1, retain=True)
-                obj = discovery_object_id(self.topics.node, device)
+                obj = discovery_id(self.topics, device)
                 if self.cfg.discovery and obj not in self._sweeping and len(self._sweeping) < MAX_SWEPT_DEVICES:
                     self._sweeping.add(obj)
                     await self._subscribe_no_local(client, f"{self.cfg.discovery_prefix}/+/{obj}/#")
@@ -346,6 +368,9 @@ class MqttBridge:
                 if msg.payload == b"online":  # Home Assistant restarted: announce again
                     self._announced.clear()
                     self.state_changed()
+                continue
+            if self.cfg.discovery and msg.payload and self._is_legacy_config(topic):
+                await client.publish(topic, b"", qos=1, retain=True)
                 continue
             method = self.topics.method_of(topic)
             if method is None:
@@ -372,6 +397,12 @@ class MqttBridge:
                         "(mqtt.max_concurrent_requests / mqtt.requests_per_s)", self.dropped_requests,
                         self.cfg.max_concurrent_requests, self.cfg.requests_per_s)
         return False
+
+    def _is_legacy_config(self, topic: str) -> bool:
+        parts = topic.split("/")
+        return (len(parts) == 5 and parts[1] == "sensor" and parts[2].startswith(f"asicrc_{self.topics.node}_")
+                and topic in legacy_topics(self.cfg.discovery_prefix, self.topics,
+                                           parts[2][len(f"asicrc_{self.topics.node}_"):]))
 
     async def _answer(self, client: aiomqtt.Client, method: str, msg: aiomqtt.Message) -> None:
         """Answer one request. Nothing a requester sends may end the session: every failure, including the
@@ -431,11 +462,6 @@ class MqttBridge:
 
 SWEEP_WINDOW_S = 2.0  # how long retained leftovers are collected after subscribing
 MAX_SWEPT_DEVICES = 1000  # removed devices cleared per connect (bounded; the rest on the next connect)
-
-
-def discovery_object_id(node: str, device: str) -> str:
-    """The topic level naming one device in Home Assistant discovery (both schemas asicrc has published)."""
-    return f"asicrc_{node}_{device}"
 
 
 def _plain_name(method: str) -> bool:
