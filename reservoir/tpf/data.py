@@ -89,7 +89,8 @@ def plant_leak(states: npt.NDArray[np.uint32], labels: npt.NDArray[np.bool_], de
     u = rng.random(y.size)
     promote = bit & ~y & (u < rate * delta / (1.0 - rate))
     drop = ~bit & y & (u < delta)
-    return (y | promote) & ~drop
+    out: npt.NDArray[np.bool_] = (y | promote) & ~drop
+    return out
 
 
 def planted_oracle_auc(delta: float, rate: float) -> float:
