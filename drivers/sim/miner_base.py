@@ -3,7 +3,7 @@
 One asyncio task advances the physics every ``tick_s`` wall seconds by the elapsed *clock* time (so a fast Clock
 makes simulated time run faster), lets the firmware layer count and refresh its API snapshot, and scans nonces for
 the next interval; found shares are submitted at their simulated times (rounded up to the firmware's poll period).
-Model classes (models.py) add the management servers and the Stratum client flavour.
+Model classes (s9.py, lv06.py, lbbox.py) add the management servers and the Stratum client flavour.
 """
 
 from __future__ import annotations
@@ -20,13 +20,14 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.drivers.stratum.client import Job, StratumClient
 
 from .faults import Fault, FaultKind, FaultState
 from .firmware import Firmware, Snapshot
 from .nonces import FoundShare, NonceScanner
-from .physics import Physics, stable_int
-from .spec import ModelSpec
+from .params import SimParams
+from .physics import Physics
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,14 @@ class SimStratumClient(StratumClient):
         self.abort()
 
 
-class SimDevice:
-    """Base of SimS9 / SimLV06 / SimLBBox. See the package docstring for the public API."""
+class SimMiner:
+    """Base of SimS9 / SimLV06 / SimLBBox: the simulated miner hardware. See the package docstring for the API.
 
-    spec: ClassVar[ModelSpec]
+    Not a :class:`asicrc.drivers.device.Device`: a Device is the host's driver of a miner; this is the miner at the
+    other end of the wire, which a Device reaches only through the protocols (Stratum, HTTP, 4028, UART).
+    """
+
+    spec: ClassVar[SimParams]
     firmware_version: ClassVar[str] = ""
     lbry: ClassVar[bool] = False
     hw_ticket_diff: ClassVar[float] = 64.0
