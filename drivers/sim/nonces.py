@@ -111,7 +111,7 @@ class NonceScanner:
         self._target = 0
         self._p = 0.0
         self._headers: dict[int, tuple[bytes, int | None]] = {}
-        self.hashes_done = 0.0  # modelled hashes (scaled) done on jobs so far: see `work`
+        self._work = 0.0  # modelled hashes (scaled) done on jobs so far: see `work`
         self.hashes_searched = 0  # sha256d actually computed to find the nonces
         self.found = 0
         self.hw_dropped = 0
@@ -147,7 +147,12 @@ class NonceScanner:
     def work(self, dt_s: float, hash_rate: float) -> None:
         """Book `dt_s` seconds of hashing at `hash_rate` (scaled H/s) on the current job."""
         if self.job is not None and dt_s > 0:
-            self.hashes_done += hash_rate * dt_s
+            self._work += hash_rate * dt_s
+
+    @property
+    def hashes_done(self) -> int:
+        """Modelled (scaled) hashes done on jobs so far: the exposure of the share rate."""
+        return int(self._work)
 
     def _extranonce2(self, job: Job) -> bytes:
         size = job.extranonce2_size
