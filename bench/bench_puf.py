@@ -20,8 +20,8 @@ import statistics
 import time
 
 from asicrc.drivers.sim.cpuminer import find_shares
+from asicrc.drivers.sim.params import MODELS
 from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import MODELS
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager

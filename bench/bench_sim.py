@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import SimDevice, SimFleet
+from asicrc.drivers.sim import SimFleet, SimMiner
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.native import difficulty_to_target, search_nonces
 
@@ -69,7 +69,7 @@ def hashing_reference(hashes: int) -> float:
 class FleetRun:
     wall: float
     cpu: float
-    devices: list[SimDevice]
+    devices: list[SimMiner]
     hashes: list[int]
     accepted: list[int]
 

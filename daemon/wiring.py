@@ -109,7 +109,7 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
                   ports: dict[str, int] | None = None, stratum: StratumHandle | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
     mod = _import("asicrc.drivers.models", "device drivers")
-    spec_mod = _import("asicrc.drivers.models.spec", "device drivers")
+    spec_mod = _import("asicrc.drivers.models.device_spec", "device drivers")
     factory = getattr(mod, "create_device", None)
     if factory is None:
         raise PieceMissing("device drivers not available (no create_device in asicrc.drivers.models)")

@@ -14,7 +14,7 @@ Usage (daemon, reservoir, tests)::
 
 Models: "s9" (4028 RPC + Stratum), "lv06" (AxeOS HTTP + Stratum), "lbbox" (Goldshell HTTP + 4028 + LBRY Stratum),
 "bm1366-uart" / "bm1387-uart" (direct serial chains; `serial_port` required).
-`DeviceSpec` fields: see asicrc.drivers.models.spec (port = the model's primary port: HTTP for lv06/lbbox, RPC for
+`DeviceSpec` fields: see asicrc.drivers.models.device_spec (port = the model's primary port: HTTP for lv06/lbbox, RPC for
 s9). Network devices' shares are the Stratum server's share Events whose `worker` is `spec.worker` (default: the
 device id), re-labelled with the device id in `events()`. `envelope_for(model)` / `ENVELOPES` give the per-model
 SafetyEnvelope without creating a device (config validation).
@@ -30,7 +30,7 @@ from ..clock import Clock
 from ..device import Device, SafetyEnvelope
 from ..events import FanOut
 from .data import MODELS, ModelData
-from .spec import DeviceSpec, SpecError
+from .device_spec import DeviceSpec, SpecError
 
 ENVELOPES: dict[str, SafetyEnvelope] = {name: data.envelope for name, data in MODELS.items()}
 

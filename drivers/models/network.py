@@ -8,7 +8,7 @@ from ..clock import Clock
 from ..events import Event, FanOut
 from .base import BaseDevice
 from .data import ModelData
-from .spec import DeviceSpec
+from .device_spec import DeviceSpec
 from .stratum_link import attach, is_share_of, set_worker_difficulty
 
 

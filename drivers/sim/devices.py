@@ -7,15 +7,15 @@ from typing import Any
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 
-from .device_base import SimDevice
 from .lbbox import SimLBBox
 from .lv06 import SimLV06
+from .miner_base import SimMiner
 from .s9 import SimS9
 
-MODEL_CLASSES: dict[str, type[SimDevice]] = {"s9": SimS9, "lv06": SimLV06, "lbbox": SimLBBox}
+MODEL_CLASSES: dict[str, type[SimMiner]] = {"s9": SimS9, "lv06": SimLV06, "lbbox": SimLBBox}
 
 
-def model_class(name: str) -> type[SimDevice]:
+def model_class(name: str) -> type[SimMiner]:
     try:
         return MODEL_CLASSES[name]
     except KeyError:
@@ -25,13 +25,13 @@ def model_class(name: str) -> type[SimDevice]:
 class SimFleet:
     """Several simulated devices sharing one Clock; serials are derived from (model, seed, index)."""
 
-    def __init__(self, devices: list[SimDevice]) -> None:
+    def __init__(self, devices: list[SimMiner]) -> None:
         self.devices = devices
 
     @classmethod
     def from_counts(cls, s9: int = 0, lv06: int = 0, lbbox: int = 0, *, clock: Clock = REAL_TIME,
                     stratum: tuple[str, int] | None = None, seed: int = 0, **kwargs: Any) -> SimFleet:
-        devices: list[SimDevice] = []
+        devices: list[SimMiner] = []
         for name, count in (("s9", s9), ("lv06", lv06), ("lbbox", lbbox)):
             if count < 0:
                 raise ValueError(f"{name} count must be >= 0, got {count}")

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from asicrc.drivers.sim.physics import stable_int
+from asicrc.drivers.seeds import stable_int
 
 from .challenge import default_challenge
 from .match import device_bootstrap, distance, eer, error_rates, pooled_within_sd

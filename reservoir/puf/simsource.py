@@ -24,9 +24,10 @@ import numpy as np
 import numpy.typing as npt
 
 from asicrc.drivers.device import EnvelopeViolation
-from asicrc.drivers.sim.physics import Physics, stable_int
-from asicrc.drivers.sim.spec import MODELS as SIM_MODELS
-from asicrc.drivers.sim.spec import ModelSpec
+from asicrc.drivers.seeds import stable_int
+from asicrc.drivers.sim.params import MODELS as SIM_MODELS
+from asicrc.drivers.sim.params import SimParams
+from asicrc.drivers.sim.physics import Physics
 
 from .challenge import Challenge, envelope_for, validate_challenge
 from .variation import DEFAULT_VARIATION, SessionState, VariationModel, apply_session_state, session_spec
@@ -55,7 +56,7 @@ class Response:
     share_step: npt.NDArray[np.int64]  # (shares,)
 
 
-def sim_spec(model: str) -> ModelSpec:
+def sim_spec(model: str) -> SimParams:
     if model not in SIM_MODELS:
         raise ValueError(f"unknown simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
     return SIM_MODELS[model]

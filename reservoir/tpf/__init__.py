@@ -27,7 +27,7 @@ Live gate API for the daemon (status, metrics, MQTT) -- `asicrc.reservoir.tpf.ga
 
 `gate.keep` needs scores from the model that produced the evidence (the gate holds the threshold, not the
 model); while the gate is off it returns all True, so wiring it into a work path is a no-op until evidence passes.
-CLI: `asicrc tpf --rounds 5 --hashes 1e6 --out DIR` (module `asicrc.reservoir.tpf.cli`); docs: docs/tpf.md.
+CLI: `asicrc tpf --rounds 5 --hashes 1e6 --out DIR` (module `asicrc.reservoir.tpf.cli_tpf`); docs: docs/tpf.md.
 
 `state()` is JSON-serialisable; numbers are plain floats; `advantage` is the held-out relative reduction of
 net work per valid share (positive = filter helps), `ci` its 95% bootstrap interval and `advantage_corner` the

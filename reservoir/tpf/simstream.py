@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from asicrc.drivers.events import Event, Kind, Source
+from asicrc.drivers.sim.params import MODELS
 from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import MODELS
 
 NS = 1_000_000_000
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asicrc.reservoir.puf.cli import add_arguments, run
+from asicrc.reservoir.puf.cli_puf import add_arguments, run
 from asicrc.reservoir.puf.evaluate import EvalConfig, evaluate, summarize
 from asicrc.reservoir.puf.plots import plot_distances, plot_group_eer
 

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from asicrc.drivers.atomicfile import atomic_write_text
-from asicrc.drivers.sim.physics import stable_int
+from asicrc.drivers.seeds import stable_int
 
 from .challenge import PUF_MODELS, default_challenge
 from .evaluate import CONDITIONS, EvalConfig, evaluate, summarize
