@@ -23,6 +23,8 @@ import aiomqtt
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.registry import MODELS
+from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 
 from . import config as config_mod
@@ -129,7 +131,7 @@ class Daemon:
         self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
         if self.cfg.stratum.enabled:
             self.stratum = await self._start_pool(lbry=False)
-            if any(dc.model == "lbbox" and dc.enabled for dc in self.cfg.devices):
+            if any(MODELS[dc.model].pool == "lbry" and dc.enabled for dc in self.cfg.devices):
                 self.stratum_lbry = await self._start_pool(lbry=True)
         if self.cfg.tpf.enabled:
             try:
@@ -171,7 +173,7 @@ class Daemon:
         return handle
 
     def _pool_for(self, dc: DeviceConfig) -> wiring.StratumHandle | None:
-        return self.stratum_lbry if dc.model == "lbbox" else self.stratum
+        return self.stratum_lbry if MODELS[dc.model].pool == "lbry" else self.stratum
 
     def _recording_dir(self) -> str | None:
         if not self.cfg.recording.enabled:
@@ -201,28 +203,17 @@ class Daemon:
 
     async def _device_main(self, dc: DeviceConfig) -> None:
         st = self.fleet.add_device(dc.id, dc.model, dc.transport)
-        if dc.model == "lbbox":
+        if MODELS[dc.model].pool == "lbry":
             st.hashes_per_difficulty = TWO_32 / LBRY_DIFF_MULTIPLIER
-        sim: Any = None
+        sim: SimMiner | None = None
         device: Device | None = None
         try:
-            ports = None
             if dc.transport == "sim":
                 pool = self._pool_for(dc)
-                stratum_addr = pool.address if pool else None
-                try:
-                    sim = await wiring.start_sim(dc, self.clock, stratum_addr)
-                except wiring.PieceMissing as exc:
-                    self._unavailable(dc, str(exc))
-                    return
-                ports = dict(getattr(sim, "ports", {}) or {})
-                st.hash_scale = float(getattr(sim, "hash_scale", 1.0) or 1.0)
-            try:
-                device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
-                                              self._pool_for(dc))
-            except wiring.PieceMissing as exc:
-                self._unavailable(dc, str(exc))
-                return
+                sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
+                st.hash_scale = float(sim.hash_scale)
+            device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
+                                          self._pool_for(dc))
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device

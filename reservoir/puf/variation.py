@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from asicrc.drivers.sim import ModelSpec, Physics
-from asicrc.drivers.sim.physics import stable_int
+from asicrc.drivers.seeds import stable_int
+from asicrc.drivers.sim import Physics, SimParams
 
 DAYS_PER_YEAR = 365.25
 
@@ -84,12 +84,12 @@ class VariationModel:
 DEFAULT_VARIATION = VariationModel()
 
 
-def _rng(spec: ModelSpec, serial: str, event: str) -> np.random.Generator:
+def _rng(spec: SimParams, serial: str, event: str) -> np.random.Generator:
     return np.random.default_rng(stable_int(f"{spec.name}/{serial}/session-variation/{event}"))
 
 
-def session_spec(spec: ModelSpec, serial: str, state: SessionState,
-                 model: VariationModel = DEFAULT_VARIATION) -> ModelSpec:
+def session_spec(spec: SimParams, serial: str, state: SessionState,
+                 model: VariationModel = DEFAULT_VARIATION) -> SimParams:
     """The model constants as this device has them now: a remount changes its board→heatsink resistance."""
     state.validate()
     if state.remounts == 0:
