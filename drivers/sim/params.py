@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 @dataclass(frozen=True, slots=True)
 class SimParams:
-    name: str  # "s9" | "lv06" | "lbbox" | "bm1366-uart" | "bm1387-uart"
+    name: str  # the model (asicrc.drivers.registry); a model's simulator class names its SimParams
     chip: str  # "BM1387", "BM1366", "LBRY-ASIC"
     chains: int
     chips_per_chain: int
@@ -129,5 +129,3 @@ def chain_spec(base: SimParams, chips: int) -> SimParams:
                    c_sink=base.c_sink * k, r_sink_air_full=base.r_sink_air_full / k,
                    r_sink_air_still=base.r_sink_air_still / k, fan_w_full=base.fan_w_full * k)
 
-
-MODELS: dict[str, SimParams] = {m.name: m for m in (S9, LV06, LBBOX, BM1366_CHAIN, BM1387_CHAIN)}

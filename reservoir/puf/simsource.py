@@ -1,6 +1,6 @@
 """Run a challenge on a simulated device, in process, and record what a host would observe.
 
-The device is the simulator's physical model (`asicrc.drivers.sim.physics.Physics`): per-chip process variation
+The device is the simulator's physical model (`asicrc.drivers.sim.Physics`): per-chip process variation
 is drawn from the serial, so a serial is a stable physical identity; everything else (sensor noise, nonce
 arrivals) is drawn per session. Time is simulated directly (no sockets, no wall clock), which is what lets an
 evaluation run 20+ devices x several sessions in seconds. What is recorded is what the host sees:
@@ -25,9 +25,7 @@ import numpy.typing as npt
 
 from asicrc.drivers.device import EnvelopeViolation
 from asicrc.drivers.seeds import stable_int
-from asicrc.drivers.sim.params import MODELS as SIM_MODELS
-from asicrc.drivers.sim.params import SimParams
-from asicrc.drivers.sim.physics import Physics
+from asicrc.drivers.sim import Physics, SimParams, sim_params
 
 from .challenge import Challenge, envelope_for, validate_challenge
 from .variation import DEFAULT_VARIATION, SessionState, VariationModel, apply_session_state, session_spec
@@ -57,9 +55,7 @@ class Response:
 
 
 def sim_spec(model: str) -> SimParams:
-    if model not in SIM_MODELS:
-        raise ValueError(f"unknown simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
-    return SIM_MODELS[model]
+    return sim_params(model)  # ValueError naming the simulated models
 
 
 def _quantize(x: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
