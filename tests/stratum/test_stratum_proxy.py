@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.stratum.auth import WorkerCredentials
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
@@ -140,7 +141,7 @@ async def test_proxy_with_several_upstream_sessions_routes_shares_to_their_pool(
     events = [FanOut(), FanOut()]
     pool_shares = [e.subscribe(kinds={"share"}) for e in events]
     pools = [StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=size,
-                                        allow={user: password}), fanout=ev)
+                                        workers={user: WorkerCredentials(password)}), fanout=ev)
              for size, user, password, ev in ((8, "acct_a", None, events[0]), (6, "acct_b", "pw", events[1]))]
     for pool in pools:
         await pool.start()
