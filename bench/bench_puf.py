@@ -19,10 +19,10 @@ import dataclasses
 import statistics
 import time
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.sim.physics import Physics
 from asicrc.drivers.sim.spec import MODELS
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 from asicrc.reservoir.puf.challenge import default_challenge

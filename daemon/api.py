@@ -101,10 +101,10 @@ class Api:
         devices = self.ctl.snapshot().get("devices", {})
         dev = params.get("device")
         if dev is None:
-            return {k: v["telemetry"] for k, v in devices.items()}
-        if dev not in devices:
-            raise RequestError(f"unknown device {dev!r}; known: {', '.join(sorted(devices)) or 'none'}")
-        return devices[dev]["telemetry"]
+            return {k: _live_telemetry(v) for k, v in devices.items()}
+        if not isinstance(dev, str) or dev not in devices:
+            raise RequestError(f"unknown device {_short(dev)}; known: {', '.join(sorted(devices)) or 'none'}")
+        return _live_telemetry(devices[dev])
 
     async def _command(self, method: str, params: dict[str, Any]) -> Any:
         if method in ACTUATIONS:
@@ -141,3 +141,17 @@ class Api:
             raise RequestError(f"{method} failed: {exc}") from None
         log.info("%s %s=%g on %s", method, setting, value, device_id)
         return {"device": device_id, "setting": setting, "value": value}
+
+
+def _live_telemetry(dev: Mapping[str, Any]) -> dict[str, Any]:
+    """A live device's telemetry as is; a down device's last values only under an explicit stale marker."""
+    if dev.get("available"):
+        return dict(dev.get("telemetry", {}))
+    return {"stale": True, "last_success_unix": dev.get("last_success_unix"),
+            "last_good": dict(dev.get("last_good_telemetry", {}))}
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """repr() of a requester's value, cut so an error message never echoes a huge payload back."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"

@@ -14,8 +14,11 @@ import os
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any
+
+import aiomqtt
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
@@ -23,7 +26,7 @@ from asicrc.drivers.events import FanOut, Kind
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 
 from . import config as config_mod
-from . import wiring
+from . import nodeid, wiring
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
@@ -46,10 +49,11 @@ class Daemon:
         self.cfg = cfg
         self.config_path = config_path
         self.node_id = cfg.node_id
+        self.instance = uuid.uuid4().hex  # tells this process's retained info apart from another's (nodeid.py)
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
-        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns)
+        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
         self.state_dir = resolve_state_dir(cfg.node.state_dir)
@@ -80,8 +84,16 @@ class Daemon:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
         self.identities = read_json(self.state_dir / "identities.json", {}) or {}
 
+    async def _ensure_node_free(self) -> None:
+        await nodeid.ensure_node_free(self.cfg.mqtt, self.node_id, self.instance)
+
     async def run(self) -> int:
         self._prepare_state_dir()
+        if self.cfg.mqtt.enabled:
+            try:  # before anything starts: a second daemon with this node id refuses here (exit 1)
+                await self._ensure_node_free()
+            except aiomqtt.MqttError as exc:
+                log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
             self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
@@ -134,7 +146,7 @@ class Daemon:
                 self._start_device(dc)
         if self.cfg.mqtt.enabled:
             self.bridge = MqttBridge(self.cfg.mqtt, self.node_id, self.api, self.fanout, self.fleet.snapshot,
-                                     self.info)
+                                     self.info, before_reconnect=self._ensure_node_free)
             self._sup.start("mqtt", self.bridge.run)
         else:
             log.info("mqtt: disabled in config ([mqtt] enabled = false)")
@@ -263,18 +275,15 @@ class Daemon:
             raise_if_cancelled()
             if pending:
                 await self._apply_setpoints(dc, pending, warned)
+            # Poll success and the telemetry itself come from the driver's events (FleetState.apply): the
+            # driver's snapshot keeps its last values after the device dies, so it says nothing about liveness.
             t0 = time.perf_counter()
             try:
-                tele = await asyncio.wait_for(device.telemetry(), max(5.0, interval))
-                ok = bool(tele)
+                await asyncio.wait_for(device.telemetry(), max(5.0, interval))
             except (TimeoutError, OSError, ValueError, RuntimeError) as exc:
-                tele, ok = {}, False
                 log.debug("device %s: poll failed: %s", dc.id, exc)
             st.poll_duration_s = time.perf_counter() - t0
-            st.poll_success = ok
             st.last_poll_unix = time.time()
-            if ok:
-                st.telemetry.update(tele)
             await self.clock.sleep(interval)
 
     # ---- event folding, snapshot, watchdog --------------------------------------------------------------------
@@ -430,7 +439,8 @@ class Daemon:
         return f"{up}/{len(devs)} devices up"
 
     def info(self) -> dict[str, Any]:
-        return {"node": self.node_id, "version": VERSION, "host": socket.gethostname(), "pid": os.getpid(),
+        return {"node": self.node_id, "instance": self.instance, "version": VERSION, "host": socket.gethostname(),
+                "pid": os.getpid(),
                 "started_unix": self.fleet.started_unix, "devices": sorted(self.device_configs),
                 "prometheus_port": self.metrics.port if self.metrics else None}
 

@@ -27,7 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "narma": ("asicrc.reservoir.cli_narma", "NARMA-10 reservoir benchmark with controls"),
     "tpf": ("asicrc.reservoir.tpf.cli", "thermodynamic probability filter experiment"),
     "puf": ("asicrc.reservoir.puf.cli", "device fingerprint enrol/verify/evaluate"),
-    "vbm-ab": ("asicrc.drivers.stratum.vbm_cli", "A/B test of the virtual block manager option"),
+    "vbm-ab": ("asicrc.reservoir.vbm.cli_vbm_ab", "A/B test of the virtual block manager option"),
 }
 
 

@@ -16,7 +16,7 @@ import math
 import ssl
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from asicrc.drivers.events import Event, FanOut, Kind
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import MqttConfig
-from .discovery import discovery_messages, removal_messages
+from .discovery import device_config, legacy_topics, removal_messages, reported_keys
 from .topics import Topics
 
 log = logging.getLogger("asicrc.mqtt")
@@ -95,6 +95,13 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "faults": dev.get("faults", 0),
         "last_fault": dev.get("last_fault", ""),
         "telemetry": tele,
+        # liveness (asicrc.daemon.fleetstate.liveness): a down device's headline values above are null and its
+        # last good values are kept here, explicitly stale
+        "available": bool(dev.get("available")),
+        "stale": bool(dev.get("stale")),
+        "last_success_unix": dev.get("last_success_unix"),
+        "last_success_age_s": dev.get("last_success_age_s"),
+        "last_good_telemetry": dev.get("last_good_telemetry", {}) if not dev.get("available") else None,
         "t_unix": time.time(),
     }
 
@@ -124,8 +131,12 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
 
 class MqttBridge:
     def __init__(self, cfg: MqttConfig, node_id: str, api: Api, fanout: FanOut,
-                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]]) -> None:
+                 get_snapshot: Callable[[], dict[str, Any]], get_info: Callable[[], dict[str, Any]],
+                 before_reconnect: Callable[[], Awaitable[None]] | None = None) -> None:
         self.cfg = cfg
+        # checked before every reconnect (not the first connect: the daemon checked before it started anything);
+        # raises when another live daemon holds the node id, so this one backs off instead of taking over
+        self.before_reconnect = before_reconnect
         self.topics = Topics(cfg.base_topic, node_id)
         self.api = api
         self.get_snapshot = get_snapshot
@@ -136,7 +147,7 @@ class MqttBridge:
         # Events queue here across reconnects; telemetry goes out through the retained state instead.
         self._events = fanout.subscribe(maxsize=5000, kinds={Kind.SHARE, Kind.FAULT, Kind.STATE, Kind.NONCE})
         self._stop = asyncio.Event()
-        self._announced: set[str] = set()
+        self._announced: dict[str, frozenset[str]] = {}  # device -> sensor keys in its HA discovery config
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
@@ -146,23 +157,37 @@ class MqttBridge:
         backoff = Backoff(initial_s=0.5, cap_s=15.0)
         client = build_client(self.cfg, f"asicrc-{self.topics.node}", self.topics.status)
         self._client = client
+        attempts = 0
         while not self._stop.is_set():
+            attempts += 1
             try:
+                if attempts > 1 and self.before_reconnect is not None:
+                    try:
+                        await self.before_reconnect()
+                    except RuntimeError as exc:  # NodeIdInUse: never evict a live daemon's session
+                        log.error("mqtt: not reconnecting: %s", exc)
+                        await self._wait_backoff(backoff)
+                        continue
                 async with client:
                     backoff.reset()
                     await self._session(client)
                     return
             except aiomqtt.MqttError as exc:
                 self.connected = False
-                if not self._logged_unreachable:
+                if "taken over" in str(exc).lower():  # MQTT 5 reason 142: same client id connected elsewhere
+                    log.error("mqtt: the broker handed our session (client id asicrc-%s) to another client: is "
+                              "node id %r used twice?", self.topics.node, self.topics.node)
+                elif not self._logged_unreachable:
                     log.warning("mqtt: broker %s:%d not reachable or lost (%s); running without MQTT and "
                                 "retrying in the background", self.cfg.host, self.cfg.port, exc)
                     self._logged_unreachable = True
                 else:
                     log.debug("mqtt: retry failed: %s", exc)
-            delay = backoff.next_delay()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            await self._wait_backoff(backoff)
+
+    async def _wait_backoff(self, backoff: Backoff) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), backoff.next_delay())
 
     def stop(self) -> None:
         """Ask `run` to publish offline, disconnect and return."""
@@ -202,6 +227,8 @@ class MqttBridge:
         await client.subscribe(self.topics.request("+"), qos=1)
         if self.cfg.discovery:
             await client.subscribe(f"{self.cfg.discovery_prefix}/status", qos=1)
+            # per-entity configs retained by earlier asicrc versions: cleared as they arrive (see _messages)
+            await client.subscribe(f"{self.cfg.discovery_prefix}/sensor/+/+/config", qos=1)
         self._announced.clear()
         await self._publish_states(client)
 
@@ -210,16 +237,18 @@ class MqttBridge:
         snap = self.get_snapshot()
         devices: dict[str, dict[str, Any]] = snap.get("devices", {})
         await client.publish(self.topics.info, dumps(self.get_info()), qos=1, retain=True)
-        for gone in sorted(self._announced - set(devices)):
+        for gone in sorted(set(self._announced) - set(devices)):
             await self._retract(client, gone)
         for dev_id, dev in devices.items():
-            if self.cfg.discovery and dev_id not in self._announced:
-                for topic, payload in discovery_messages(self.cfg.discovery_prefix, self.topics, dev_id,
-                                                         str(dev.get("model", ""))):
-                    await client.publish(topic, payload, qos=1, retain=True)
-            self._announced.add(dev_id)
-            await client.publish(self.topics.device_state(dev_id), dumps(device_state_payload(dev)), qos=1,
-                                 retain=True)
+            state = device_state_payload(dev)
+            keys = reported_keys(state) | self._announced.get(dev_id, frozenset())
+            if self.cfg.discovery and keys != self._announced.get(dev_id):
+                # first announcement, or the device reported a sensor for the first time: (re)send its config
+                topic, payload = device_config(self.cfg.discovery_prefix, self.topics, dev_id,
+                                               str(dev.get("model", "")), keys)
+                await client.publish(topic, payload, qos=1, retain=True)
+            self._announced[dev_id] = keys
+            await client.publish(self.topics.device_state(dev_id), dumps(state), qos=1, retain=True)
 
     async def _retract(self, client: aiomqtt.Client, device_id: str) -> None:
         """A device left the config: clear its retained state and HA entities."""
@@ -227,7 +256,7 @@ class MqttBridge:
         if self.cfg.discovery:
             for topic, payload in removal_messages(self.cfg.discovery_prefix, self.topics, device_id):
                 await client.publish(topic, payload, qos=1, retain=True)
-        self._announced.discard(device_id)
+        self._announced.pop(device_id, None)
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -254,9 +283,18 @@ class MqttBridge:
                     self._announced.clear()
                     self.state_changed()
                 continue
+            if self.cfg.discovery and msg.payload and self._is_legacy_config(topic):
+                await client.publish(topic, b"", qos=1, retain=True)
+                continue
             method = self.topics.method_of(topic)
             if method is not None and not msg.retain:
                 tg.create_task(self._answer(client, method, msg))
+
+    def _is_legacy_config(self, topic: str) -> bool:
+        parts = topic.split("/")
+        return (len(parts) == 5 and parts[1] == "sensor" and parts[2].startswith(f"asicrc_{self.topics.node}_")
+                and topic in legacy_topics(self.cfg.discovery_prefix, self.topics,
+                                           parts[2][len(f"asicrc_{self.topics.node}_"):]))
 
     async def _answer(self, client: aiomqtt.Client, method: str, msg: aiomqtt.Message) -> None:
         props = msg.properties

@@ -69,9 +69,12 @@ def create_device(
     data = model_data(spec.model)
     module_name, cls_name = _CLASSES[spec.model].split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
+    device: Device
     if spec.model.endswith("-uart"):
-        return cls(spec, data, fanout=fanout, clock=clock)
-    return cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server)
+        device = cls(spec, data, fanout=fanout, clock=clock)
+    else:
+        device = cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server)
+    return device
 
 
 __all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "create_device", "envelope_for", "model_data"]

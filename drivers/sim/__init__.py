@@ -25,10 +25,14 @@ Shares are real: the simulator scans nonces with the C sha256d for the jobs it r
 ``hashrate_hs / hash_scale`` hashes per simulated second, so the share stream is the Poisson process of the
 modeled hashrate thinned by the pool difficulty, and every submitted share meets the assigned difficulty.
 ``dev.hash_scale`` is published so consumers can convert share rates back to the modeled hashrate.
+
+The reference CPU miner of tests and benches is here too (``find_shares``, ``CpuMiner``: real sha256d on a
+``StratumClient``), since it plays the miner's side of the wire.
 """
 
 from __future__ import annotations
 
+from .cpuminer import CpuMiner, Share, find_shares
 from .device_base import SimDevice
 from .devices import SimFleet, model_class
 from .faults import Fault, FaultKind
@@ -45,10 +49,12 @@ __all__ = [
     "LBBOX",
     "LV06",
     "S9",
+    "CpuMiner",
     "Fault",
     "FaultKind",
     "ModelSpec",
     "Physics",
+    "Share",
     "SimBM1366Chain",
     "SimBM1387Chain",
     "SimDevice",
@@ -56,5 +62,6 @@ __all__ = [
     "SimLBBox",
     "SimLV06",
     "SimS9",
+    "find_shares",
     "model_class",
 ]

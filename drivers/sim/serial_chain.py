@@ -394,7 +394,10 @@ class SimBM1366Chain(SerialChainSim):
     def _job_from_record(self, rec: np.void) -> ChipJob | None:
         frame = codecs.host_frame_bytes(rec)
         p = frame[4:86]
-        words = lambda b: b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))  # noqa: E731
+
+        def words(b: bytes) -> bytes:
+            return b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))
+
         header = p[78:82] + words(p[46:78]) + words(p[14:46]) + p[10:14] + p[6:10] + b"\0\0\0\0"
         return ChipJob(int(rec["job_id"]), [header], [], b"", int.from_bytes(p[78:82], "little"),
                        self._random_cursors())
@@ -415,7 +418,8 @@ class SimBM1366Chain(SerialChainSim):
         rest = k >> np.uint64(17)
         field = np.uint64(lo) + rest % np.uint64(width)
         nonce_h = ((rest // np.uint64(width)) << np.uint64(25)) | (field << np.uint64(17)) | (k & np.uint64(0x1FFFF))
-        return nonce_h.astype(np.uint32).byteswap()  # the nonce is those bytes read little-endian
+        nonces: np.ndarray = nonce_h.astype(np.uint32).byteswap()  # the nonce is those bytes read little-endian
+        return nonces
 
     def _nonce_reply(self, nonce: int, job_id: int, version_bits: int, core: int) -> bytes:
         return codecs.bm1366_nonce_reply(nonce, job_id & 0xF8, core, version_bits)

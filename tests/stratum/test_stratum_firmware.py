@@ -17,6 +17,7 @@ from firmware_peer import FirmwarePeer
 from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer, SuggestPolicy
 from asicrc.drivers.stratum.work import candidate_versions
+from asicrc.reservoir.rate_encoding import rate_encoded_difficulty
 
 DIFF = 1 / 65536  # ~1 share per 65536 hashes: a share takes ~20 ms of C-core search
 SIGNALLING = 0x20002000  # a job version with BIP9/BIP320 bit 13 set (soft-fork signalling)
@@ -155,7 +156,8 @@ async def test_a_control_hook_pins_difficulty_against_later_suggestions(policy: 
         await peer.connect(suggest=None)
         await peer.wait_job()
         cid = conn_of(server, "bitaxe")
-        d = server.set_rate(cid, u=0.5, d_base=DIFF)  # the reservoir's rate encoding drives difficulty
+        # the reservoir's rate encoding drives difficulty through the set_difficulty hook
+        d = server.set_difficulty(cid, rate_encoded_difficulty(0.5, DIFF, d_min=1e-9))
         await peer.request('{"id":%d,"method":"mining.suggest_difficulty","params":[1000]}')
         await peer.request('{"id":%d,"method":"mining.suggest_target","params":["' + "0" * 8 + "f" * 56 + '"]}')
         await asyncio.sleep(0.05)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.auth import WorkerCredentials
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.gate import Refusal
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer

@@ -1,4 +1,4 @@
-"""`asicrc vbm-ab`: A/B test of the virtual block manager on simulated miners, with a verdict and its CI.
+"""The virtual block manager A/B experiment (`asicrc vbm-ab`) on simulated miners: a verdict and its CI.
 
 Design: one Stratum server on 127.0.0.1 with a `VirtualBlockManager` attached, simulated miners (the real
 simulator: real sha256d shares at the modeled hashrate / hash_scale) and alternating blocks OFF, ON, OFF, ON...
@@ -14,10 +14,8 @@ exact interval for the rate ratio r_on / r_off. "Outside noise" means that inter
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,13 +23,12 @@ from typing import Any
 from scipy.stats import beta
 
 from asicrc.drivers.clock import Clock
-
-from .hashrate import hashrate_from_difficulty_sum
-from .proxy import UpstreamProxy
-from .server import ServerConfig, StratumServer
-from .session import Connection, ShareRecord
-from .validate import Verdict
-from .vbm import VbmConfig, VirtualBlockManager
+from asicrc.drivers.stratum.hashrate import hashrate_from_difficulty_sum
+from asicrc.drivers.stratum.proxy import UpstreamProxy
+from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.session import Connection, ShareRecord
+from asicrc.drivers.stratum.validate import Verdict
+from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 
 PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
 SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
@@ -245,36 +242,3 @@ def summarize(report: dict[str, Any]) -> str:
                      f"accepted, {st.get('upstream_rejected', 0)} rejected by the pools")
     lines.append("verdict: " + report["verdict"])
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = AbConfig()
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
-    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model, help="simulated miner model")
-    parser.add_argument("--devices", type=int, default=d.devices, help="simulated miners (1..8)")
-    parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
-    parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")
-    parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second")
-    parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
-    parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
-    parser.add_argument("--prefetch", type=int, default=d.prefetch, help="pre-generated jobs the VBM keeps ready per job source")
-    parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions,
-                        help="local job sessions the VBM rotates (without --upstream-pools)")
-    parser.add_argument("--upstream-pools", type=int, default=d.upstream_pools,
-                        help="run N pools on 127.0.0.1 behind the upstream proxy; the VBM rotates those real "
-                             "upstream sessions")
-    parser.add_argument("--seed", type=int, default=d.seed, help="simulator seed (device serials and variation)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
-
-
-def run(args: argparse.Namespace) -> int:
-    for flag, value in (("--block-s", args.block_s), ("--speed", args.speed), ("--shares-per-s", args.shares_per_s)):
-        if not 0 < value < float("inf"):
-            raise ValueError(f"{flag} must be a number > 0, got {value}")
-    cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
-                   speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
-                   prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,
-                   upstream_pools=args.upstream_pools, seed=args.seed)
-    report = asyncio.run(run_ab(cfg))
-    print(json.dumps(report, indent=1) if args.json else summarize(report))
-    return 0
