@@ -9,12 +9,15 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.stratum.server import StratumServer
 
+from . import poolsettings
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
 log = logging.getLogger("asicrc.wiring")
@@ -48,7 +51,7 @@ async def _maybe_await(x: Any) -> Any:
 
 # ---- Stratum server ----------------------------------------------------------------------------------------
 class StratumHandle:
-    def __init__(self, server: Any) -> None:
+    def __init__(self, server: StratumServer) -> None:
         self.server = server
 
     @property
@@ -72,20 +75,19 @@ class StratumHandle:
         await _maybe_await(self.server.stop())
 
 
-async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False) -> StratumHandle:
-    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`."""
-    mod = _import("asicrc.drivers.stratum.server", "built-in Stratum server")
-    cls = getattr(mod, "StratumServer", None)
-    conf_cls = getattr(mod, "ServerConfig", None)
-    if cls is None or conf_cls is None:
-        raise PieceMissing("built-in Stratum server not available (asicrc.drivers.stratum.server lacks "
-                           "StratumServer/ServerConfig)")
-    port = cfg.lbry_port if lbry else cfg.port
-    conf = conf_cls(**_kwargs_for(conf_cls, {"host": cfg.host, "port": port, "difficulty": cfg.difficulty,
-                                             "lbry": lbry}))
-    server = cls(conf, **_kwargs_for(cls, {"fanout": fanout, "clock": clock}))
-    await _maybe_await(server.start())
+async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False,
+                        devices: Iterable[DeviceConfig] = ()) -> StratumHandle:
+    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`; only
+    the configured `devices` (from their own address) and [stratum.workers] may authorize (poolsettings)."""
+    workers = await poolsettings.pool_workers(cfg, devices)
+    server = StratumServer(poolsettings.server_config(cfg, workers, lbry=lbry), fanout=fanout, clock=clock)
+    await server.start()
     return StratumHandle(server)
+
+
+async def refresh_stratum_workers(handle: StratumHandle, cfg: StratumConfig, devices: Iterable[DeviceConfig]) -> None:
+    """After a reload: who may authorize follows the new device list (live connections keep their workers)."""
+    handle.server.set_workers(await poolsettings.pool_workers(cfg, devices), cfg.allow_unknown_workers)
 
 
 # ---- simulator ---------------------------------------------------------------------------------------------
@@ -160,13 +162,15 @@ class ReservoirHandle:
             await _maybe_await(fn())
 
 
-def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None) -> ReservoirHandle:
+def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None,
+                   devices: Callable[[], Collection[str]] | None = None) -> ReservoirHandle:
+    """The live feature stream; `devices` (the configured ids, asked every window) bounds what it tracks."""
     mod = _import("asicrc.reservoir.stream", "reservoir feature stream")
     cls = getattr(mod, "FeatureStream", None)
     if cls is None:
         raise PieceMissing("reservoir feature stream not available (no FeatureStream in asicrc.reservoir.stream)")
     stream = cls(**_kwargs_for(cls, {"fanout": fanout, "clock": clock, "window_s": cfg.window_s,
-                                     "record_dir": record_dir}))
+                                     "record_dir": record_dir, "devices": devices}))
     return ReservoirHandle(stream)
 
 

@@ -221,6 +221,11 @@ class StratumServer:
         else:
             self._auth_unlogged += 1
 
+    def set_workers(self, workers: Mapping[str, WorkerCredentials] | None, allow_unknown: bool = False) -> None:
+        """Replace who may authorize from now on (e.g. the daemon's device list after a reload); workers already
+        authorized on live connections keep working."""
+        self.auth = WorkerAuth(workers, allow_unknown)
+
     def map_worker(self, worker: str, device_id: str) -> None:
         """Attribute shares of `worker` to `device_id`, from now on (live connections included). A connection's
         own identity (state events, connections_for_device) is the device of its first worker."""
