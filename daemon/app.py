@@ -31,6 +31,7 @@ from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
+from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
@@ -64,8 +65,9 @@ class Daemon:
         self.tpf_gate: Any = None
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
-        self.api = Api(self, cfg.mqtt.allow_commands)
-        self.experiments = Experiments(self.state_dir)
+        self.api = Api(self, cfg.mqtt.allow_commands, rate_per_s=cfg.mqtt.command_rate_per_s)
+        self.experiments = Experiments(self.state_dir, ExperimentLimits(cfg.experiments.max_steps_x_seeds,
+                                                                        cfg.experiments.max_speed))
         self._stop = asyncio.Event()
         self._sup: Supervisor | None = None
         self._last_tick = 0.0
@@ -373,7 +375,7 @@ class Daemon:
             return
         if new.node_id != self.node_id:
             log.warning("reload: node.id changes need a restart; keeping %r", self.node_id)
-        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording"):
+        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording", "experiments"):
             if getattr(new, section) != getattr(self.cfg, section):
                 log.warning("reload: changes to [%s] need a restart; keeping the running values", section)
         wanted = {dc.id: dc for dc in new.devices if dc.enabled}

@@ -73,7 +73,7 @@ S9 = ModelSpec(
     c_die=0.45, r_die_board=2.2, c_board=400.0, r_board_sink=0.025, c_sink=1800.0,
     r_sink_air_full=0.045, r_sink_air_still=0.6,
     fans=2, fan_max_rpm=6000.0, fan_tau_s=2.0, fan_min_percent=30.0, fan_target_c=75.0, fan_w_full=60.0,
-    rpm_quantum=60.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.2, reboot_s=60.0,
+    rpm_quantum=60.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.02, reboot_s=60.0,
 )
 
 LV06 = ModelSpec(
@@ -97,7 +97,7 @@ LBBOX = ModelSpec(
     c_die=0.45, r_die_board=1.6, c_board=60.0, r_board_sink=0.08, c_sink=300.0,
     r_sink_air_full=0.25, r_sink_air_still=3.0,
     fans=2, fan_max_rpm=4500.0, fan_tau_s=2.0, fan_min_percent=25.0, fan_target_c=70.0, fan_w_full=8.0,
-    rpm_quantum=30.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.1, reboot_s=30.0,
+    rpm_quantum=30.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.02, reboot_s=30.0,
 )
 
 # Bench chains behind a UART: a Bitaxe-like single BM1366 and a BM1387 hashboard/stick.
