@@ -390,9 +390,9 @@ class SerialChainSim:
         out.sort(key=lambda x: x[0])  # the chips' frames interleave on the shared line
         return out
 
-    def _random_cursors(self) -> np.ndarray:
-        """A new job starts every chip at a random place of its part of the space."""
-        return self.rng.integers(0, 1 << 62, self.chips, dtype=np.int64)
+    def _start_cursors(self) -> np.ndarray:
+        """A new job starts every chip at the start of its part of the space (nonce 0, version unrolled)."""
+        return np.zeros(self.chips, dtype=np.int64)
 
     def _publish(self, kind: Kind, data: dict[str, Any]) -> None:
         self.fanout.publish(Event(self.clock.now_ns(), self.device_id, Source.SIM, kind, data))
@@ -468,13 +468,14 @@ class SimBM1366Chain(SerialChainSim):
         words = lambda b: b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))  # noqa: E731
         header = p[78:82] + words(p[46:78]) + words(p[14:46]) + p[10:14] + p[6:10] + b"\0\0\0\0"
         return ChipJob(int(rec["job_id"]), header, [], b"", int.from_bytes(p[78:82], "little"),
-                       self._random_cursors())
+                       self._start_cursors())
 
-    def per_version(self, chip: int) -> int:
-        """Free-nonce values scanned per rolled version: reg 0x10 over its full-space value for this chip's
-        clock (ESP-Miner ``BM1366_set_nonce_space``: hcn = 2^32 / 128 cores / chips x 25 / f x 0.5); 0 = all."""
+    def per_version(self, chip: int, width: int) -> int:
+        """Nonces of a core's slice scanned per rolled version: the slice (``width`` chip-field values x 2^17)
+        times reg 0x10 over its full-slice value at this chip's clock (ESP-Miner ``BM1366_set_nonce_space``:
+        hcn = 2^32 / 128 cores / chips x 25 / f x 0.5 for 100 %); 0 (power-on) scans the whole slice."""
         hcn = self.registers[chip].get(0x10, 0)
-        full = 1 << nonce_space.BM1366_FREE_BITS
+        full = nonce_space.bm1366_slot_count(width, 1)
         if not hcn:
             return full
         chips_up = 1 << (self.chips - 1).bit_length()
@@ -483,7 +484,7 @@ class SimBM1366Chain(SerialChainSim):
 
     def _search(self, chip: int, job: ChipJob, start: int, count: int, lo: int, width: int,
                 target: int) -> list[Found]:
-        work = nonce_space.bm1366_slice(start, count, lo, width, self.version_mask, self.per_version(chip))
+        work = nonce_space.bm1366_slice(start, count, lo, width, self.version_mask, self.per_version(chip, width))
         versions = (np.uint32(job.version) | work.version_bits).astype(np.uint32)
         hits = np.flatnonzero(meets_target_batch(job.header, work.nonces, target, versions=versions).ok)
         return [Found(int(i), int(work.nonces[i]), job.job_id, int(work.version_bits[i]), int(work.core[i]),
@@ -554,7 +555,7 @@ class SimBM1387Chain(SerialChainSim):
         tail = frame[16:20] + frame[12:16] + frame[8:12]  # header bytes 64..76 (words in reverse on the wire)
         states = [np.array(struct.unpack(">8I", m[::-1]), dtype=np.uint32)
                   for m in codecs.bm1387_work_midstates(rec)]
-        return ChipJob(int(rec["job_id"]), b"", states, tail, 0, self._random_cursors())
+        return ChipJob(int(rec["job_id"]), b"", states, tail, 0, self._start_cursors())
 
     def _search(self, chip: int, job: ChipJob, start: int, count: int, lo: int, width: int,
                 target: int) -> list[Found]:
