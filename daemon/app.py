@@ -14,20 +14,27 @@ import os
 import signal
 import socket
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
+
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.device import Device
+from asicrc.drivers.device import Device, SafetyEnvelope
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.registry import MODELS
+from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
+from asicrc.reservoir.tpf.gate import TpfGate
 
 from . import config as config_mod
-from . import wiring
+from . import nodeid, wiring
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
+from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
@@ -46,10 +53,11 @@ class Daemon:
         self.cfg = cfg
         self.config_path = config_path
         self.node_id = cfg.node_id
+        self.instance = uuid.uuid4().hex  # tells this process's retained info apart from another's (nodeid.py)
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
-        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns)
+        self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
         self.state_dir = resolve_state_dir(cfg.node.state_dir)
@@ -57,11 +65,12 @@ class Daemon:
         self.stratum: wiring.StratumHandle | None = None
         self.stratum_lbry: wiring.StratumHandle | None = None  # the LB-Box mines LBRY on its own pool
         self.reservoir: wiring.ReservoirHandle | None = None
-        self.tpf_gate: Any = None
+        self.tpf_gate: TpfGate | None = None
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
-        self.api = Api(self, cfg.mqtt.allow_commands)
-        self.experiments = Experiments(self.state_dir)
+        self.api = Api(self, cfg.mqtt.allow_commands, rate_per_s=cfg.mqtt.command_rate_per_s)
+        self.experiments = Experiments(self.state_dir, ExperimentLimits(cfg.experiments.max_steps_x_seeds,
+                                                                        cfg.experiments.max_speed))
         self._stop = asyncio.Event()
         self._sup: Supervisor | None = None
         self._last_tick = 0.0
@@ -80,8 +89,16 @@ class Daemon:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
         self.identities = read_json(self.state_dir / "identities.json", {}) or {}
 
+    async def _ensure_node_free(self) -> None:
+        await nodeid.ensure_node_free(self.cfg.mqtt, self.node_id, self.instance)
+
     async def run(self) -> int:
         self._prepare_state_dir()
+        if self.cfg.mqtt.enabled:
+            try:  # before anything starts: a second daemon with this node id refuses here (exit 1)
+                await self._ensure_node_free()
+            except aiomqtt.MqttError as exc:
+                log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
             self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
@@ -115,26 +132,20 @@ class Daemon:
         self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
         if self.cfg.stratum.enabled:
             self.stratum = await self._start_pool(lbry=False)
-            if any(dc.model == "lbbox" and dc.enabled for dc in self.cfg.devices):
+            if any(MODELS[dc.model].pool == "lbry" and dc.enabled for dc in self.cfg.devices):
                 self.stratum_lbry = await self._start_pool(lbry=True)
         if self.cfg.tpf.enabled:
-            try:
-                self.tpf_gate = wiring.make_tpf_gate()
-            except wiring.PieceMissing as exc:
-                log.error("tpf: gate not available: %s", exc)
+            self.tpf_gate = wiring.make_tpf_gate()
         if self.cfg.reservoir.enabled:
-            try:
-                record_dir = self._recording_dir()
-                self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
-                self._sup.start("reservoir", self.reservoir.run)
-            except wiring.PieceMissing as exc:
-                log.warning("reservoir: no live feature stream (%s); NARMA runs are available via start_narma", exc)
+            record_dir = self._recording_dir()
+            self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
+            self._sup.start("reservoir", self.reservoir.run)
         for dc in self.cfg.devices:
             if dc.enabled:
                 self._start_device(dc)
         if self.cfg.mqtt.enabled:
             self.bridge = MqttBridge(self.cfg.mqtt, self.node_id, self.api, self.fanout, self.fleet.snapshot,
-                                     self.info)
+                                     self.info, before_reconnect=self._ensure_node_free)
             self._sup.start("mqtt", self.bridge.run)
         else:
             log.info("mqtt: disabled in config ([mqtt] enabled = false)")
@@ -149,7 +160,7 @@ class Daemon:
         kind = "LBRY pool" if lbry else "pool"
         try:
             handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry)
-        except (wiring.PieceMissing, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             log.error("stratum: built-in %s not started: %s; simulated devices will not mine", kind, exc)
             return None
         host, port = handle.address
@@ -157,7 +168,7 @@ class Daemon:
         return handle
 
     def _pool_for(self, dc: DeviceConfig) -> wiring.StratumHandle | None:
-        return self.stratum_lbry if dc.model == "lbbox" else self.stratum
+        return self.stratum_lbry if MODELS[dc.model].pool == "lbry" else self.stratum
 
     def _recording_dir(self) -> str | None:
         if not self.cfg.recording.enabled:
@@ -187,28 +198,17 @@ class Daemon:
 
     async def _device_main(self, dc: DeviceConfig) -> None:
         st = self.fleet.add_device(dc.id, dc.model, dc.transport)
-        if dc.model == "lbbox":
+        if MODELS[dc.model].pool == "lbry":
             st.hashes_per_difficulty = TWO_32 / LBRY_DIFF_MULTIPLIER
-        sim: Any = None
+        sim: SimMiner | None = None
         device: Device | None = None
         try:
-            ports = None
             if dc.transport == "sim":
                 pool = self._pool_for(dc)
-                stratum_addr = pool.address if pool else None
-                try:
-                    sim = await wiring.start_sim(dc, self.clock, stratum_addr)
-                except wiring.PieceMissing as exc:
-                    self._unavailable(dc, str(exc))
-                    return
-                ports = dict(getattr(sim, "ports", {}) or {})
-                st.hash_scale = float(getattr(sim, "hash_scale", 1.0) or 1.0)
-            try:
-                device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
-                                              self._pool_for(dc))
-            except wiring.PieceMissing as exc:
-                self._unavailable(dc, str(exc))
-                return
+                sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
+                st.hash_scale = float(sim.hash_scale)
+            device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
+                                          self._pool_for(dc))
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device
@@ -263,18 +263,15 @@ class Daemon:
             raise_if_cancelled()
             if pending:
                 await self._apply_setpoints(dc, pending, warned)
+            # Poll success and the telemetry itself come from the driver's events (FleetState.apply): the
+            # driver's snapshot keeps its last values after the device dies, so it says nothing about liveness.
             t0 = time.perf_counter()
             try:
-                tele = await asyncio.wait_for(device.telemetry(), max(5.0, interval))
-                ok = bool(tele)
+                await asyncio.wait_for(device.telemetry(), max(5.0, interval))
             except (TimeoutError, OSError, ValueError, RuntimeError) as exc:
-                tele, ok = {}, False
                 log.debug("device %s: poll failed: %s", dc.id, exc)
             st.poll_duration_s = time.perf_counter() - t0
-            st.poll_success = ok
             st.last_poll_unix = time.time()
-            if ok:
-                st.telemetry.update(tele)
             await self.clock.sleep(interval)
 
     # ---- event folding, snapshot, watchdog --------------------------------------------------------------------
@@ -362,7 +359,7 @@ class Daemon:
             return
         if new.node_id != self.node_id:
             log.warning("reload: node.id changes need a restart; keeping %r", self.node_id)
-        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording"):
+        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording", "experiments"):
             if getattr(new, section) != getattr(self.cfg, section):
                 log.warning("reload: changes to [%s] need a restart; keeping the running values", section)
         wanted = {dc.id: dc for dc in new.devices if dc.enabled}
@@ -430,7 +427,8 @@ class Daemon:
         return f"{up}/{len(devs)} devices up"
 
     def info(self) -> dict[str, Any]:
-        return {"node": self.node_id, "version": VERSION, "host": socket.gethostname(), "pid": os.getpid(),
+        return {"node": self.node_id, "instance": self.instance, "version": VERSION, "host": socket.gethostname(),
+                "pid": os.getpid(),
                 "started_unix": self.fleet.started_unix, "devices": sorted(self.device_configs),
                 "prometheus_port": self.metrics.port if self.metrics else None}
 
@@ -502,12 +500,11 @@ class Daemon:
             raise RequestError(str(exc)) from None
 
 
-def _envelope_dict(env: Any) -> dict[str, Any]:
+def _envelope_dict(env: SafetyEnvelope) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("frequency_mhz", "core_voltage_mv", "fan_percent"):
-        r = getattr(env, key, None)
-        if r is not None:
-            out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
-    out["thermal_throttle_c"] = getattr(env, "thermal_throttle_c", None)
-    out["thermal_stop_c"] = getattr(env, "thermal_stop_c", None)
+    for key, r in (("frequency_mhz", env.frequency_mhz), ("core_voltage_mv", env.core_voltage_mv),
+                   ("fan_percent", env.fan_percent)):
+        out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
+    out["thermal_throttle_c"] = env.thermal_throttle_c
+    out["thermal_stop_c"] = env.thermal_stop_c
     return out

@@ -23,6 +23,10 @@ class ClientError(RuntimeError):
     asicrc_user_error = True
 
 
+class NodeOffline(ClientError):
+    """The node's retained status says it stopped (clean stop or last will)."""
+
+
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", "-c", metavar="PATH", default=None,
                         help="read broker, credentials, base topic and node id from this daemon config")
@@ -79,10 +83,18 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
         payload["reply_to"] = reply_topic
     try:
         async with build_client(mq, client_id, None, timeout_s=wait_s) as client:
+            # the node's retained status first: its retained message arrives before the next SUBACK, so a stopped
+            # node's "offline" is the first message and the answer comes at once instead of after the timeout
+            await client.subscribe(topics.status, qos=1)
             await client.subscribe(reply_topic, qos=1)
             await client.publish(topics.request(method), json.dumps(payload).encode(), qos=1, properties=props)
             async with asyncio.timeout(wait_s):
                 async for msg in client.messages:
+                    if str(msg.topic) == topics.status:
+                        if msg.payload == b"offline":
+                            raise NodeOffline(f"node {node!r} is offline (its retained status on "
+                                              f"{mq.host}:{mq.port} says so); `asicrc status --all` lists nodes")
+                        continue
                     if mq.protocol == "5":
                         got = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
                         if got != correlation:

@@ -2,6 +2,12 @@
 
 Only the event loop mutates `FleetState`; readers (Prometheus scrapes on their own thread, MQTT publishing,
 queries) get `snapshot()`, a fresh plain dict the loop replaces as a whole, so no lock is needed.
+
+Device liveness is defined here once (`liveness`), and every consumer reads it from the snapshot: a device is
+*available* while its driver says it is online, its last poll succeeded, and that success is no older than
+`stale_after_s`. An unavailable device's telemetry leaves the snapshot's ``telemetry`` (so metrics, MQTT state
+and the ``telemetry`` query stop exporting last values as live); the last good values stay under
+``last_good_telemetry`` with ``last_success_unix`` so their age is explicit.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ from asicrc.drivers.events import Event, Kind, Source
 from asicrc.drivers.stratum.hashrate import poisson_interval
 
 TWO_32 = 4294967296.0
-HASHRATE_WINDOW_S = 300.0
+HASHRATE_WINDOW_S = 300.0  # share-based hashrate estimate over the last 5 minutes
 LIFECYCLE_STATES = frozenset({"online", "offline", "restarting", "stopped", "starting", "unreachable"})
-IDENTITY_KEYS = frozenset({"model", "serial", "firmware", "chips"})  # share-based hashrate estimate over the last 5 minutes
+IDENTITY_KEYS = frozenset({"model", "serial", "firmware", "chips"})
+# The longest a driver waits for one poll reply (DeviceSpec.timeout_s default, plus connect slack).
+POLL_REPLY_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -40,7 +48,9 @@ class DeviceState:
     stratum_connected: bool = False
     last_poll_unix: float = 0.0
     poll_duration_s: float = 0.0
-    poll_success: bool = False
+    poll_success: bool = False  # the driver's last poll succeeded (telemetry event) or failed (poll fault)
+    last_success_ns: int = 0  # producer clock of the last successful poll (0 = never)
+    last_success_unix: float = 0.0  # wall clock of the same moment, for exports (0 = never)
     # Simulated miners hash at modeled_rate / hash_scale (docs/sim.md), so their shares stand for hash_scale
     # times the work their difficulty says; 1.0 for real hardware.
     hash_scale: float = 1.0
@@ -51,13 +61,16 @@ class DeviceState:
     _accepted: deque[tuple[float, float]] = field(default_factory=deque)
     _first_t_s: float | None = None
 
-    def apply(self, ev: Event) -> None:
+    def apply(self, ev: Event, wall_s: float) -> None:
         kind = str(ev.kind)
         t_s = ev.t_ns / 1e9
         if kind == Kind.TELEMETRY:
             self.telemetry.update(ev.data)
             self.telemetry_t_ns = ev.t_ns
             self.up = True
+            self.poll_success = True
+            self.last_success_ns = ev.t_ns
+            self.last_success_unix = wall_s
         elif kind == Kind.SHARE:
             verdict = str(ev.data.get("verdict", "unknown"))
             self.shares[verdict] += 1
@@ -71,6 +84,8 @@ class DeviceState:
             self.up = True
         elif kind == Kind.FAULT:
             self.faults += 1
+            if ev.data.get("poll_failed"):
+                self.poll_success = False
             if self.state == "starting":  # never reached yet: say so rather than "starting" forever
                 self.state = "unreachable"
             self.last_fault = f"{ev.data.get('reason', '')}: {ev.data.get('detail', '')}".strip(": ")
@@ -82,6 +97,8 @@ class DeviceState:
             if state in LIFECYCLE_STATES:
                 self.state = state
                 self.up = state == "online"
+                if state != "online":
+                    self.poll_success = False
             else:  # informational: setting-changed, thermal-*, ...
                 self.last_change = state
             if state == "online":
@@ -106,12 +123,40 @@ class DeviceState:
                 "hash_scale": self.hash_scale}
 
 
+def stale_after_s(poll_interval_s: float) -> float:
+    """How old the last successful poll may be before a device counts as down: three missed polls plus the
+    longest a driver waits for one reply, so one slow or lost poll never flips availability."""
+    return 3.0 * poll_interval_s + POLL_REPLY_TIMEOUT_S
+
+
+@dataclass(frozen=True, slots=True)
+class Liveness:
+    """Whether a device's numbers are live (the one definition metrics, MQTT, HA availability and queries use)."""
+
+    available: bool  # online, last poll succeeded, and that success is fresh
+    poll_success: bool
+    last_success_unix: float | None  # wall clock of the last successful poll, None = never
+    last_success_age_s: float | None  # producer-clock seconds since then, None = never
+
+
+def liveness(st: DeviceState, now_ns: int, stale_after: float) -> Liveness:
+    if not st.last_success_ns:
+        return Liveness(False, False, None, None)
+    age_s = max(0.0, (now_ns - st.last_success_ns) / 1e9)
+    fresh = age_s <= stale_after
+    available = st.state == "online" and st.poll_success and fresh
+    return Liveness(available, st.poll_success and fresh, st.last_success_unix, age_s)
+
+
 class FleetState:
-    def __init__(self, node_id: str, now_ns: Any = time.monotonic_ns) -> None:
+    def __init__(self, node_id: str, now_ns: Any = time.monotonic_ns, poll_interval_s: float = 2.0,
+                 wall_s: Any = time.time) -> None:
         self.node_id = node_id
         self.devices: dict[str, DeviceState] = {}
         self.started_unix = time.time()
+        self.stale_after_s = stale_after_s(poll_interval_s)
         self._now_ns = now_ns
+        self._wall_s = wall_s
         self.events_total: Counter[str] = Counter()
         self.extra: dict[str, Any] = {}  # loop lag, stratum, reservoir, tpf, mqtt: set by their owners
         self._snapshot: dict[str, Any] = {}
@@ -130,21 +175,29 @@ class FleetState:
         self.events_total[str(ev.kind)] += 1
         st = self.devices.get(ev.device)
         if st is not None:
-            st.apply(ev)
+            st.apply(ev, self._wall_s())
 
     def refresh(self) -> dict[str, Any]:
         """Rebuild the snapshot (called on the loop on a timer) and return it."""
-        now_s = self._now_ns() / 1e9
+        now_ns = self._now_ns()
+        now_s = now_ns / 1e9
         devices = {}
         for dev_id, st in self.devices.items():
+            live = liveness(st, now_ns, self.stale_after_s)
             devices[dev_id] = {
                 "device": dev_id,
                 "model": st.model,
                 "transport": st.transport,
                 "state": st.state,
-                "up": st.up,
+                "up": live.available,
+                "available": live.available,
+                "stale": not live.available and bool(st.telemetry),
                 "identity": dict(st.identity),
-                "telemetry": dict(st.telemetry),
+                # a dead device's last values are not live: they leave `telemetry` and stay, marked, here
+                "telemetry": dict(st.telemetry) if live.available else {},
+                "last_good_telemetry": dict(st.telemetry),
+                "last_success_unix": live.last_success_unix,
+                "last_success_age_s": live.last_success_age_s,
                 "telemetry_age_s": (now_s - st.telemetry_t_ns / 1e9) if st.telemetry_t_ns else None,
                 "shares": dict(st.shares),
                 "nonces": st.nonces,
@@ -155,7 +208,7 @@ class FleetState:
                 "stratum_connected": st.stratum_connected,
                 "last_poll_unix": st.last_poll_unix,
                 "poll_duration_s": st.poll_duration_s,
-                "poll_success": st.poll_success,
+                "poll_success": live.poll_success,
                 "hashrate_estimate": st.hashrate_estimate(now_s),
             }
         self._snapshot = {

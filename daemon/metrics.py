@@ -94,6 +94,7 @@ METRIC_NAMES = (
     "asicrc_poll_success",
     "asicrc_poll_duration_seconds",
     "asicrc_last_poll_timestamp_seconds",
+    "asicrc_device_last_success_timestamp",
     "asicrc_stratum_connections",
     "asicrc_reservoir_nrmse",
     "asicrc_reservoir_windows_total",
@@ -171,7 +172,8 @@ class SnapshotCollector(Collector):
     def _device_metrics(self, node: str, devices: dict[str, dict[str, Any]]) -> Iterator[Metric]:
         lbl = ["node", "device"]
         info = InfoMetricFamily("asicrc_device", "Static facts about a device", labels=lbl)
-        up = GaugeMetricFamily("asicrc_device_up", "1 if the device is online", labels=lbl)
+        up = GaugeMetricFamily("asicrc_device_up", "1 if the device is online and its last poll succeeded recently",
+                               labels=lbl)
         share_hr = GaugeMetricFamily("asicrc_share_hashrate_hashes_per_second",
                                      "Hashrate estimated from accepted shares over the last 5 minutes", labels=lbl)
         share_lo = GaugeMetricFamily("asicrc_share_hashrate_lower_hashes_per_second",
@@ -190,6 +192,9 @@ class SnapshotCollector(Collector):
         poll_ts = GaugeMetricFamily("asicrc_last_poll_timestamp_seconds",
                                     "Unix time of the last telemetry poll (the daemon polls on its own timer)",
                                     labels=lbl)
+        last_ok = GaugeMetricFamily("asicrc_device_last_success_timestamp",
+                                    "Unix time in seconds of the device's last successful poll (0 = never); "
+                                    "telemetry gauges are left out while the device is down", labels=lbl)
         tele = {name: GaugeMetricFamily(name, help_, labels=[*lbl, sub] if sub else lbl)
                 for name, help_, _, sub, _ in TELEMETRY_GAUGES}
         for dev_id, d in sorted(devices.items()):
@@ -213,6 +218,7 @@ class SnapshotCollector(Collector):
             poll_ok.add_metric(key, 1.0 if d.get("poll_success") else 0.0)
             poll_dur.add_metric(key, float(d.get("poll_duration_s", 0.0)))
             poll_ts.add_metric(key, float(d.get("last_poll_unix", 0.0)))
+            last_ok.add_metric(key, float(d.get("last_success_unix") or 0.0))
             for name, _, tkey, sub, scale in TELEMETRY_GAUGES:
                 value = telemetry.get(tkey)
                 if sub is None:
@@ -223,7 +229,7 @@ class SnapshotCollector(Collector):
                     for idx, v in _series(value):
                         tele[name].add_metric([*key, idx], v * scale)
         yield from (info, up, share_hr, share_lo, share_hi, shares, nonces, hw, faults, restarts,
-                    poll_ok, poll_dur, poll_ts, *tele.values())
+                    poll_ok, poll_dur, poll_ts, last_ok, *tele.values())
 
 
 def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:

@@ -15,9 +15,9 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..registry import ModelData
 from ..tasks import cancel_and_wait
-from .data import ModelData
-from .spec import DeviceSpec
+from .device_spec import DeviceSpec
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,13 @@ class BaseDevice(Device):
             source=source or self.source, kind=kind, data=data,
         ))
 
-    def fault(self, reason: str, detail: str) -> None:
+    def fault(self, reason: str, detail: str, *, poll_failed: bool = False) -> None:
+        """Report a fault; `poll_failed` marks the ones that mean this poll produced no telemetry (liveness)."""
         log.info("%s: fault %s: %s", self.spec.device_id, reason, detail)
-        self.publish(Kind.FAULT, {"reason": reason, "detail": detail})
+        data: dict[str, Any] = {"reason": reason, "detail": detail}
+        if poll_failed:
+            data["poll_failed"] = True
+        self.publish(Kind.FAULT, data)
 
     def _set_online(self, online: bool, detail: str = "") -> None:
         if online != self.online:
@@ -154,7 +158,7 @@ class BaseDevice(Device):
             raise
         except Exception as exc:  # a driver bug must not kill the poll loop: report it and keep going
             log.exception("%s: unexpected error while polling", self.spec.device_id)
-            self.fault("internal", f"{type(exc).__name__}: {exc}")
+            self.fault("internal", f"{type(exc).__name__}: {exc}", poll_failed=True)
             return False
 
     async def _attempt_once(self) -> bool:
@@ -164,7 +168,7 @@ class BaseDevice(Device):
             tel = await self._poll()
         except ApiError as exc:
             self._failures += 1
-            self.fault(exc.reason, str(exc))
+            self.fault(exc.reason, str(exc), poll_failed=True)
             if self._failures >= OFFLINE_AFTER_FAILURES or not self.online:
                 if self.online:
                     self._set_online(False, str(exc))

@@ -47,6 +47,7 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.native import codecs, difficulty_to_target, meets_target_batch
 from asicrc.native._core import ffi, lib
 from asicrc.native.codecs import Kind as FrameKind
@@ -54,8 +55,8 @@ from asicrc.native.codecs import Kind as FrameKind
 from . import nonce_space
 from .chip_counters import HASHRATE_UNIT, HashCounters
 from .faults import Fault, FaultKind, FaultState
-from .physics import Physics, stable_int
-from .spec import BM1366_CHAIN, BM1387_CHAIN, ModelSpec, chain_spec
+from .params import BM1366_CHAIN, BM1387_CHAIN, SimParams, chain_spec
+from .physics import Physics
 from .uart import BITS_PER_BYTE, PtyUart, baud_compatible
 
 RESET_FREQ_HZ = 50e6  # PLL at power-on, before the host programs it
@@ -90,7 +91,7 @@ class Found:
 class SerialChainSim:
     """Common machinery; use :class:`SimBM1366Chain` or :class:`SimBM1387Chain`."""
 
-    base_spec: ClassVar[ModelSpec]
+    base_spec: ClassVar[SimParams]
     chip_id: ClassVar[int]
     reset_baud: ClassVar[float]
     hash_domains: ClassVar[int] = 1
@@ -465,7 +466,10 @@ class SimBM1366Chain(SerialChainSim):
     def _job_from_record(self, rec: np.void) -> ChipJob | None:
         frame = codecs.host_frame_bytes(rec)
         p = frame[4:86]
-        words = lambda b: b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))  # noqa: E731
+
+        def words(b: bytes) -> bytes:
+            return b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))
+
         header = p[78:82] + words(p[46:78]) + words(p[14:46]) + p[10:14] + p[6:10] + b"\0\0\0\0"
         return ChipJob(int(rec["job_id"]), header, [], b"", int.from_bytes(p[78:82], "little"),
                        self._start_cursors())

@@ -58,7 +58,7 @@ async def test_notify_watchdog_reload_and_stop(mosquitto: Broker, tmp_path) -> N
         assert [x["device"] for x in reply["data"]] == ["lv06"]
         async with mqtt_client(mosquitto) as c:  # lv06b's retained state and HA entities were cleared
             await c.subscribe(f"asicrc/{d.node}/+/state")
-            await c.subscribe(f"homeassistant/sensor/asicrc_{d.node}_lv06b/+/config")
+            await c.subscribe(f"homeassistant/device/asicrc_{d.node}_lv06b/config")
             seen = await collect(c, lambda s: f"asicrc/{d.node}/lv06/state" in s, 10)
             await asyncio.sleep(0.5)
         assert f"asicrc/{d.node}/lv06b/state" not in seen

@@ -26,11 +26,13 @@ def _fleet() -> FleetState:
     fleet.add_device("lv06", "lv06", "sim")
     events = [
         Event(100 * S, "s9", Source.RPC, Kind.STATE, {"state": "online", "serial": "S9-1", "firmware": "bmminer"}),
-        Event(101 * S, "s9", Source.RPC, Kind.TELEMETRY, {
+        Event(100 * S, "lv06", Source.HTTP, Kind.STATE, {"state": "online", "serial": "LV06-1"}),
+        # the last polls just before the scrape: both devices are live (fleetstate.liveness)
+        Event(161 * S, "s9", Source.RPC, Kind.TELEMETRY, {
             "hashrate_hs": 13.5e12, "temp_chip_c": [61.0, 63.5, 60.0], "temp_board_c": [50.0, 51.0, 49.0],
             "power_w": 1320.0, "fan_rpm": [4800, 4920], "frequency_hz": [650e6] * 3,
             "core_voltage_v": [0.88] * 3, "hw_errors": [3, 0, 1], "ambient_c": 25.0}),
-        Event(101 * S, "lv06", Source.HTTP, Kind.TELEMETRY, {"hashrate_hs": 500e9, "temp_chip_c": 55.0,
+        Event(161 * S, "lv06", Source.HTTP, Kind.TELEMETRY, {"hashrate_hs": 500e9, "temp_chip_c": 55.0,
                                                             "power_w": 13.0, "fan_rpm": 3000}),
     ]
     for i in range(60):

@@ -14,6 +14,7 @@ import aiomqtt
 import pytest
 from conftest import find_tool, free_port
 from daemon_harness import ASICRC, FLEET, DaemonProc, collect, module_broker, mqtt_client  # noqa: F401
+from ha_schema import availability, check_device_config, render
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client.parser import text_string_to_metric_families
@@ -70,12 +71,17 @@ def mq(d: DaemonProc, protocol: str = "5") -> MqttConfig:
 async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -> None:
     node = daemon.node
     state_topic = f"asicrc/{node}/lv06/state"
-    disc = f"homeassistant/sensor/asicrc_{node}_lv06/chip_temp/config"
+    devices = ("s9", "lv06", "lbbox", "ghost-http", "ghost-serial")
+    disc = {d: f"homeassistant/device/asicrc_{node}_{d}/config" for d in devices}
 
     def ready(seen: dict) -> bool:
         st = seen.get(state_topic)
         s9 = seen.get(f"asicrc/{node}/s9/state")
-        return bool(st and st["up"] and st["temp_chip_c"] and st["hashrate_hs"] and s9 and s9["up"] and disc in seen)
+        lb = seen.get(f"asicrc/{node}/lbbox/state")
+        return bool(st and st["up"] and st["temp_chip_c"] and st["hashrate_hs"] and st["power_w"] and s9
+                    and s9["up"] and s9["fan_rpm"] and lb and lb["up"] and all(t in seen for t in disc.values())
+                    and all(f"asicrc/{node}/{d}/state" in seen for d in devices)
+                    and "power_w" in (seen[disc["lv06"]] or {}).get("components", {}))
 
     async with mqtt_client(daemon.broker) as c:
         await c.subscribe(f"asicrc/{node}/#")
@@ -86,14 +92,30 @@ async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -
     lv06 = seen[state_topic]
     assert lv06["model"] == "lv06" and 0 < lv06["power_w"] < 100 and 20 < lv06["temp_chip_c"] < 100
     assert lv06["hashrate_hs"] > 1e9
-    cfg = seen[disc]
-    assert cfg["state_topic"] == state_topic and cfg["device_class"] == "temperature"
-    assert cfg["availability_topic"] == f"asicrc/{node}/status"
-    assert cfg["unique_id"] == f"asicrc_{node}_lv06_chip_temp"
+    # every discovery config the daemon retained passes HA's documented schema; none uses the old per-entity topics
+    configs = {t: v for t, v in seen.items() if t.startswith("homeassistant/") and v}
+    assert set(configs) == set(disc.values()), sorted(configs)
+    for topic, cfg in configs.items():
+        check_device_config(topic, json.dumps(cfg).encode())
+    comps = {d: set(seen[disc[d]]["components"]) for d in devices}
+    # entities only for what the device reports: the S9 (bmminer) and the Goldshell report no power
+    assert "power_w" in comps["lv06"] and "power_w" not in comps["s9"] and "power_w" not in comps["lbbox"]
+    assert {"hashrate_hs", "temp_chip_c", "fan_rpm", "frequency_hz"} <= comps["s9"]
+    assert comps["ghost-http"] == {"shares_accepted"}  # never reached: nothing measured, nothing announced
+    temp = seen[disc["lv06"]]["components"]["temp_chip_c"]
+    assert temp["device_class"] == "temperature" and temp["unit_of_measurement"] == "°C"
+    assert temp["unique_id"] == f"asicrc_{node}_lv06_temp_chip_c"
+    assert float(render(temp["value_template"], lv06)) == lv06["temp_chip_c"]
+    # availability per device: the live ones are available, the dead one is not (not a frozen last value)
+    states = {t: v for t, v in seen.items() if t.startswith(f"asicrc/{node}/")}
+    for d in ("s9", "lv06", "lbbox"):
+        assert availability(seen[disc[d]], states), d
+    assert not availability(seen[disc["ghost-http"]], states)
+    assert not availability(seen[disc["lv06"]], {**states, f"asicrc/{node}/status": "offline"})  # daemon gone
 
 
 async def test_v5_query_echoes_correlation_data(daemon: DaemonProc) -> None:
-    reply_topic = f"test/{uuid.uuid4().hex}/reply"
+    reply_topic = f"asicrc/client/{uuid.uuid4().hex}/reply"  # replies only go under mqtt.reply_topic_prefixes
     async with mqtt_client(daemon.broker) as c:
         await c.subscribe(reply_topic, qos=1)
         props = Properties(PacketTypes.PUBLISH)
@@ -228,14 +250,18 @@ async def test_status_all_lists_every_node_on_the_broker(daemon: DaemonProc) -> 
 
 
 async def test_home_assistant_restart_gets_discovery_again(daemon: DaemonProc) -> None:
-    topic = f"homeassistant/sensor/asicrc_{daemon.node}_lv06/power/config"
+    topic = f"homeassistant/device/asicrc_{daemon.node}_lv06/config"
+    legacy = f"homeassistant/sensor/asicrc_{daemon.node}_lv06/power/config"
     async with mqtt_client(daemon.broker) as c:
         await c.publish(topic, b"", qos=1, retain=True)  # as if HA's retained config had been lost
+        # a per-entity config an earlier asicrc version retained: the daemon clears it (HA would show it twice)
+        await c.publish(legacy, json.dumps({"object_id": "old", "state_topic": "x"}).encode(), qos=1, retain=True)
         await c.subscribe(topic, qos=1)
+        await c.subscribe(legacy, qos=1)
         await c.publish("homeassistant/status", b"online", qos=1)  # HA's birth message
-        seen = await collect(c, lambda s: bool(s.get(topic)), 15)
-    cfg = seen[topic]
-    assert cfg["device_class"] == "power" and cfg["unit_of_measurement"] == "W"
+        seen = await collect(c, lambda s: bool(s.get(topic)) and legacy in s and s[legacy] is None, 15)
+    power = seen[topic]["components"]["power_w"]
+    assert power["device_class"] == "power" and power["unit_of_measurement"] == "W"
 
 
 async def test_tpf_and_reservoir_queries(daemon: DaemonProc) -> None:
