@@ -308,16 +308,16 @@ class SerialChainSim:
         self.counters.advance(self.clock.now(), self.physics.chip_raw_hashrate_hs(), self.physics.error_rate())
 
     # ---- bytes out ---------------------------------------------------------------------------------
-    def _write(self, frame: bytes, not_before: float = 0.0) -> None:
+    def _write(self, frame: bytes, at: float | None = None) -> None:
         drop = self.faults.take(FaultKind.SERIAL_DROP)
         if drop is not None:  # bytes of this frame lost on the wire
             k = int(drop.value)
-            at = int(self.rng.integers(0, max(1, len(frame) - k + 1)))
-            frame = frame[:at] + frame[at + k:]
+            cut = int(self.rng.integers(0, max(1, len(frame) - k + 1)))
+            frame = frame[:cut] + frame[cut + k:]
         garbage = self.faults.take(FaultKind.SERIAL_GARBAGE)
         if garbage is not None:  # line noise before this frame
             frame = self.rng.integers(0, 256, int(garbage.value), dtype=np.uint8).tobytes() + frame
-        self.uart.send(frame, self.chip_baud, not_before)
+        self.uart.send(frame, self.chip_baud, at)
 
     # ---- hashing -----------------------------------------------------------------------------------
     async def _loop(self) -> None:
@@ -336,8 +336,8 @@ class SerialChainSim:
             if self.job is None or horizon <= start:
                 continue
             for t, chip, frame in self._scan_interval(self.job, start, horizon - start):
-                delay = max(0.0, self.clock.wall_seconds(t - self.clock.now()))
-                loop.call_later(delay, self._send_nonce, frame, chip, self._generation)
+                due = loop.time() + max(0.0, self.clock.wall_seconds(t - self.clock.now()))
+                loop.call_at(due, self._send_nonce, frame, chip, self._generation, due)
 
     def _report_shutdowns(self) -> None:
         """A chip tripping at the junction limit (or coming back) is published, as a host would notice it."""
@@ -350,12 +350,12 @@ class SerialChainSim:
                                        "detail": f"chip {chip} cooled below the restart temperature"})
         self._shutdown_seen = now.copy()
 
-    def _send_nonce(self, frame: bytes, chip: int, generation: int) -> None:
+    def _send_nonce(self, frame: bytes, chip: int, generation: int, found_at: float) -> None:
         if generation != self._generation:
             return  # found before a reset: the chip that found it no longer has that work
         self.nonces_sent += 1
         self.chip_nonces_sent[chip] += 1
-        self._write(frame)
+        self._write(frame, found_at)  # the line is judged at the time it was found, however late we run
 
     def chip_field_ranges(self) -> tuple[list[int], int]:
         """Each chip's chip-field range ``[lo, lo + width)``: (lo per chip, width).

@@ -205,15 +205,18 @@ class PtyUart:
         self._on_receive(data, distinct)
 
     # ---- chip -> host ------------------------------------------------------------------------------
-    def send(self, frame: bytes, baud: float, not_before: float = 0.0) -> bool:
-        """Queue ``frame`` on the chip's transmit line at ``baud``, starting no earlier than loop time
-        ``not_before``; it reaches the host when its last bit would. False if the FIFO was full (dropped)."""
+    def send(self, frame: bytes, baud: float, at: float | None = None) -> bool:
+        """Queue ``frame`` on the chip's transmit line at ``baud``; ``at`` is the loop time the chip produced it
+        (default now; a reply is produced when its command has arrived, a nonce when it was found, even if the
+        event loop gets to it late). It reaches the host when its last bit would. False if the FIFO was full at
+        that time (dropped)."""
         if self._master < 0 or not frame:
             return False
         loop = asyncio.get_running_loop()
         now = loop.time()
-        start = max(now, not_before, self._tx_free)
-        if (start - now) * baud / BITS_PER_BYTE + len(frame) > self.tx_fifo_bytes:
+        produced = now if at is None else at
+        start = max(produced, self._tx_free)
+        if (start - produced) * baud / BITS_PER_BYTE + len(frame) > self.tx_fifo_bytes:
             self.stats.tx_dropped += 1
             return False
         end = start + len(frame) * BITS_PER_BYTE / baud
