@@ -17,16 +17,31 @@ from typing import Any
 
 import numpy as np
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
 
 def jsonable(obj: Any) -> Any:
     """`obj` as plain JSON values (dict, list, str, int, float, bool, None), non-finite floats as None."""
-    if obj is None or isinstance(obj, (str, bool)):
+    t = type(obj)  # exact-type fast paths first: MQTT payloads are encoded per request
+    if t in _PLAIN:
+        return obj
+    if t is float:
+        return obj if math.isfinite(obj) else None
+    if t is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in obj.items()}
+    if t is list or t is tuple:
+        return [jsonable(v) for v in obj]
+    return _other(obj)
+
+
+def _other(obj: Any) -> Any:
+    if isinstance(obj, (str, bool)):
         return obj
     if isinstance(obj, (float, np.floating)):
         f = float(obj)
         return f if math.isfinite(f) else None
     if isinstance(obj, int):
-        return obj
+        return int(obj)
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
