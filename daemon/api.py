@@ -11,7 +11,7 @@ import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from asicrc.drivers.device import Device, EnvelopeViolation
+from asicrc.drivers.device import ActuationUnsupported, Device, EnvelopeViolation
 
 from .config import COMMANDS, QUERIES
 
@@ -111,7 +111,11 @@ class Api:
             return await self._actuate(method, params)
         if method == "restart_device":
             device = self.ctl.get_device(_text(params, "device"))
-            await device.restart()
+            try:
+                await device.restart()
+            except ActuationUnsupported as exc:  # e.g. stock S9 over 4028: one line, no traceback
+                log.warning("restart_device refused: %s", exc)
+                raise RequestError(f"restart_device: {exc}") from None
             return {"device": device.identity.device_id, "restarted": True}
         if method == "start_narma":
             return await self.ctl.start_experiment("narma", params)

@@ -103,7 +103,8 @@ class DeviceConfig(_Section):
     model: Literal["s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart"]
     transport: Literal["sim", "http", "rpc", "serial"] = "sim"
     host: str = "127.0.0.1"
-    port: Port = 0  # 0 = the model's standard port
+    port: Port = 0  # 0 = the model's standard port (HTTP for lv06/lbbox, the 4028 API for s9)
+    rpc_port: Port = 0  # lbbox: its cgminer API port (0 = 4028), for a Goldshell behind NAT or a port forward
     serial_port: str = ""
     enabled: bool = True
     seed: int = 0  # simulated devices only

@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from asicrc.reservoir.backends import BACKENDS
+from asicrc.reservoir.encoding import MODES
+
 log = logging.getLogger("asicrc.experiments")
 
 
@@ -28,6 +31,12 @@ class ExperimentError(ValueError):
 EXPERIMENTS: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
     "narma": ("narma", {"backend": (str, "--backend"), "steps": (int, "--steps"), "seeds": (int, "--seeds"),
                         "mode": (str, "--mode"), "seed_base": (int, "--seed-base"), "speed": (float, "--speed")}),
+}
+# Parameters with a fixed set of values, checked before the child starts so a typo is refused in the reply
+# instead of a `started: true` and a child that dies a second later.
+CHOICES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("narma", "backend"): tuple(BACKENDS),
+    ("narma", "mode"): tuple(m for m in MODES if m != "constant"),
 }
 
 
@@ -56,6 +65,9 @@ def build_argv(name: str, params: Mapping[str, Any], out: Path) -> list[str]:
         typ, flag = allowed[key]
         if isinstance(value, bool) or not isinstance(value, (typ, int) if typ is float else typ):
             raise ExperimentError(f"{name}: parameter {key!r} must be {typ.__name__}, got {value!r}")
+        choices = CHOICES.get((name, key))
+        if choices is not None and value not in choices:
+            raise ExperimentError(f"{name}: unknown {key} {value!r}; choose from {', '.join(choices)}")
         argv += [flag, str(value)]
     return argv
 

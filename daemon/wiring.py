@@ -125,6 +125,8 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
         raw["host"] = dc.host
         if dc.port:
             raw["port"] = dc.port
+        if dc.rpc_port:
+            raw["rpc_port"] = dc.rpc_port
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
     spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
