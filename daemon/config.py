@@ -47,6 +47,8 @@ class NodeConfig(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     poll_interval_s: PositiveSeconds = 2.0
     clock_speed: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0
+    # polls (one connection each) running at once across the fleet; first polls are spread over the interval
+    max_polls_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
 
 
 class MqttConfig(_Section):

@@ -14,6 +14,7 @@ from typing import Any
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.pacer import PollPacer
 
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
@@ -106,7 +107,8 @@ async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | N
 
 # ---- device drivers ----------------------------------------------------------------------------------------
 def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
-                  ports: dict[str, int] | None = None, stratum: StratumHandle | None = None) -> Device:
+                  ports: dict[str, int] | None = None, stratum: StratumHandle | None = None,
+                  pacer: PollPacer | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
     mod = _import("asicrc.drivers.models", "device drivers")
     spec_mod = _import("asicrc.drivers.models.spec", "device drivers")
@@ -130,7 +132,8 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
     spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
-    extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None}
+    extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None,
+             "pacer": pacer}
     try:
         device: Device = factory(spec, **_kwargs_for(factory, extra))
     except ImportError as exc:  # e.g. a transport module not installed

@@ -29,6 +29,7 @@ from typing import Any
 from ..clock import Clock
 from ..device import Device, SafetyEnvelope
 from ..events import FanOut
+from ..pacer import PollPacer
 from .data import MODELS, ModelData
 from .spec import DeviceSpec, SpecError
 
@@ -59,7 +60,8 @@ def model_data(model: str) -> ModelData:
 
 
 def create_device(
-    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: Any = None
+    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: Any = None,
+    pacer: PollPacer | None = None,
 ) -> Device:
     """A Device for `spec` (not started). Bad specs raise SpecError (a ValueError) naming the key."""
     if not isinstance(spec, DeviceSpec):
@@ -70,8 +72,8 @@ def create_device(
     module_name, cls_name = _CLASSES[spec.model].split(":")
     cls = getattr(importlib.import_module(module_name), cls_name)
     if spec.model.endswith("-uart"):
-        return cls(spec, data, fanout=fanout, clock=clock)
-    return cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server)
+        return cls(spec, data, fanout=fanout, clock=clock)  # one serial port each: nothing to pace
+    return cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server, pacer=pacer)
 
 
 __all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "create_device", "envelope_for", "model_data"]

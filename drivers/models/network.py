@@ -6,6 +6,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..events import Event, FanOut
+from ..pacer import PollPacer
 from .base import BaseDevice
 from .data import ModelData
 from .spec import DeviceSpec
@@ -14,9 +15,10 @@ from .stratum_link import attach, is_share_of, set_worker_difficulty
 
 class NetworkDevice(BaseDevice):
     def __init__(
-        self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock, stratum_server: Any = None
+        self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock, stratum_server: Any = None,
+        pacer: PollPacer | None = None,
     ) -> None:
-        super().__init__(spec, data, fanout=fanout, clock=clock)
+        super().__init__(spec, data, fanout=fanout, clock=clock, pacer=pacer)
         self.stratum_server = stratum_server
         if stratum_server is not None:
             attach(stratum_server, spec.worker_name, spec.device_id)
