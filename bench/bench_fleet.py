@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import itertools
 import json
 import os
@@ -123,7 +124,8 @@ async def serve_endpoints(n: int, captured: dict[str, str]) -> list[list[float]]
     loop = asyncio.get_running_loop()
     servers = []
     for i in range(n):
-        servers.append(await loop.create_server(lambda i=i: Endpoint(i, replies, log), "127.0.0.1", 0, backlog=64))
+        servers.append(await loop.create_server(functools.partial(Endpoint, i, replies, log), "127.0.0.1", 0,
+                                                backlog=64))
     ports = [s.sockets[0].getsockname()[1] for s in servers]
     print(json.dumps(ports), flush=True)
     stop = asyncio.Event()

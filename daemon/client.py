@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 from typing import Any
 
@@ -28,8 +29,9 @@ class NodeOffline(ClientError):
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", metavar="PATH", default=None,
-                        help="read broker, credentials, base topic and node id from this daemon config")
+    parser.add_argument("--config", "-c", metavar="PATH", default=os.environ.get("ASICRC_CONFIG") or None,
+                        help="read broker, credentials, base topic and node id from this daemon config "
+                             "(default: $ASICRC_CONFIG)")
     parser.add_argument("--host", default=None, help="broker host (default: config, else 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="broker port (default: config, else 1883)")
     parser.add_argument("--node", default=None, help="node id of the daemon (default: config, else this host)")
