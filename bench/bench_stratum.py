@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,9 +45,9 @@ class Miner:
     pings: list[bytes]
 
 
-async def read_json(reader: asyncio.StreamReader, want_id: int | None = None) -> dict:
+async def read_json(reader: asyncio.StreamReader, want_id: int | None = None) -> dict[str, Any]:
     while True:
-        msg = json.loads(await asyncio.wait_for(reader.readline(), 30))
+        msg: dict[str, Any] = json.loads(await asyncio.wait_for(reader.readline(), 30))
         if want_id is None or msg.get("id") == want_id:
             return msg
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -88,6 +89,24 @@ def _target_bytes(target: int | bytes) -> bytes:
     if isinstance(target, int):
         return target_to_bytes(target)
     return _need(target, 32, "target")
+
+
+@overload
+def difficulty_batch(
+    header: bytes, nonces: npt.ArrayLike, versions: npt.ArrayLike | None = None, return_hashes: Literal[False] = False
+) -> npt.NDArray[np.float64]: ...
+
+
+@overload
+def difficulty_batch(
+    header: bytes, nonces: npt.ArrayLike, versions: npt.ArrayLike | None = None, *, return_hashes: Literal[True]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
+
+
+@overload
+def difficulty_batch(
+    header: bytes, nonces: npt.ArrayLike, versions: npt.ArrayLike | None = None, return_hashes: bool = False
+) -> npt.NDArray[np.float64] | tuple[npt.NDArray[np.float64], npt.NDArray[np.uint8]]: ...
 
 
 def difficulty_batch(

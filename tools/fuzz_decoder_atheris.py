@@ -13,10 +13,13 @@ from __future__ import annotations
 import os
 import random
 import sys
+from typing import TYPE_CHECKING
 
 import atheris
 
-if __name__ == "__main__" and "--seed-corpus" not in sys.argv:
+if TYPE_CHECKING:  # _core_asan is the sanitizer build of the same declarations (tools/fuzz_build_asan.py)
+    from asicrc.native._core import ffi, lib
+elif __name__ == "__main__" and "--seed-corpus" not in sys.argv:
     sys.path.insert(0, os.environ.get("ASICRC_FUZZ_BUILD", "build/fuzz"))
     from _core_asan import ffi, lib
 

@@ -41,13 +41,14 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.native import codecs, difficulty_to_target, meets_target_batch
 from asicrc.native._core import ffi, lib
 from asicrc.native.codecs import Kind as FrameKind
 
 from .faults import Fault, FaultKind, FaultState
-from .physics import Physics, stable_int
-from .spec import BM1366_CHAIN, BM1387_CHAIN, ModelSpec, chain_spec
+from .params import BM1366_CHAIN, BM1387_CHAIN, SimParams, chain_spec
+from .physics import Physics
 
 RESET_FREQ_HZ = 50e6  # PLL at reset, before the host programs it
 DEFAULT_DIFFICULTY_SCALE = 2.0**-24
@@ -80,7 +81,7 @@ class ChipJob:
 class SerialChainSim:
     """Common machinery; use :class:`SimBM1366Chain` or :class:`SimBM1387Chain`."""
 
-    base_spec: ModelSpec
+    base_spec: SimParams
     chip_id: int
     reset_baud: float
 
@@ -394,7 +395,10 @@ class SimBM1366Chain(SerialChainSim):
     def _job_from_record(self, rec: np.void) -> ChipJob | None:
         frame = codecs.host_frame_bytes(rec)
         p = frame[4:86]
-        words = lambda b: b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))  # noqa: E731
+
+        def words(b: bytes) -> bytes:
+            return b"".join(b[i:i + 4] for i in range(len(b) - 4, -1, -4))
+
         header = p[78:82] + words(p[46:78]) + words(p[14:46]) + p[10:14] + p[6:10] + b"\0\0\0\0"
         return ChipJob(int(rec["job_id"]), [header], [], b"", int.from_bytes(p[78:82], "little"),
                        self._random_cursors())
@@ -415,7 +419,8 @@ class SimBM1366Chain(SerialChainSim):
         rest = k >> np.uint64(17)
         field = np.uint64(lo) + rest % np.uint64(width)
         nonce_h = ((rest // np.uint64(width)) << np.uint64(25)) | (field << np.uint64(17)) | (k & np.uint64(0x1FFFF))
-        return nonce_h.astype(np.uint32).byteswap()  # the nonce is those bytes read little-endian
+        nonces: np.ndarray = nonce_h.astype(np.uint32).byteswap()  # the nonce is those bytes read little-endian
+        return nonces
 
     def _nonce_reply(self, nonce: int, job_id: int, version_bits: int, core: int) -> bytes:
         return codecs.bm1366_nonce_reply(nonce, job_id & 0xF8, core, version_bits)
