@@ -113,16 +113,26 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
     raise ClientError("the broker closed the connection before an answer arrived")
 
 
+SURVEY_IDLE_S = 0.25  # after the retained burst: this long without a message ends a survey
+
+
 async def survey(mq: MqttConfig, wait_s: float, connect_s: float = 10.0) -> dict[str, dict[str, Any]]:
-    """Every node that left a retained status/info on the broker: {node: {"status": ..., "info": {...}}}."""
+    """Every node that left a retained status/info on the broker: {node: {"status": ..., "info": {...}}}.
+
+    Returns as soon as the retained messages are in (a sentinel subscription's SUBACK comes after them, then a
+    short idle gap), so a fleet of daemons is listed in well under a second; `wait_s` caps the whole survey."""
     nodes: dict[str, dict[str, Any]] = {}
+    client_id = new_client_id("asicrc-cli")
     try:
-        async with build_client(mq, new_client_id("asicrc-cli"), None, timeout_s=connect_s) as client:
+        async with build_client(mq, client_id, None, timeout_s=connect_s) as client:
             await client.subscribe(f"{mq.base_topic}/+/status", qos=1)
             await client.subscribe(f"{mq.base_topic}/+/info", qos=1)
-            with contextlib.suppress(TimeoutError):
+            await client.subscribe(f"{mq.base_topic}/client/{client_id}/sentinel", qos=1)
+            messages = aiter(client.messages)
+            with contextlib.suppress(TimeoutError, StopAsyncIteration):
                 async with asyncio.timeout(wait_s):
-                    async for msg in client.messages:
+                    while True:
+                        msg = await asyncio.wait_for(anext(messages), SURVEY_IDLE_S)
                         parts = str(msg.topic).split("/")
                         if len(parts) != 3 or parts[1] == "client":
                             continue

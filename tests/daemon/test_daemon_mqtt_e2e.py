@@ -264,7 +264,7 @@ async def test_home_assistant_restart_gets_discovery_again(daemon: DaemonProc) -
         await c.subscribe(topic, qos=1)
         await c.subscribe(legacy, qos=1)
         await c.publish("homeassistant/status", b"online", qos=1)  # HA's birth message
-        seen = await collect(c, lambda s: bool(s.get(topic)) and legacy in s and s[legacy] is None, 15)
+        seen = await collect(c, lambda s: bool(s.get(topic)) and legacy in s and s[legacy] is None, 30)
     power = seen[topic]["components"]["power_w"]
     assert power["device_class"] == "power" and power["unit_of_measurement"] == "W"
 
