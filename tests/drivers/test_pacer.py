@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_phases_cover_the_interval_evenly(n: int) -> None:
         counts[int(p * 10)] += 1
     # golden-ratio (Kronecker) sequence: every tenth of the interval gets n/10 phases, give or take a few
     assert max(counts) - min(counts) <= 2
-    assert max(b - a for a, b in zip(phases, phases[1:], strict=False)) < 3.0 / n
+    assert max(b - a for a, b in itertools.pairwise(phases)) < 3.0 / n
 
 
 def test_next_deadline_keeps_the_grid() -> None:
