@@ -20,7 +20,7 @@ NODES = 20
 
 
 def test_status_all_lists_twenty_daemons_quickly(module_broker, tmp_path: Path) -> None:  # noqa: F811
-    daemons = [DaemonProc(tmp_path, module_broker, node=f"fleet{i:02d}", devices=BARE) for i in range(NODES)]
+    daemons = [DaemonProc(tmp_path, module_broker, node=f"fleet{i:02d}", devices=BARE, prom_port=0) for i in range(NODES)]
     try:
         for d in daemons:
             d.notify.wait_for("READY=1", 150)  # 20 interpreters starting at once on 2 cores
