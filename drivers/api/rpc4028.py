@@ -79,14 +79,18 @@ async def _exchange(host: str, port: int, command: str, parameter: str | None) -
     try:
         writer.write(encode_request(command, parameter))
         await writer.drain()
+        # The reply ends at the NUL (or when the miner closes); it may arrive in any number of segments, so read
+        # until then, looking for the NUL only in each new chunk (a dribbling peer must not cost O(n^2)).
         raw = bytearray()
-        while b"\0" not in raw:
+        while True:
             chunk = await reader.read(65536)
             if not chunk:
                 break
             raw += chunk
             if len(raw) > MAX_REPLY_BYTES:
                 raise MalformedReply(f"4028 {command}: reply larger than {MAX_REPLY_BYTES} bytes")
+            if b"\0" in chunk:
+                break
     except (ConnectionError, OSError) as exc:
         raise TransportError(f"4028 {command} to {host}:{port}: {exc}") from None
     finally:
