@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
@@ -36,7 +37,7 @@ from .fleetstate import TWO_32, FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
-from .statefile import atomic_write_json, read_json, resolve_state_dir
+from .statefile import SavedIdentity, atomic_write_json, load_state, resolve_state_dir
 from .supervisor import Supervisor
 
 log = logging.getLogger("asicrc.daemon")
@@ -84,7 +85,8 @@ class Daemon:
             probe.unlink()
         except OSError as exc:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
-        self.identities = read_json(self.state_dir / "identities.json", {}) or {}
+        saved = load_state(self.state_dir / "identities.json", dict[str, SavedIdentity], {}, "saved identities")
+        self.identities = {dev: msgspec.structs.asdict(ident) for dev, ident in saved.items()}
 
     async def _ensure_node_free(self) -> None:
         await nodeid.ensure_node_free(self.cfg.mqtt, self.node_id, self.instance)

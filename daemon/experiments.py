@@ -152,8 +152,8 @@ class Experiments:
         if rc == 0 and report_path.is_file():
             try:
                 run.result = {"status": "done", **summarize_report(json.loads(report_path.read_text()))}
-            except (OSError, ValueError) as exc:
-                run.result = {"status": "error", "error": f"unreadable report: {exc}"}
+            except (OSError, ValueError, AttributeError, TypeError) as exc:  # a report of the wrong shape too
+                run.result = {"status": "error", "error": f"unreadable report: {type(exc).__name__}: {exc}"}
         else:
             tail = (run.out / "stderr.log").read_text(errors="replace").strip().splitlines()[-1:] \
                 if (run.out / "stderr.log").exists() else []
