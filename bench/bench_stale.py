@@ -23,8 +23,9 @@ import asyncio
 import math
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import model_class
-from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.rig import start_pool, start_simulator
+from asicrc.drivers.stratum.server import ServerConfig
 
 SEARCH_RATE_HS = 2000.0
 SHARES_PER_S = 8.0
@@ -33,16 +34,15 @@ SHARES_PER_S = 8.0
 async def measure(model: str, seconds: float, speed: float, period_s: float, tick_s: float) -> dict[str, float]:
     clock = Clock(speed)
     diff = SEARCH_RATE_HS / (SHARES_PER_S * 2**32)
-    server = StratumServer(ServerConfig(difficulty=diff, min_difficulty=1e-12, job_interval_s=0), clock=clock)
-    await server.start()
+    server = await start_pool(ServerConfig(difficulty=diff, min_difficulty=1e-12, job_interval_s=0), fanout=FanOut(),
+                              clock=clock)
     verdicts: dict[str, int] = {}
     server.add_share_listener(lambda conn, rec: verdicts.__setitem__(str(rec.verdict),
                                                                      verdicts.get(str(rec.verdict), 0) + 1))
-    dev = model_class(model)(serial=f"STALE-{model}", seed=1, clock=clock, stratum=("127.0.0.1", server.port),
-                             search_rate_hs=SEARCH_RATE_HS, tick_s=tick_s)
     authorized = asyncio.Event()
     server.add_connection_listener(lambda conn, what: authorized.set() if what == "authorized" else None)
-    await dev.start()
+    dev = await start_simulator(model, serial=f"STALE-{model}", seed=1, clock=clock, pool=("127.0.0.1", server.port),
+                                search_rate_hs=SEARCH_RATE_HS, tick_s=tick_s)
     try:
         await asyncio.wait_for(authorized.wait(), 30.0)
         conn = server.active_connections()[0].id

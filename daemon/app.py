@@ -22,9 +22,12 @@ import aiomqtt
 import msgspec
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.device import Device
+from asicrc.drivers.device import Device, SafetyEnvelope
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.registry import MODELS
+from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
+from asicrc.reservoir.tpf.gate import TpfGate
 
 from . import config as config_mod
 from . import nodeid, wiring
@@ -63,7 +66,7 @@ class Daemon:
         self.stratum: wiring.StratumHandle | None = None
         self.stratum_lbry: wiring.StratumHandle | None = None  # the LB-Box mines LBRY on its own pool
         self.reservoir: wiring.ReservoirHandle | None = None
-        self.tpf_gate: Any = None
+        self.tpf_gate: TpfGate | None = None
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
         self.api = Api(self, cfg.mqtt.allow_commands, rate_per_s=cfg.mqtt.command_rate_per_s)
@@ -131,20 +134,14 @@ class Daemon:
         self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
         if self.cfg.stratum.enabled:
             self.stratum = await self._start_pool(lbry=False)
-            if any(dc.model == "lbbox" and dc.enabled for dc in self.cfg.devices):
+            if any(MODELS[dc.model].pool == "lbry" and dc.enabled for dc in self.cfg.devices):
                 self.stratum_lbry = await self._start_pool(lbry=True)
         if self.cfg.tpf.enabled:
-            try:
-                self.tpf_gate = wiring.make_tpf_gate()
-            except wiring.PieceMissing as exc:
-                log.error("tpf: gate not available: %s", exc)
+            self.tpf_gate = wiring.make_tpf_gate()
         if self.cfg.reservoir.enabled:
-            try:
-                record_dir = self._recording_dir()
-                self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
-                self._sup.start("reservoir", self.reservoir.run)
-            except wiring.PieceMissing as exc:
-                log.warning("reservoir: no live feature stream (%s); NARMA runs are available via start_narma", exc)
+            record_dir = self._recording_dir()
+            self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
+            self._sup.start("reservoir", self.reservoir.run)
         for dc in self.cfg.devices:
             if dc.enabled:
                 self._start_device(dc)
@@ -165,7 +162,7 @@ class Daemon:
         kind = "LBRY pool" if lbry else "pool"
         try:
             handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry)
-        except (wiring.PieceMissing, OSError, ValueError) as exc:
+        except (OSError, ValueError) as exc:
             log.error("stratum: built-in %s not started: %s; simulated devices will not mine", kind, exc)
             return None
         host, port = handle.address
@@ -173,7 +170,7 @@ class Daemon:
         return handle
 
     def _pool_for(self, dc: DeviceConfig) -> wiring.StratumHandle | None:
-        return self.stratum_lbry if dc.model == "lbbox" else self.stratum
+        return self.stratum_lbry if MODELS[dc.model].pool == "lbry" else self.stratum
 
     def _recording_dir(self) -> str | None:
         if not self.cfg.recording.enabled:
@@ -203,28 +200,17 @@ class Daemon:
 
     async def _device_main(self, dc: DeviceConfig) -> None:
         st = self.fleet.add_device(dc.id, dc.model, dc.transport)
-        if dc.model == "lbbox":
+        if MODELS[dc.model].pool == "lbry":
             st.hashes_per_difficulty = TWO_32 / LBRY_DIFF_MULTIPLIER
-        sim: Any = None
+        sim: SimMiner | None = None
         device: Device | None = None
         try:
-            ports = None
             if dc.transport == "sim":
                 pool = self._pool_for(dc)
-                stratum_addr = pool.address if pool else None
-                try:
-                    sim = await wiring.start_sim(dc, self.clock, stratum_addr)
-                except wiring.PieceMissing as exc:
-                    self._unavailable(dc, str(exc))
-                    return
-                ports = dict(getattr(sim, "ports", {}) or {})
-                st.hash_scale = float(getattr(sim, "hash_scale", 1.0) or 1.0)
-            try:
-                device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
-                                              self._pool_for(dc))
-            except wiring.PieceMissing as exc:
-                self._unavailable(dc, str(exc))
-                return
+                sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
+                st.hash_scale = float(sim.hash_scale)
+            device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
+                                          self._pool_for(dc))
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device
@@ -516,12 +502,11 @@ class Daemon:
             raise RequestError(str(exc)) from None
 
 
-def _envelope_dict(env: Any) -> dict[str, Any]:
+def _envelope_dict(env: SafetyEnvelope) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("frequency_mhz", "core_voltage_mv", "fan_percent"):
-        r = getattr(env, key, None)
-        if r is not None:
-            out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
-    out["thermal_throttle_c"] = getattr(env, "thermal_throttle_c", None)
-    out["thermal_stop_c"] = getattr(env, "thermal_stop_c", None)
+    for key, r in (("frequency_mhz", env.frequency_mhz), ("core_voltage_mv", env.core_voltage_mv),
+                   ("fan_percent", env.fan_percent)):
+        out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
+    out["thermal_throttle_c"] = env.thermal_throttle_c
+    out["thermal_stop_c"] = env.thermal_stop_c
     return out

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
+from asicrc.drivers.registry import MODELS, ModelName
+
 from .envelopes import NoEnvelope, envelope_for
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -126,7 +128,7 @@ class RecordingConfig(_Section):
 
 class DeviceConfig(_Section):
     id: Name
-    model: Literal["s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart"]
+    model: ModelName  # the drivers' model registry
     transport: Literal["sim", "http", "rpc", "serial"] = "sim"
     host: str = "127.0.0.1"
     port: Port = 0  # 0 = the model's standard port
@@ -220,7 +222,7 @@ def check_semantics(cfg: Config, source: str) -> None:
         seen[dev.id] = i
         if dev.transport == "serial" and not dev.serial_port:
             raise ConfigError(f"{where}.serial_port: required when transport = \"serial\"")
-        if dev.transport == "sim" and dev.model in ("bm1366-uart", "bm1387-uart"):
+        if dev.transport == "sim" and MODELS[dev.model].link == "uart":
             raise ConfigError(f"{where}.transport: model {dev.model!r} is a serial chain; use transport = \"serial\"")
         setpoints = (("frequency_mhz", dev.frequency_mhz), ("core_voltage_mv", dev.core_voltage_mv),
                      ("fan_percent", dev.fan_percent), ("difficulty", dev.difficulty))

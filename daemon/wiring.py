@@ -1,175 +1,103 @@
-"""Seams to the pieces other areas own: Stratum server, simulator, device drivers, reservoir stream, TPF gate.
+"""The daemon's joints: the built-in pools, simulated devices and their drivers, the reservoir stream, the TPF gate.
 
-The daemon wires these and holds no protocol or numeric logic of its own. Each seam imports its piece lazily;
-a piece that is missing or fails to start degrades the daemon with one clear log line instead of a crash.
+The daemon holds no protocol or numeric logic of its own: every piece is another area's, imported by name and type
+(the rig parts come from asicrc.drivers.rig, the one rig assembler). A piece that fails to start (a busy port, an
+unwritable recording directory) raises OSError/ValueError, which the daemon turns into one clear log line and a
+degraded service instead of a crash.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 from typing import Any
 
+from asicrc.drivers import rig
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.models import DeviceSpec, create_device
+from asicrc.drivers.sim import SimMiner
+from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.reservoir.stream import FeatureStream
+from asicrc.reservoir.tpf.gate import TpfGate
 
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
 log = logging.getLogger("asicrc.wiring")
 
 
-class PieceMissing(RuntimeError):
-    """A piece owned by another area is not available in this installation."""
-
-
-def _import(module: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise PieceMissing(f"{what} not available ({module}: {exc})") from None
-
-
-def _kwargs_for(fn: Any, candidates: dict[str, Any]) -> dict[str, Any]:
-    """The subset of `candidates` that `fn` accepts (pieces evolve; pass what they take)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return candidates
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return candidates
-    return {k: v for k, v in candidates.items() if k in params}
-
-
-async def _maybe_await(x: Any) -> Any:
-    return await x if inspect.isawaitable(x) else x
-
-
 # ---- Stratum server ----------------------------------------------------------------------------------------
 class StratumHandle:
-    def __init__(self, server: Any) -> None:
+    """A built-in pool as the daemon sees it: where it listens and its counters."""
+
+    def __init__(self, server: StratumServer) -> None:
         self.server = server
 
     @property
     def address(self) -> tuple[str, int]:
-        for attr in ("address", "addr"):
-            val = getattr(self.server, attr, None)
-            if isinstance(val, tuple) and len(val) >= 2:
-                return str(val[0]), int(val[1])
-        return str(getattr(self.server, "host", "127.0.0.1")), int(self.server.port)
+        return self.server.config.host, int(self.server.port)
 
-    def stats(self) -> dict[str, Any]:
-        attr = getattr(self.server, "stats", None)
-        data = attr() if callable(attr) else attr
-        out = {k: v for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
-        conns = getattr(self.server, "connections", None)
+    def stats(self) -> dict[str, float]:
+        out: dict[str, float] = {k: v for k, v in self.server.stats.items() if isinstance(v, (int, float))}
         out["connections_total"] = out.pop("connections", 0)
-        out["connections"] = len(conns) if isinstance(conns, (dict, list, set)) else int(conns or 0)
+        out["connections"] = len(self.server.connections)
         return out
 
     async def stop(self) -> None:
-        await _maybe_await(self.server.stop())
+        await self.server.stop()
 
 
 async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False) -> StratumHandle:
     """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`."""
-    mod = _import("asicrc.drivers.stratum.server", "built-in Stratum server")
-    cls = getattr(mod, "StratumServer", None)
-    conf_cls = getattr(mod, "ServerConfig", None)
-    if cls is None or conf_cls is None:
-        raise PieceMissing("built-in Stratum server not available (asicrc.drivers.stratum.server lacks "
-                           "StratumServer/ServerConfig)")
     port = cfg.lbry_port if lbry else cfg.port
-    conf = conf_cls(**_kwargs_for(conf_cls, {"host": cfg.host, "port": port, "difficulty": cfg.difficulty,
-                                             "lbry": lbry}))
-    server = cls(conf, **_kwargs_for(cls, {"fanout": fanout, "clock": clock}))
-    await _maybe_await(server.start())
-    return StratumHandle(server)
+    config = ServerConfig(host=cfg.host, port=port, difficulty=cfg.difficulty, lbry=lbry)
+    return StratumHandle(await rig.start_pool(config, fanout=fanout, clock=clock))
 
 
-# ---- simulator ---------------------------------------------------------------------------------------------
-SIM_CLASSES = {"s9": "SimS9", "lv06": "SimLV06", "lbbox": "SimLBBox"}
+# ---- simulator and device drivers (assembled by asicrc.drivers.rig, as in every other rig) -----------------
+async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | None) -> SimMiner:
+    """Start the simulated device behind `dc`, mining on `stratum` as worker `dc.id`."""
+    return await rig.start_simulator(dc.model, serial=f"SIM-{dc.id}", seed=dc.seed, clock=clock, pool=stratum,
+                                     user=dc.id)
 
 
-async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | None) -> Any:
-    """Start the simulated device behind `dc`; returns the sim (with `.ports` and `.stop()`)."""
-    mod = _import("asicrc.drivers.sim", "simulator")
-    cls = getattr(mod, SIM_CLASSES[dc.model], None)
-    if cls is None:
-        raise PieceMissing(f"simulator has no {SIM_CLASSES[dc.model]} (asicrc.drivers.sim)")
-    sim = cls(**_kwargs_for(cls, {"serial": f"SIM-{dc.id}", "seed": dc.seed, "clock": clock,
-                                  "stratum": stratum, "user": dc.id}))
-    await sim.start()
-    return sim
-
-
-# ---- device drivers ----------------------------------------------------------------------------------------
 def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
-                  ports: dict[str, int] | None = None, stratum: StratumHandle | None = None) -> Device:
+                  sim: SimMiner | None = None, stratum: StratumHandle | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
-    mod = _import("asicrc.drivers.models", "device drivers")
-    spec_mod = _import("asicrc.drivers.models.spec", "device drivers")
-    factory = getattr(mod, "create_device", None)
-    if factory is None:
-        raise PieceMissing("device drivers not available (no create_device in asicrc.drivers.models)")
-    raw: dict[str, Any] = {"model": dc.model, "device_id": dc.id, "poll_interval_s": poll_interval_s,
-                           "worker": dc.id}
-    if ports:  # simulator: its servers listen on 127.0.0.1 at free ports
-        raw["host"] = "127.0.0.1"
-        if "http" in ports:
-            raw["http_port"] = int(ports["http"])
-        if "rpc" in ports:
-            raw["rpc_port"] = int(ports["rpc"])
+    where = f"devices[{dc.id}]"
+    if sim is not None:
+        spec = rig.simulated_device_spec(sim, device_id=dc.id, poll_interval_s=poll_interval_s, where=where)
     else:
-        raw["host"] = dc.host
+        raw: dict[str, Any] = {"model": dc.model, "device_id": dc.id, "poll_interval_s": poll_interval_s,
+                               "worker": dc.id, "host": dc.host}
         if dc.port:
             raw["port"] = dc.port
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
-    spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
-    extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None}
-    try:
-        device: Device = factory(spec, **_kwargs_for(factory, extra))
-    except ImportError as exc:  # e.g. a transport module not installed
-        raise PieceMissing(f"driver for model {dc.model!r} not available: {exc}") from None
-    return device
+        spec = DeviceSpec.from_mapping(raw, where=where)
+    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None)
 
 
 # ---- reservoir feature stream and TPF gate ------------------------------------------------------------------
 class ReservoirHandle:
-    """The live reservoir feature stream, if reservoir/ provides one."""
+    """The live reservoir feature stream."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: FeatureStream) -> None:
         self.stream = stream
 
     def report(self) -> dict[str, Any]:
-        for name in ("report", "state", "stats"):
-            fn = getattr(self.stream, name, None)
-            if callable(fn):
-                data = fn()
-                return dict(data) if isinstance(data, dict) else {"value": data}
-        return {}
+        return dict(self.stream.report())
 
     async def run(self) -> None:
-        await _maybe_await(self.stream.run())
+        await self.stream.run()
 
     async def stop(self) -> None:
-        fn = getattr(self.stream, "stop", None)
-        if callable(fn):
-            await _maybe_await(fn())
+        await self.stream.stop()
 
 
 def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None) -> ReservoirHandle:
-    mod = _import("asicrc.reservoir.stream", "reservoir feature stream")
-    cls = getattr(mod, "FeatureStream", None)
-    if cls is None:
-        raise PieceMissing("reservoir feature stream not available (no FeatureStream in asicrc.reservoir.stream)")
-    stream = cls(**_kwargs_for(cls, {"fanout": fanout, "clock": clock, "window_s": cfg.window_s,
-                                     "record_dir": record_dir}))
-    return ReservoirHandle(stream)
+    return ReservoirHandle(FeatureStream(fanout=fanout, clock=clock, window_s=cfg.window_s, record_dir=record_dir))
 
 
-def make_tpf_gate() -> Any:
-    mod = _import("asicrc.reservoir.tpf", "TPF gate")
-    return mod.TpfGate()
+def make_tpf_gate() -> TpfGate:
+    return TpfGate()

@@ -15,10 +15,10 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..registry import ModelData
 from ..tasks import cancel_and_wait
-from .data import ModelData
+from .device_spec import DeviceSpec
 from .plausibility import TEMPERATURE_KEYS, check_telemetry
-from .spec import DeviceSpec
 
 log = logging.getLogger(__name__)
 

@@ -33,15 +33,15 @@ The reference CPU miner of tests and benches is here too (``find_shares``, ``Cpu
 from __future__ import annotations
 
 from .cpuminer import CpuMiner, Share, find_shares
-from .device_base import SimDevice
-from .devices import SimFleet, model_class
+from .devices import SimFleet, model_class, sim_params
 from .faults import Fault, FaultKind
 from .lbbox import SimLBBox
 from .lv06 import SimLV06
+from .miner_base import SimMiner
+from .params import BM1366_CHAIN, BM1387_CHAIN, LBBOX, LV06, S9, SimParams
 from .physics import Physics
 from .s9 import SimS9
-from .serial_chain import SimBM1366Chain, SimBM1387Chain
-from .spec import BM1366_CHAIN, BM1387_CHAIN, LBBOX, LV06, S9, ModelSpec
+from .serial_chain import SerialChainSim, SimBM1366Chain, SimBM1387Chain
 
 __all__ = [
     "BM1366_CHAIN",
@@ -52,16 +52,18 @@ __all__ = [
     "CpuMiner",
     "Fault",
     "FaultKind",
-    "ModelSpec",
     "Physics",
+    "SerialChainSim",
     "Share",
     "SimBM1366Chain",
     "SimBM1387Chain",
-    "SimDevice",
     "SimFleet",
     "SimLBBox",
     "SimLV06",
+    "SimMiner",
+    "SimParams",
     "SimS9",
     "find_shares",
     "model_class",
+    "sim_params",
 ]

@@ -23,13 +23,16 @@ from typing import Any
 from scipy.stats import beta
 
 from asicrc.drivers.clock import Clock
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.registry import simulated_models
 from asicrc.drivers.stratum.hashrate import hashrate_from_difficulty_sum
 from asicrc.drivers.stratum.proxy import UpstreamProxy
-from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.server import ServerConfig
 from asicrc.drivers.stratum.session import Connection, ShareRecord
 from asicrc.drivers.stratum.validate import Verdict
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 
+AB_MODELS = simulated_models(pool="bitcoin")  # simulated miners on a Bitcoin pool (the LB-Box mines LBRY)
 PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
 SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
 
@@ -51,8 +54,8 @@ class AbConfig:
     seed: int = 1
 
     def validate(self) -> None:
-        if self.model not in ("lv06", "s9"):
-            raise ValueError(f"vbm-ab runs on simulated lv06 or s9 miners, got {self.model!r}")
+        if self.model not in AB_MODELS:
+            raise ValueError(f"vbm-ab runs on simulated {' or '.join(AB_MODELS)} miners, got {self.model!r}")
         if not 1 <= self.devices <= 8:
             raise ValueError(f"devices must be in 1..8, got {self.devices}")
         if self.blocks < 2 or self.blocks % 2:
@@ -96,7 +99,9 @@ def rate_ratio_interval(n_on: int, t_on: float, n_off: int, t_off: float,
 
 
 async def run_ab(cfg: AbConfig) -> dict[str, Any]:
-    from asicrc.drivers.sim import model_class  # the simulator is only needed when an experiment runs
+    # the rig assembler imports the simulator, which is only needed when an experiment runs
+    from asicrc.drivers.rig import start_pool, start_simulator
+    from asicrc.drivers.sim import SimMiner
 
     cfg.validate()
     clock = Clock(cfg.speed)
@@ -104,17 +109,14 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
                                job_interval_s=cfg.job_interval_s)
     # with upstream pools the miners' pool is a proxy; the pools judge at the same difficulty, so every share
     # the proxy accepts is also submitted to (and judged by) the pool whose session issued its job
-    pools = [StratumServer(dataclasses.replace(pool_config, extranonce2_size=8), clock=clock)
+    pools = [await start_pool(dataclasses.replace(pool_config, extranonce2_size=8), fanout=FanOut(), clock=clock)
              for _ in range(cfg.upstream_pools)]
-    for pool in pools:
-        await pool.start()
     proxy: UpstreamProxy | None = None
     if pools:
         proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "vbm-ab", config=pool_config, clock=clock)
         server = await proxy.start()
     else:
-        server = StratumServer(pool_config, clock=clock)
-        await server.start()
+        server = await start_pool(pool_config, fanout=FanOut(), clock=clock)
     vbm = VirtualBlockManager(server, VbmConfig(enabled=False, prefetch=cfg.prefetch, clean_jobs=cfg.clean_jobs,
                                                 upstream_sessions=cfg.upstream_pools or cfg.upstream_sessions))
     await vbm.start()
@@ -135,12 +137,12 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
             arm.rejected[str(rec.verdict)] = arm.rejected.get(str(rec.verdict), 0) + 1
 
     server.add_share_listener(on_share)
-    cls = model_class(cfg.model)
-    devices = [cls(serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i, clock=clock,
-                   stratum=("127.0.0.1", server.port), search_rate_hs=SEARCH_RATE_HS) for i in range(cfg.devices)]
+    devices: list[SimMiner] = []
     try:
-        for dev in devices:
-            await dev.start()
+        for i in range(cfg.devices):
+            devices.append(await start_simulator(cfg.model, serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i,
+                                                 clock=clock, pool=("127.0.0.1", server.port),
+                                                 search_rate_hs=SEARCH_RATE_HS))
         deadline = asyncio.get_running_loop().time() + 20.0
         while len(server.active_connections()) < cfg.devices:
             if asyncio.get_running_loop().time() > deadline:

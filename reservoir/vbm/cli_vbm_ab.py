@@ -6,13 +6,13 @@ import argparse
 import asyncio
 import json
 
-from .ab import AbConfig, run_ab, summarize
+from .ab import AB_MODELS, AbConfig, run_ab, summarize
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = AbConfig()
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
-    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model, help="simulated miner model")
+    parser.add_argument("--model", choices=AB_MODELS, default=d.model, help="simulated miner model")
     parser.add_argument("--devices", type=int, default=d.devices, help="simulated miners (1..8)")
     parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
     parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")

@@ -25,7 +25,7 @@ def _fake_command(monkeypatch: pytest.MonkeyPatch, run: Callable[[argparse.Names
     module.add_arguments = lambda parser: None  # type: ignore[attr-defined]
     module.run = run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(cli.COMMANDS, "fake", (module.__name__, "test command"))
+    monkeypatch.setitem(cli.COMMANDS, "fake", (lambda: module, "test command"))
 
 
 def test_sigterm_unwinds_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

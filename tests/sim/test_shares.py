@@ -10,8 +10,8 @@ import pytest
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.sim import SimLBBox, SimLV06, SimS9
 from asicrc.drivers.sim.nonces import NonceScanner, ShareArrivals
+from asicrc.drivers.sim.params import LV06
 from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import LV06
 from asicrc.drivers.stratum.client import Job
 from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer

@@ -10,7 +10,7 @@ import pytest
 
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.sim.cpuminer import find_shares
-from asicrc.drivers.stratum.cli import share_report
+from asicrc.drivers.stratum.cli_stratum import share_report
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.lbry import lbry_pow, lbry_share_difficulty, lbry_target
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer

@@ -6,7 +6,8 @@ decided ahead: their times come from the Poisson process of the modelled hashrat
 difficulty (nonces.ShareArrivals), re-timed whenever that rate changes (a job or difficulty arrives, a physics
 tick, an actuation), and at each share time the nonce is searched on the job the device holds *then*. A clean
 job therefore makes old work stale only for the time the notify takes to arrive (plus the firmware's nonce poll
-period where a model has one), as on hardware. Model classes add the management servers and the Stratum client.
+period where a model has one), as on hardware. Model classes (s9.py, lv06.py, lbbox.py) add the management servers
+and the Stratum client.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.drivers.stratum.client import Job, StratumClient
 
 from .faults import Fault, FaultKind, FaultState
 from .firmware import Firmware, Snapshot
 from .nonces import FoundShare, NonceScanner, ShareArrivals
-from .physics import Physics, stable_int
-from .spec import ModelSpec
+from .params import SimParams
+from .physics import Physics
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +55,14 @@ class SimStratumClient(StratumClient):
         self.abort()
 
 
-class SimDevice:
-    """Base of SimS9 / SimLV06 / SimLBBox. See the package docstring for the public API."""
+class SimMiner:
+    """Base of SimS9 / SimLV06 / SimLBBox: the simulated miner hardware. See the package docstring for the API.
 
-    spec: ClassVar[ModelSpec]
+    Not a :class:`asicrc.drivers.device.Device`: a Device is the host's driver of a miner; this is the miner at the
+    other end of the wire, which a Device reaches only through the protocols (Stratum, HTTP, 4028, UART).
+    """
+
+    spec: ClassVar[SimParams]
     firmware_version: ClassVar[str] = ""
     lbry: ClassVar[bool] = False
     hw_ticket_diff: ClassVar[float] = 64.0
