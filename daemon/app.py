@@ -88,7 +88,8 @@ class Daemon:
             probe.unlink()
         except OSError as exc:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
-        saved = load_state(self.state_dir / "identities.json", dict[str, SavedIdentity], {}, "saved identities")
+        saved: dict[str, SavedIdentity] = load_state(self.state_dir / "identities.json", dict[str, SavedIdentity],
+                                                     {}, "saved identities")
         self.identities = {dev: msgspec.structs.asdict(ident) for dev, ident in saved.items()}
 
     async def _ensure_node_free(self) -> None:

@@ -71,7 +71,7 @@ def check_telemetry(tel: Mapping[str, Any]) -> Checked:
             continue
         rng = f"outside [{b.low:g}, {b.high:g}]{' ' + b.unit if b.unit else ''}"
         if isinstance(value, (list, tuple)):
-            cleaned = []
+            cleaned: list[Any] = []
             for i, v in enumerate(value):
                 if _bad(v, b):
                     problems.append(f"{key}[{i}] = {v!r} {rng}")
