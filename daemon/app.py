@@ -141,7 +141,8 @@ class Daemon:
             self.tpf_gate = wiring.make_tpf_gate()
         if self.cfg.reservoir.enabled:
             record_dir = self._recording_dir()
-            self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
+            self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir,
+                                                   devices=self.device_configs.keys)
             self._sup.start("reservoir", self.reservoir.run)
         for dc in self.cfg.devices:
             if dc.enabled:
@@ -162,7 +163,8 @@ class Daemon:
     async def _start_pool(self, lbry: bool) -> wiring.StratumHandle | None:
         kind = "LBRY pool" if lbry else "pool"
         try:
-            handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry)
+            handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry,
+                                                devices=[dc for dc in self.cfg.devices if dc.enabled])
         except (OSError, ValueError) as exc:
             log.error("stratum: built-in %s not started: %s; simulated devices will not mine", kind, exc)
             return None
@@ -377,6 +379,9 @@ class Daemon:
                 log.info("reload: starting device %s (%s via %s)", dev_id, dc.model, dc.transport)
                 self._start_device(dc)
         self.cfg.devices = new.devices
+        for pool in (self.stratum, self.stratum_lbry):
+            if pool is not None:
+                await wiring.refresh_stratum_workers(pool, self.cfg.stratum, wanted.values())
         self.fleet.refresh()
         if self.bridge is not None:
             self.bridge.state_changed()

@@ -96,6 +96,7 @@ METRIC_NAMES = (
     "asicrc_last_poll_timestamp_seconds",
     "asicrc_device_last_success_timestamp",
     "asicrc_stratum_connections",
+    "asicrc_stratum_defences_total",
     "asicrc_reservoir_nrmse",
     "asicrc_reservoir_windows_total",
     "asicrc_tpf_gate_enabled",
@@ -106,6 +107,11 @@ METRIC_NAMES = (
     "asicrc_mqtt_connected",
     "asicrc_uptime_seconds",
 )
+
+# the pool's defence counters (drivers/stratum server.stats keys): a fixed set, so the label stays bounded
+STRATUM_DEFENCES = ("refused", "refused_per_ip", "evicted_pending", "evicted_pending_per_ip", "evicted_silent",
+                    "handshake_timeouts", "idle_timeouts", "auth_failures", "worker_cap_refusals",
+                    "accept_resource_errors")
 
 
 class SnapshotCollector(Collector):
@@ -148,6 +154,13 @@ class SnapshotCollector(Collector):
                               labels=["node"])
         g.add_metric([node], float(snap.get("stratum", {}).get("connections", 0) or 0))
         yield g
+        c = CounterMetricFamily("asicrc_stratum_defences",
+                                "Connections the built-in pools refused, evicted or timed out, refused authorizations "
+                                "and accept() resource failures, by reason (docs/stratum.md, Limits)",
+                                labels=["node", "reason"])
+        for reason in STRATUM_DEFENCES:
+            c.add_metric([node, reason], float(snap.get("stratum", {}).get(reason, 0) or 0))
+        yield c
         res = snap.get("reservoir", {}) or {}
         g = GaugeMetricFamily("asicrc_reservoir_nrmse",
                               "NRMSE of the last reservoir run on its held-out test split (NaN before the first run)",

@@ -9,6 +9,7 @@ degraded service instead of a crash.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from asicrc.drivers import rig
@@ -17,10 +18,11 @@ from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.models import DeviceSpec, create_device
 from asicrc.drivers.sim import SimMiner
-from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.server import StratumServer
 from asicrc.reservoir.stream import FeatureStream
 from asicrc.reservoir.tpf.gate import TpfGate
 
+from . import poolsettings
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
 log = logging.getLogger("asicrc.wiring")
@@ -47,11 +49,18 @@ class StratumHandle:
         await self.server.stop()
 
 
-async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False) -> StratumHandle:
-    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`."""
-    port = cfg.lbry_port if lbry else cfg.port
-    config = ServerConfig(host=cfg.host, port=port, difficulty=cfg.difficulty, lbry=lbry)
+async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False,
+                        devices: Iterable[DeviceConfig] = ()) -> StratumHandle:
+    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`; only
+    the configured `devices` (from their own address) and [stratum.workers] may authorize (poolsettings)."""
+    workers = await poolsettings.pool_workers(cfg, devices)
+    config = poolsettings.server_config(cfg, workers, lbry=lbry)
     return StratumHandle(await rig.start_pool(config, fanout=fanout, clock=clock))
+
+
+async def refresh_stratum_workers(handle: StratumHandle, cfg: StratumConfig, devices: Iterable[DeviceConfig]) -> None:
+    """After a reload: who may authorize follows the new device list (live connections keep their workers)."""
+    handle.server.set_workers(await poolsettings.pool_workers(cfg, devices), cfg.allow_unknown_workers)
 
 
 # ---- simulator and device drivers (assembled by asicrc.drivers.rig, as in every other rig) -----------------
@@ -95,8 +104,11 @@ class ReservoirHandle:
         await self.stream.stop()
 
 
-def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None) -> ReservoirHandle:
-    return ReservoirHandle(FeatureStream(fanout=fanout, clock=clock, window_s=cfg.window_s, record_dir=record_dir))
+def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None,
+                   devices: Callable[[], Collection[str]] | None = None) -> ReservoirHandle:
+    """The live feature stream; `devices` (the configured ids, asked every window) bounds what it tracks."""
+    return ReservoirHandle(FeatureStream(fanout=fanout, clock=clock, window_s=cfg.window_s, record_dir=record_dir,
+                                         devices=devices))
 
 
 def make_tpf_gate() -> TpfGate:
