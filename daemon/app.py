@@ -37,7 +37,8 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
-from .metrics import VERSION, MetricsServer, make_registry
+from .metrics import VERSION, make_registry
+from .metrics_http import MetricsServer
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
 from .statefile import SavedIdentity, atomic_write_json, load_state, resolve_state_dir

@@ -1,4 +1,4 @@
-"""Prometheus exposition: a custom collector over the fleet snapshot, served on its own thread.
+"""Prometheus exposition: a custom collector over the fleet snapshot (served by asicrc.daemon.metrics_http).
 
 A scrape reads the last snapshot the event loop built (`FleetState.snapshot`), so it never touches hardware
 and never waits on the loop. Devices are polled on the daemon's own timer; `asicrc_last_poll_timestamp_seconds`
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-
-from asicrc.drivers.netbind import bind_error
 
 log = logging.getLogger("asicrc.metrics")
 
@@ -250,31 +247,3 @@ def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     registry.register(SnapshotCollector(get_snapshot))
     ProcessCollector(namespace="", registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
     return registry
-
-
-class MetricsServer:
-    """`/metrics` over HTTP on a daemon thread (prometheus-client's WSGI server)."""
-
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
-        self.host = host
-        self.requested_port = port
-        self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> int:
-        try:
-            server, thread = start_http_server(self.requested_port, addr=self.host, registry=self.registry)
-        except OSError as exc:
-            raise bind_error(exc, self.host, self.requested_port, "prometheus") from None
-        self._server, self._thread = server, thread
-        self.port = int(server.server_address[1])
-        log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)
-        return self.port
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

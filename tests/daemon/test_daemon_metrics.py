@@ -13,7 +13,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.fleetstate import FleetState
-from asicrc.daemon.metrics import METRIC_NAMES, MetricsServer, make_registry
+from asicrc.daemon.metrics import METRIC_NAMES, make_registry
+from asicrc.daemon.metrics_http import MetricsServer
 from asicrc.drivers.events import Event, Kind, Source
 
 S = 1_000_000_000
