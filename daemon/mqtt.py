@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import re
@@ -27,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from asicrc.drivers import strictjson
 from asicrc.drivers.backoff import Backoff
 from asicrc.drivers.events import Event, FanOut, Kind
 
@@ -41,27 +41,9 @@ from .topics import Topics
 log = logging.getLogger("asicrc.mqtt")
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    return str(o)
-
-
-def _clean(o: Any) -> Any:
-    """JSON has no NaN/inf: map them to null so every consumer can parse the payload."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    return o
-
-
 def dumps(obj: Any) -> bytes:
-    return json.dumps(_clean(obj), default=_json_default, separators=(",", ":")).encode()
+    """A payload in strict JSON (no NaN/inf: null), compact."""
+    return strictjson.dumps(obj, separators=(",", ":")).encode()
 
 
 def _peak(value: Any) -> Any:
