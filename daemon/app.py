@@ -24,6 +24,7 @@ import msgspec
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device, SafetyEnvelope
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.registry import MODELS
 from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
@@ -37,7 +38,7 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
-from .metrics import VERSION, make_registry
+from .metrics import VERSION, exposition
 from .metrics_http import MetricsServer
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
@@ -59,6 +60,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
+        self.pacer = PollPacer(cfg.node.max_polls_in_flight)  # shared by every polled device (drivers/pacer.py)
         self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
@@ -104,7 +106,7 @@ class Daemon:
             except aiomqtt.MqttError as exc:
                 log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
-            self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
+            self.metrics = MetricsServer(exposition(self.fleet.snapshot), self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
             self.metrics.start()
         loop = asyncio.get_running_loop()
@@ -214,7 +216,7 @@ class Daemon:
                 sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
                 st.hash_scale = float(sim.hash_scale)
             device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
-                                          self._pool_for(dc))
+                                          self._pool_for(dc), pacer=self.pacer)
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device

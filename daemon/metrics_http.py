@@ -18,9 +18,9 @@ import logging
 import socket
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.exposition import choose_encoder
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from asicrc.drivers.netbind import bind_error
 
@@ -35,11 +35,12 @@ MAX_PENDING_RENDERS = 8  # scrapes waiting for a worker; beyond this: 503
 
 
 class MetricsServer:
-    """Serves the registry on host:port from a daemon thread; `start()` binds (raising a clear OSError on a busy
-    port) and returns the port; `stop()` closes everything."""
+    """Serves `render()` (the whole exposition text, e.g. `asicrc.daemon.metrics.exposition(...)`) on host:port
+    from a daemon thread; `start()` binds (raising a clear OSError on a busy port) and returns the port; `stop()`
+    closes everything."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
+    def __init__(self, render: Callable[[], bytes], host: str, port: int) -> None:
+        self.render = render
         self.host = host
         self.requested_port = port
         self.port = 0
@@ -142,23 +143,17 @@ class MetricsServer:
         method, target = parts[0], parts[1].split("?", 1)[0]
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", "text/plain", b"GET /metrics\n", ""
-        if target == "/":
-            return "200 OK", "text/plain", b"asicrc: metrics are at /metrics\n", ""
-        if target != "/metrics":
-            return "404 Not Found", "text/plain", b"not found: try /metrics\n", ""
+        if target not in ("/", "/metrics"):
+            return "404 Not Found", "text/plain", b"only /metrics is served here\n", ""
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
         if self._renders >= RENDER_WORKERS + MAX_PENDING_RENDERS:
             return "503 Service Unavailable", "text/plain", b"too many scrapes at once\n", ""
         self._renders += 1
         try:
             loop = asyncio.get_running_loop()
-            ctype, body = await loop.run_in_executor(self._pool, self._render, headers.get("accept", ""))
+            body = await loop.run_in_executor(self._pool, self.render)
         finally:
             self._renders -= 1
         if "gzip" in headers.get("accept-encoding", ""):
-            return "200 OK", ctype, gzip.compress(body, 5), "gzip"
-        return "200 OK", ctype, body, ""
-
-    def _render(self, accept: str) -> tuple[str, bytes]:
-        encoder, ctype = choose_encoder(accept)
-        return ctype, encoder(self.registry)
+            return "200 OK", CONTENT_TYPE_LATEST, gzip.compress(body, 5), "gzip"
+        return "200 OK", CONTENT_TYPE_LATEST, body, ""

@@ -93,6 +93,14 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _state_mark(dev: dict[str, Any]) -> tuple[Any, ...]:
+    """What a device's published state depends on, apart from the clock: equal marks, equal payloads."""
+    est = dev.get("hashrate_estimate") or {}
+    return (dev.get("last_success_unix"), dev.get("state"), dev.get("available"), dev.get("stale"),
+            tuple(sorted(dev.get("shares", {}).items())), dev.get("faults"), dev.get("last_fault"),
+            est.get("value"), est.get("low"), est.get("high"), dev.get("model"))
+
+
 def event_payload(ev: Event) -> dict[str, Any]:
     return {"t_ns": ev.t_ns, "device": ev.device, "source": str(ev.source), "kind": str(ev.kind),
             "data": dict(ev.data)}
@@ -169,6 +177,7 @@ class MqttBridge:
         self._events = fanout.subscribe(maxsize=5000, kinds={Kind.SHARE, Kind.FAULT, Kind.STATE, Kind.NONCE})
         self._stop = asyncio.Event()
         self._announced: dict[str, frozenset[str]] = {}  # device -> sensor keys in its HA discovery config
+        self._published: dict[str, tuple[Any, ...]] = {}  # device -> _state_mark of its last published state
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
@@ -257,6 +266,7 @@ class MqttBridge:
             # per-entity configs retained by earlier asicrc versions: cleared as they arrive (see _messages)
             await client.subscribe(f"{self.cfg.discovery_prefix}/sensor/+/+/config", qos=1)
         self._announced.clear()
+        self._published.clear()
         await self._publish_states(client)
 
     # ---- publishing ------------------------------------------------------------------------------------
@@ -267,6 +277,12 @@ class MqttBridge:
         for gone in sorted(set(self._announced) - set(devices)):
             await self._retract(client, gone)
         for dev_id, dev in devices.items():
+            # an unchanged device is not published again (its retained state stands): a fleet of thousands polled
+            # every 10 s would otherwise cost thousands of publishes per telemetry interval for nothing new
+            mark = _state_mark(dev)
+            if self._published.get(dev_id) == mark and dev_id in self._announced:
+                continue
+            self._published[dev_id] = mark
             state = device_state_payload(dev)
             keys = reported_keys(state) | self._announced.get(dev_id, frozenset())
             if self.cfg.discovery and keys != self._announced.get(dev_id):
@@ -284,6 +300,7 @@ class MqttBridge:
             for topic, payload in removal_messages(self.cfg.discovery_prefix, self.topics, device_id):
                 await client.publish(topic, payload, qos=1, retain=True)
         self._announced.pop(device_id, None)
+        self._published.pop(device_id, None)
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -351,6 +368,7 @@ class MqttBridge:
             if self.cfg.discovery and topic == f"{self.cfg.discovery_prefix}/status":
                 if msg.payload == b"online":  # Home Assistant restarted: announce again
                     self._announced.clear()
+                    self._published.clear()
                     self.state_changed()
                 continue
             if self.cfg.discovery and msg.payload and self._is_legacy_config(topic):

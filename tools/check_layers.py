@@ -22,8 +22,10 @@ Usage:
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,49 +85,68 @@ def _is_package(path: Path) -> bool:
     return path.name == "__init__.py"
 
 
+# (line, module or "" for `import X`, names, level, typing_only) per import statement
+RawImport = tuple[int, str | None, tuple[str, ...], int, bool]
+
+
+@functools.lru_cache(maxsize=4096)
+def _raw_imports(text: str, filename: str) -> tuple[RawImport, ...]:
+    """The import statements of a source text (cached by content: the tests check many near-identical trees)."""
+    tree = ast.parse(text, filename=filename)
+    out: list[RawImport] = []
+    for node, t_only in _import_statements(tree.body, False):
+        if isinstance(node, ast.Import):
+            out.extend((node.lineno, None, (alias.name,), 0, t_only) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            out.append((node.lineno, node.module or "", tuple(a.name for a in node.names), node.level, t_only))
+    return tuple(out)
+
+
 def imports_of(module: str, path: Path, root: Path, modules: dict[str, Path]) -> list[Import]:
-    tree = ast.parse(path.read_text(), filename=str(path))
     rel_path = str(path.relative_to(root))
     package_parts = module.split(".") if _is_package(path) else module.split(".")[:-1]
-    typing_only = _typing_only_nodes(tree)
     out: list[Import] = []
-    for node in ast.walk(tree):
-        t_only = id(node) in typing_only
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                out.append(Import(module, alias.name, (), rel_path, node.lineno, t_only))
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                if node.level - 1 > len(package_parts):
-                    raise SyntaxError(f"{rel_path}:{node.lineno}: relative import beyond the top package")
-                base = package_parts[:len(package_parts) - (node.level - 1)]
-                target = ".".join([*base, *([node.module] if node.module else [])])
-            else:
-                target = node.module or ""
-            names = tuple(a.name for a in node.names)
-            submodules = [n for n in names if f"{target}.{n}" in modules]
-            if submodules:  # `from pkg import mod`: an import of pkg.mod
-                for n in submodules:
-                    out.append(Import(module, f"{target}.{n}", (), rel_path, node.lineno, t_only))
-                rest = tuple(n for n in names if n not in submodules)
-                if rest:
-                    out.append(Import(module, target, rest, rel_path, node.lineno, t_only))
-            else:
-                out.append(Import(module, target, names, rel_path, node.lineno, t_only))
+    for line, from_module, names, level, t_only in _raw_imports(path.read_text(), rel_path):
+        if from_module is None:  # `import a.b`
+            out.append(Import(module, names[0], (), rel_path, line, t_only))
+            continue
+        if level:
+            if level - 1 > len(package_parts):
+                raise SyntaxError(f"{rel_path}:{line}: relative import beyond the top package")
+            base = package_parts[:len(package_parts) - (level - 1)]
+            target = ".".join([*base, *([from_module] if from_module else [])])
+        else:
+            target = from_module
+        submodules = [n for n in names if f"{target}.{n}" in modules]
+        for n in submodules:  # `from pkg import mod`: an import of pkg.mod
+            out.append(Import(module, f"{target}.{n}", (), rel_path, line, t_only))
+        rest = tuple(n for n in names if n not in submodules)
+        if rest or not submodules:
+            out.append(Import(module, target, rest, rel_path, line, t_only))
     return out
 
 
-def _typing_only_nodes(tree: ast.Module) -> set[int]:
-    """ids of the nodes inside `if TYPE_CHECKING:` / `if typing.TYPE_CHECKING:` bodies."""
-    found: set[int] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If):
-            test = node.test
+def _import_statements(body: list[ast.stmt], typing_only: bool) -> Iterator[tuple[ast.stmt, bool]]:
+    """Every import statement at any depth (functions, classes, if/try/with/match blocks), with whether it sits
+    under `if TYPE_CHECKING:`. Imports are statements, so expressions are never walked (that keeps this fast)."""
+    for stmt in body:
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            yield stmt, typing_only
+            continue
+        if isinstance(stmt, ast.If):
+            test = stmt.test
             name = test.id if isinstance(test, ast.Name) else test.attr if isinstance(test, ast.Attribute) else ""
-            if name == "TYPE_CHECKING":
-                for stmt in node.body:
-                    found.update(id(n) for n in ast.walk(stmt))
-    return found
+            yield from _import_statements(stmt.body, typing_only or name == "TYPE_CHECKING")
+            yield from _import_statements(stmt.orelse, typing_only)
+            continue
+        for field in ("body", "orelse", "finalbody"):
+            inner = getattr(stmt, field, None)
+            if isinstance(inner, list):
+                yield from _import_statements([n for n in inner if isinstance(n, ast.stmt)], typing_only)
+        for handler in getattr(stmt, "handlers", ()):  # try/except
+            yield from _import_statements(handler.body, typing_only)
+        for case in getattr(stmt, "cases", ()):  # match
+            yield from _import_statements(case.body, typing_only)
 
 
 def _layer(module: str) -> int | None:

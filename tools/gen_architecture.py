@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
+import functools
 import os
 import re
 import sys
@@ -29,7 +30,12 @@ END = "<!-- end of generated module map -->"
 
 def summary(path: Path) -> str:
     """First sentence of the module docstring, on one line ('' when there is none)."""
-    doc = ast.get_docstring(ast.parse(path.read_text(), filename=str(path))) or ""
+    return _summary(path.read_text(), str(path))
+
+
+@functools.lru_cache(maxsize=4096)
+def _summary(text: str, filename: str) -> str:
+    doc = ast.get_docstring(ast.parse(text, filename=filename)) or ""
     para = " ".join(doc.strip().split("\n\n", 1)[0].split())
     m = re.search(r"(?<=[.!?])\s+(?=[A-Z`(*])", para)
     text = para[:m.start()] if m else para

@@ -17,6 +17,7 @@ import numpy as np
 from asicrc.drivers import strictjson
 from asicrc.drivers.atomicfile import atomic_write_json
 
+from ..outdir import default_out_dir
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
 from .gate import TpfGate, worst_seed_section
@@ -97,7 +98,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.01, help="gate significance level")
     p.add_argument("--effort", type=_positive, default=1.0, help="training passes multiplier (1 = default)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
-    p.add_argument("--out", type=Path, required=True, help="output directory (report.json, *.png)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (report.json, *.png); default runs/tpf-<UTC time>")
 
 
 def _progress(text: str) -> None:
@@ -186,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         from .recorded import load_recorded_events
 
         recorded_events = load_recorded_events(args.recording)
-    out: Path = args.out
+    out: Path = args.out if args.out is not None else default_out_dir("tpf")
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()

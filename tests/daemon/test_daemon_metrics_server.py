@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.request
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 from asicrc.daemon import metrics_http
@@ -29,7 +29,7 @@ class _One:
 def _server() -> MetricsServer:
     reg = CollectorRegistry(auto_describe=False)
     reg.register(_One())  # type: ignore[arg-type]
-    return MetricsServer(reg, "127.0.0.1", 0)
+    return MetricsServer(lambda: generate_latest(reg), "127.0.0.1", 0)
 
 
 def _scrape(port: int, headers: dict[str, str] | None = None) -> tuple[float, bytes, str]:
@@ -74,6 +74,7 @@ def test_bad_requests_get_a_status_not_a_hang() -> None:
     port = server.start()
     try:
         for raw, status in ((b"POST /metrics HTTP/1.1\r\n\r\n", b"405"), (b"GET /nope HTTP/1.1\r\n\r\n", b"404"),
+                            (b"GET / HTTP/1.1\r\n\r\n", b"200"),
                             (b"garbage\r\n\r\n", b"400"), (b"HEAD /metrics HTTP/1.1\r\n\r\n", b"200")):
             with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
                 s.sendall(raw)

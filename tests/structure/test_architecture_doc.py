@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import gen_architecture  # noqa: E402
@@ -32,26 +34,32 @@ def _copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _check(root: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "tools" / "gen_architecture.py"), "--check", "--root",
-                           str(root)], capture_output=True, text=True)
+def _check(root: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    rc = gen_architecture.main(["--check", "--root", str(root)])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
 
 
-def test_a_new_module_makes_the_check_fail(tmp_path: Path) -> None:
+def test_a_new_module_makes_the_check_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _copy(tmp_path)
-    assert _check(root).returncode == 0  # the null: an unchanged copy passes
+    assert _check(root, capsys)[0] == 0  # the null: an unchanged copy passes
     (root / "drivers" / "stratum" / "planted.py").write_text('"""A planted module nobody documented."""\n')
-    bad = _check(root)
-    assert bad.returncode == 1 and "| `planted` | A planted module nobody documented. |" in bad.stdout
-    assert "stale" in bad.stderr
-    subprocess.run([sys.executable, str(ROOT / "tools" / "gen_architecture.py"), "--root", str(root)], check=True)
-    assert _check(root).returncode == 0  # regenerating fixes it
+    rc, out, err = _check(root, capsys)
+    assert rc == 1 and "| `planted` | A planted module nobody documented. |" in out and "stale" in err
+    assert gen_architecture.main(["--root", str(root)]) == 0
+    assert _check(root, capsys)[0] == 0  # regenerating fixes it
 
 
-def test_a_removed_module_makes_the_check_fail(tmp_path: Path) -> None:
+def test_a_removed_module_makes_the_check_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = _copy(tmp_path)
     (root / "drivers" / "seeds.py").unlink()
-    assert _check(root).returncode == 1
+    assert _check(root, capsys)[0] == 1
+
+
+def test_command_line(tmp_path: Path) -> None:
+    ok = subprocess.run([sys.executable, str(ROOT / "tools" / "gen_architecture.py"), "--check"], capture_output=True,
+                        text=True)
+    assert ok.returncode == 0 and "up to date" in ok.stdout
 
 
 def test_scripts_check_runs_it() -> None:

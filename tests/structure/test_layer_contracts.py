@@ -97,10 +97,8 @@ def test_a_typing_only_cycle_is_not_a_cycle(tree: Path) -> None:
     assert check_layers.check(tree) == []
 
 
-def test_command_line_exit_status(tree: Path) -> None:
-    ok = subprocess.run([sys.executable, str(ROOT / "tools" / "check_layers.py"), str(tree)], capture_output=True,
-                        text=True)
-    assert ok.returncode == 0 and "layer contracts hold" in ok.stdout
+def test_command_line_exit_status(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_layers.main(["check_layers.py", str(tree)]) == 0 and "layer contracts hold" in capsys.readouterr().out
     plant(tree, "native/hashing.py", "import asicrc.reservoir.narma\n")
     bad = subprocess.run([sys.executable, str(ROOT / "tools" / "check_layers.py"), str(tree)], capture_output=True,
                          text=True)
