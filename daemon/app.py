@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device, SafetyEnvelope
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.registry import MODELS
 from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
@@ -36,10 +38,11 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
-from .metrics import VERSION, MetricsServer, make_registry
+from .metrics import VERSION, exposition
+from .metrics_http import MetricsServer
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
-from .statefile import atomic_write_json, read_json, resolve_state_dir
+from .statefile import SavedIdentity, atomic_write_json, load_state, resolve_state_dir
 from .supervisor import Supervisor
 
 log = logging.getLogger("asicrc.daemon")
@@ -57,6 +60,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
+        self.pacer = PollPacer(cfg.node.max_polls_in_flight)  # shared by every polled device (drivers/pacer.py)
         self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
@@ -87,7 +91,9 @@ class Daemon:
             probe.unlink()
         except OSError as exc:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
-        self.identities = read_json(self.state_dir / "identities.json", {}) or {}
+        saved: dict[str, SavedIdentity] = load_state(self.state_dir / "identities.json", dict[str, SavedIdentity],
+                                                     {}, "saved identities")
+        self.identities = {dev: msgspec.structs.asdict(ident) for dev, ident in saved.items()}
 
     async def _ensure_node_free(self) -> None:
         await nodeid.ensure_node_free(self.cfg.mqtt, self.node_id, self.instance)
@@ -100,7 +106,7 @@ class Daemon:
             except aiomqtt.MqttError as exc:
                 log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
-            self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
+            self.metrics = MetricsServer(exposition(self.fleet.snapshot), self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
             self.metrics.start()
         loop = asyncio.get_running_loop()
@@ -210,7 +216,7 @@ class Daemon:
                 sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
                 st.hash_scale = float(sim.hash_scale)
             device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
-                                          self._pool_for(dc))
+                                          self._pool_for(dc), pacer=self.pacer)
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device

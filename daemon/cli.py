@@ -150,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, sub = build_parser()
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:  # a command is required: usage on stderr and a failing status, as argparse does for one missing
+        parser.print_help(sys.stderr)
+        print("asicrc: error: a COMMAND is required", file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
     if argv[0] == "--version":

@@ -50,6 +50,8 @@ class NodeConfig(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     poll_interval_s: PositiveSeconds = 2.0
     clock_speed: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0
+    # polls (one connection each) running at once across the fleet; first polls are spread over the interval
+    max_polls_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
 
 
 class MqttConfig(_Section):
@@ -166,7 +168,8 @@ class DeviceConfig(_Section):
     model: ModelName  # the drivers' model registry
     transport: Literal["sim", "http", "rpc", "serial"] = "sim"
     host: str = "127.0.0.1"
-    port: Port = 0  # 0 = the model's standard port
+    port: Port = 0  # 0 = the model's standard port (HTTP for lv06/lbbox, the 4028 API for s9)
+    rpc_port: Port = 0  # lbbox: its cgminer API port (0 = 4028), for a Goldshell behind NAT or a port forward
     serial_port: str = ""
     enabled: bool = True
     seed: int = 0  # simulated devices only

@@ -1,4 +1,4 @@
-"""Prometheus exposition: a custom collector over the fleet snapshot, served on its own thread.
+"""Prometheus exposition: a custom collector over the fleet snapshot (served by asicrc.daemon.metrics_http).
 
 A scrape reads the last snapshot the event loop built (`FleetState.snapshot`), so it never touches hardware
 and never waits on the loop. Devices are polled on the daemon's own timer; `asicrc_last_poll_timestamp_seconds`
@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-
-from asicrc.drivers.netbind import bind_error
 
 log = logging.getLogger("asicrc.metrics")
 
@@ -245,36 +242,147 @@ class SnapshotCollector(Collector):
                     poll_ok, poll_dur, poll_ts, last_ok, *tele.values())
 
 
+# ---- fast exposition --------------------------------------------------------------------------------------------
+# A fleet of 10 000 devices is ~300 000 samples. prometheus-client builds a Sample tuple and a label dict per
+# sample and formats each one generically (over 1 s of CPU, holding the GIL the event loop needs); the device
+# families are therefore written here directly as text. SnapshotCollector above stays the reference: a test
+# checks that both expose the same families, labels and values (tests/daemon/test_daemon_metrics.py).
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _fmt(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _header(out: list[str], name: str, help_: str, kind: str) -> None:
+    doc = help_.replace("\\", "\\\\").replace("\n", "\\n")
+    out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
+
+
+def _estimate_field(key: str) -> Callable[[dict[str, Any]], float]:
+    return lambda d: _or_nan((d.get("hashrate_estimate") or {}).get(key))
+
+
+def _label_pieces(extra: str, device: str, node: str) -> tuple[str, str]:
+    """The label text around one extra label's value, names sorted as prometheus-client writes them:
+    (before, after) such that before + value + after is e.g. `{chain="0",device="d",node="n"}`."""
+    values = {"device": device, "node": node, extra: "\x00"}
+    text = "{" + ",".join(f'{k}="{values[k]}"' for k in sorted(values)) + "}"
+    before, after = text.split("\x00")
+    return before, after
+
+
+def _numbers(value: Any) -> list[tuple[int, float]]:
+    """(index, number) for each finite number in a per-sensor list (or a scalar as index 0)."""
+    if not isinstance(value, (list, tuple)):
+        value = (value,)
+    return [(i, float(v)) for i, v in enumerate(value)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def _device_text(node: str, devices: dict[str, dict[str, Any]]) -> str:
+    """The device families of SnapshotCollector._device_metrics, in the same order, as exposition text.
+    Values are written with repr(): Prometheus parsers (Go's ParseFloat, prometheus-client) read nan/inf."""
+    items = sorted(devices.items())
+    n = _esc(node)
+    esc = {dev_id: _esc(dev_id) for dev_id, _ in items}
+    keys = {dev_id: f'{{device="{e}",node="{n}"}}' for dev_id, e in esc.items()}
+    out: list[str] = []
+    add = out.append
+
+    def family(name: str, help_: str, kind: str, value: Callable[[dict[str, Any]], float]) -> None:
+        _header(out, name, help_, kind)
+        out.extend(f"{name}{keys[dev_id]} {float(value(d))!r}\n" for dev_id, d in items)
+
+    _header(out, "asicrc_device_info", "Static facts about a device", "gauge")
+    for dev_id, d in items:
+        ident = d.get("identity", {})
+        add(f'asicrc_device_info{{device="{esc[dev_id]}",firmware="{_esc(str(ident.get("firmware", "")))}",'
+            f'model="{_esc(str(d.get("model", "")))}",node="{n}",serial="{_esc(str(ident.get("serial", "")))}",'
+            f'transport="{_esc(str(d.get("transport", "")))}"}} 1.0\n')
+    family("asicrc_device_up", "1 if the device is online and its last poll succeeded recently", "gauge",
+           lambda d: 1.0 if d.get("up") else 0.0)
+    for suffix, key, help_ in (
+            ("", "value", "Hashrate estimated from accepted shares over the last 5 minutes"),
+            ("_lower", "low", "Lower bound of the 95% Poisson interval of the share hashrate"),
+            ("_upper", "high", "Upper bound of the 95% Poisson interval of the share hashrate")):
+        family(f"asicrc_share_hashrate{suffix}_hashes_per_second", help_, "gauge", _estimate_field(key))
+    _header(out, "asicrc_shares_total", "Shares submitted, by verdict", "counter")
+    for dev_id, d in items:
+        counts = d.get("shares", {})
+        before, after = _label_pieces("verdict", esc[dev_id], n)
+        out.extend(f"asicrc_shares_total{before}{_esc(v)}{after} {float(counts.get(v, 0))!r}\n"
+                   for v in sorted({"accepted", *counts}))
+    family("asicrc_nonces_total", "Nonce frames received from serial chains", "counter",
+           lambda d: float(d.get("nonces", 0)))
+    family("asicrc_hardware_errors_total", "Hardware errors the device reports", "counter",
+           lambda d: _total(d.get("telemetry", {}).get("hw_errors")) or 0.0)
+    family("asicrc_device_faults_total", "Faults (disconnects, refusals, errors)", "counter",
+           lambda d: float(d.get("faults", 0)))
+    family("asicrc_device_restarts_total", "Times the supervisor restarted the device task", "counter",
+           lambda d: float(d.get("restarts", 0)))
+    family("asicrc_poll_success", "1 if the last telemetry poll succeeded", "gauge",
+           lambda d: 1.0 if d.get("poll_success") else 0.0)
+    family("asicrc_poll_duration_seconds", "Duration of the last telemetry poll", "gauge",
+           lambda d: float(d.get("poll_duration_s", 0.0)))
+    family("asicrc_last_poll_timestamp_seconds",
+           "Unix time of the last telemetry poll (the daemon polls on its own timer)", "gauge",
+           lambda d: float(d.get("last_poll_unix", 0.0)))
+    family("asicrc_device_last_success_timestamp",
+           "Unix time in seconds of the device's last successful poll (0 = never); telemetry gauges are left out "
+           "while the device is down", "gauge", lambda d: float(d.get("last_success_unix") or 0.0))
+    pieces: dict[str, tuple[str, str]] = {}
+    for name, help_, tkey, sub, scale in TELEMETRY_GAUGES:
+        _header(out, name, help_, "gauge")
+        for dev_id, d in items:
+            value = d.get("telemetry", {}).get(tkey)
+            if value is None:
+                continue
+            if sub is None:
+                total = _total(value)
+                if total is not None:
+                    add(f"{name}{keys[dev_id]} {total * scale!r}\n")
+                continue
+            nums = _numbers(value)
+            if not nums:
+                continue
+            piece = pieces.get(f"{sub}/{dev_id}")
+            if piece is None:
+                piece = pieces[f"{sub}/{dev_id}"] = _label_pieces(sub, esc[dev_id], n)
+            before, after = piece
+            out.extend(f"{name}{before}{i}{after} {v * scale!r}\n" for i, v in nums)
+    return "".join(out)
+
+
+class _NodeCollector(SnapshotCollector):
+    def collect(self) -> Iterator[Metric]:
+        snap = self._get() or {}
+        yield from self._node_metrics(str(snap.get("node", "")), snap)
+
+
+def exposition(get_snapshot: Callable[[], Snapshot]) -> Callable[[], bytes]:
+    """A function returning the whole /metrics text for the current snapshot: node metrics and process metrics
+    through prometheus-client (a few dozen samples), device families through the fast writer."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_NodeCollector(get_snapshot))
+    ProcessCollector(namespace="", registry=registry)
+
+    def render() -> bytes:
+        snap = get_snapshot() or {}  # one snapshot for both parts (the loop may replace it meanwhile)
+        head = generate_latest(registry)
+        return head + _device_text(str(snap.get("node", "")), snap.get("devices", {})).encode()
+
+    return render
+
+
 def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(get_snapshot))
     ProcessCollector(namespace="", registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
     return registry
-
-
-class MetricsServer:
-    """`/metrics` over HTTP on a daemon thread (prometheus-client's WSGI server)."""
-
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
-        self.host = host
-        self.requested_port = port
-        self.port = 0
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> int:
-        try:
-            server, thread = start_http_server(self.requested_port, addr=self.host, registry=self.registry)
-        except OSError as exc:
-            raise bind_error(exc, self.host, self.requested_port, "prometheus") from None
-        self._server, self._thread = server, thread
-        self.port = int(server.server_address[1])
-        log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)
-        return self.port
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

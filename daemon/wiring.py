@@ -17,6 +17,7 @@ from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.models import DeviceSpec, create_device
+from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.server import StratumServer
 from asicrc.reservoir.stream import FeatureStream
@@ -71,7 +72,8 @@ async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | N
 
 
 def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
-                  sim: SimMiner | None = None, stratum: StratumHandle | None = None) -> Device:
+                  sim: SimMiner | None = None, stratum: StratumHandle | None = None,
+                  pacer: PollPacer | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
     where = f"devices[{dc.id}]"
     if sim is not None:
@@ -81,10 +83,13 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
                                "worker": dc.id, "host": dc.host}
         if dc.port:
             raw["port"] = dc.port
+        if dc.rpc_port:
+            raw["rpc_port"] = dc.rpc_port
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
         spec = DeviceSpec.from_mapping(raw, where=where)
-    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None)
+    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None,
+                         pacer=pacer)
 
 
 # ---- reservoir feature stream and TPF gate ------------------------------------------------------------------

@@ -15,9 +15,11 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..pacer import PollPacer, next_deadline
 from ..registry import ModelData
 from ..tasks import cancel_and_wait
 from .device_spec import DeviceSpec
+from .plausibility import TEMPERATURE_KEYS, check_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,10 @@ class BaseDevice(Device):
     # telemetry key -> setting it reports, with the scale to envelope units (read back after every poll)
     setting_sources: ClassVar[dict[str, tuple[str, float]]] = SETTING_TELEMETRY
 
-    def __init__(self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock) -> None:
+    def __init__(self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock,
+                 pacer: PollPacer | None = None) -> None:
         self.spec = spec
+        self.pacer = pacer  # shared by a fleet's devices: staggered phases, bounded polls in flight
         self.data = data
         self.envelope = data.envelope
         self.fanout = fanout
@@ -61,6 +65,9 @@ class BaseDevice(Device):
         self._act_lock = asyncio.Lock()
         self._failures = 0
         self._restarting = False  # restart() owns the online/offline story until the device is back
+        # why the chip temperature cannot be trusted right now ("" = it can): refuses heating increases and
+        # keeps the thermal guard from releasing (a broken sensor is never "cold")
+        self._temp_fault = ""
 
     # ---- hooks for models -------------------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -128,8 +135,13 @@ class BaseDevice(Device):
     # ---- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
         """First contact is attempted once here; if the device is away, the poll loop keeps retrying (never raises
-        for an absent device)."""
+        for an absent device). With a pacer, first contact waits for the device's phase of the interval instead
+        (a fleet's devices then never all connect at once) and happens in the poll loop."""
         if self._task is not None:
+            return
+        if self.pacer is not None:
+            delay = self.pacer.phase() * self.spec.poll_interval_s
+            self._task = asyncio.create_task(self._run(None, delay), name=f"device-{self.spec.device_id}")
             return
         ok = await self._attempt()
         self._task = asyncio.create_task(self._run(ok), name=f"device-{self.spec.device_id}")
@@ -141,15 +153,29 @@ class BaseDevice(Device):
         if self.online:
             self._set_online(False, "stopped")
 
-    async def _run(self, ok: bool) -> None:
+    async def _run(self, ok: bool | None, first_delay_s: float = 0.0) -> None:
+        # Polls keep to a grid (first poll + k * interval) rather than sleeping an interval after each poll,
+        # so the phases a pacer spread stay spread instead of drifting by each poll's duration.
+        interval = self.spec.poll_interval_s
+        if ok is None:
+            await self.clock.sleep(first_delay_s)
+            ok = await self._attempt()
+        deadline = self.clock.now()
         while True:
+            deadline = next_deadline(deadline, self.clock.now(), interval)
             if ok:
-                await self.clock.sleep(self.spec.poll_interval_s)
+                await self.clock.sleep(max(0.0, deadline - self.clock.now()))
             else:
                 await self._backoff.sleep(self.clock)
             ok = await self._attempt()
 
     async def _attempt(self) -> bool:
+        if self.pacer is None:
+            return await self._attempt_guarded()
+        async with self.pacer.slot():
+            return await self._attempt_guarded()
+
+    async def _attempt_guarded(self) -> bool:
         if self._restarting:
             return True
         try:
@@ -169,6 +195,8 @@ class BaseDevice(Device):
         except ApiError as exc:
             self._failures += 1
             self.fault(exc.reason, str(exc), poll_failed=True)
+            if TEMPERATURE_KEYS & self._snapshot.keys():  # a model that reports temperature now reports none
+                self._temp_fault = f"no valid reading, the last poll failed ({exc.reason})"
             if self._failures >= OFFLINE_AFTER_FAILURES or not self.online:
                 if self.online:
                     self._set_online(False, str(exc))
@@ -178,7 +206,13 @@ class BaseDevice(Device):
         self._failures = 0
         self._backoff.reset()
         self._set_online(True)
-        self._ingest(tel)
+        checked = check_telemetry(tel)
+        if checked.problems:
+            more = f" (+{len(checked.problems) - 4} more)" if len(checked.problems) > 4 else ""
+            self.fault("implausible", "; ".join(checked.problems[:4]) + more)
+        bad_temps = sorted(TEMPERATURE_KEYS & checked.faulty_keys)
+        self._temp_fault = f"implausible {', '.join(bad_temps)}" if bad_temps else ""
+        self._ingest(checked.telemetry)
         await self._thermal_guard()
         return True
 
@@ -211,6 +245,7 @@ class BaseDevice(Device):
                 self.envelope.check(
                     self.spec.device_id, setting, value, current=self._settings.get(setting),
                     since_last_change_s=None if last is None else now - last, temperature_c=self.temperature_c(),
+                    temperature_fault=self._temp_fault,
                 )
             except EnvelopeViolation as exc:
                 self.fault("envelope", str(exc))
@@ -251,6 +286,8 @@ class BaseDevice(Device):
         if temp is None:
             return
         target: float | None
+        if self._temp_fault and temp < env.thermal_throttle_c:
+            return  # the plausible sensors are cool but another is broken: hold the current state, never release
         if temp >= env.thermal_stop_c:
             state, target = "stop", env.frequency_mhz.low
         elif temp >= env.thermal_throttle_c:

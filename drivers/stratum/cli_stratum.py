@@ -183,7 +183,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.start()
     # host:port only: an upstream URL may carry a password
     mode = f"proxy to {', '.join(f'{s.client.host}:{s.client.port}' for s in proxy.sessions)}" if proxy else ("LBRY pool" if args.lbry else "pool")
-    print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", flush=True)
+    # stderr: stdout carries only the --print-shares JSON lines, so `| jq` works on it as is
+    print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
