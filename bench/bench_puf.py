@@ -19,11 +19,12 @@ import dataclasses
 import statistics
 import time
 
-from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import MODELS
+from asicrc.drivers.clock import REAL_TIME
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.rig import start_pool
+from asicrc.drivers.sim import Physics, find_shares, sim_params
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
-from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.stratum.server import ServerConfig
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 from asicrc.reservoir.puf.challenge import default_challenge
 from asicrc.reservoir.puf.evaluate import EvalConfig, simulate
@@ -38,7 +39,7 @@ def bench_puf(model: str) -> None:
     print(f"puf session ({model}): {ch.duration_s + ch.warmup_s:.0f} simulated s in {wall:.3f} s wall "
           f"-> {(ch.duration_s + ch.warmup_s) / wall:.0f}x real time")
 
-    spec = dataclasses.replace(MODELS[model], max_substep_s=MEASURE_SUBSTEP_S)
+    spec = dataclasses.replace(sim_params(model), max_substep_s=MEASURE_SUBSTEP_S)
     t0 = time.perf_counter()
     ref = Physics(spec, "BENCH-1", start_warm=False)  # reference: run warmup_s of simulated time
     ref.set_fan(ch.fan_percent)
@@ -66,8 +67,8 @@ def bench_puf(model: str) -> None:
 
 
 async def bench_vbm(shares: int) -> None:
-    server = StratumServer(ServerConfig(difficulty=2**-16, min_difficulty=1e-12, job_interval_s=1.0))
-    await server.start()
+    server = await start_pool(ServerConfig(difficulty=2**-16, min_difficulty=1e-12, job_interval_s=1.0),
+                              fanout=FanOut(), clock=REAL_TIME)
     vbm = VirtualBlockManager(server, VbmConfig(enabled=False))
     await vbm.start()
     client = StratumClient("127.0.0.1", server.port, "bench.vbm", version_rolling=None)

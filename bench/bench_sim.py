@@ -24,8 +24,10 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import SimDevice, SimFleet
-from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.rig import start_pool
+from asicrc.drivers.sim import SimFleet, SimMiner
+from asicrc.drivers.stratum.server import ServerConfig
 from asicrc.native import difficulty_to_target, search_nonces
 
 SHA_DIFF = 2.0**-20
@@ -35,11 +37,10 @@ LBRY_DIFF = 256 * 2.0**-22
 def _pools(conn: Connection, speed: float) -> None:
     async def main() -> None:
         clock = Clock(speed)
-        sha = StratumServer(ServerConfig(difficulty=SHA_DIFF, min_difficulty=1e-12, job_interval_s=30), clock=clock)
-        lbry = StratumServer(ServerConfig(difficulty=LBRY_DIFF, min_difficulty=1e-12, job_interval_s=30, lbry=True),
-                             clock=clock)
-        await sha.start()
-        await lbry.start()
+        sha = await start_pool(ServerConfig(difficulty=SHA_DIFF, min_difficulty=1e-12, job_interval_s=30),
+                               fanout=FanOut(), clock=clock)
+        lbry = await start_pool(ServerConfig(difficulty=LBRY_DIFF, min_difficulty=1e-12, job_interval_s=30,
+                                             lbry=True), fanout=FanOut(), clock=clock)
         conn.send((sha.port, lbry.port))
         await asyncio.to_thread(conn.recv)
         await sha.stop()
@@ -69,7 +70,7 @@ def hashing_reference(hashes: int) -> float:
 class FleetRun:
     wall: float
     cpu: float
-    devices: list[SimDevice]
+    devices: list[SimMiner]
     hashes: list[int]
     accepted: list[int]
 

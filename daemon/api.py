@@ -6,16 +6,23 @@ the daemon also checks the plain range first so a refusal names the limit even f
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
-from asicrc.drivers.device import Device, EnvelopeViolation
+from asicrc.drivers.api.errors import ApiError
+from asicrc.drivers.device import ActuationUnsupported, Device, EnvelopeViolation
 
 from .config import COMMANDS, QUERIES
+from .ratelimit import RateLimiter
 
 log = logging.getLogger("asicrc.api")
+
+# What a device can answer a command with that is the device's problem, not a bug: reported to the requester.
+DEVICE_ERRORS = (ApiError, ActuationUnsupported, ValueError, RuntimeError, NotImplementedError)
 
 
 class RequestError(Exception):
@@ -70,9 +77,16 @@ ACTUATIONS: dict[str, tuple[str, str, str]] = {
 
 
 class Api:
-    def __init__(self, controller: Controller, allow_commands: Iterable[str]) -> None:
+    """Queries always; commands only when allow-listed, each under its own rate limit (`rate_per_s(command)`),
+    and one restart per device at a time (concurrent requests share the one in flight)."""
+
+    def __init__(self, controller: Controller, allow_commands: Iterable[str],
+                 rate_per_s: Callable[[str], float] | None = None, now: Callable[[], float] = time.monotonic) -> None:
         self.ctl = controller
         self.allowed = frozenset(allow_commands)
+        self._rate_per_s = rate_per_s or (lambda _command: math.inf)
+        self._limiter = RateLimiter(burst_s=60.0, now=now)  # command rates are per minute, burst = one minute's
+        self._restarts: dict[str, asyncio.Task[None]] = {}  # device id -> restart in flight (keys: running devices)
         self._queries: dict[str, Callable[[dict[str, Any]], Any]] = {
             "ping": lambda p: {"pong": True, "node": self.ctl.node_id},
             "status": lambda p: self.ctl.status(),
@@ -94,7 +108,16 @@ class Api:
         if method not in COMMANDS:
             raise RequestError(f"unknown method {method!r}; known: {', '.join(self.methods)}")
         if method not in self.allowed:
-            raise RequestError(f"command {method!r} is not allowed on this node (see mqtt.allow_commands)")
+            raise RequestError(f"command {method!r} is not allowed on this node: commands are read-only until "
+                               "[mqtt] allow_commands names them (docs/install.md)")
+        if method == "restart_device":  # a request joining a restart in flight costs nothing: check before the limit
+            device_id = _text(params, "device")
+            if device_id in self._restarts:
+                return await self._join_restart(device_id)
+        rate = self._rate_per_s(method)
+        if math.isfinite(rate) and not self._limiter.allow(method, rate):
+            raise RequestError(f"command {method!r} refused: rate limit of {rate * 60:g} per minute reached "
+                               "(see mqtt.command_rates)")
         return await self._command(method, params)
 
     def _telemetry(self, params: dict[str, Any]) -> Any:
@@ -110,9 +133,7 @@ class Api:
         if method in ACTUATIONS:
             return await self._actuate(method, params)
         if method == "restart_device":
-            device = self.ctl.get_device(_text(params, "device"))
-            await device.restart()
-            return {"device": device.identity.device_id, "restarted": True}
+            return await self._restart(_text(params, "device"))
         if method == "start_narma":
             return await self.ctl.start_experiment("narma", params)
         if method == "start_experiment":
@@ -120,6 +141,25 @@ class Api:
         if method == "stop_experiment":
             return await self.ctl.stop_experiment(_text(params, "name"))
         raise RequestError(f"command {method!r} has no handler")  # COMMANDS and this table out of step
+
+    async def _restart(self, device_id: str) -> dict[str, Any]:
+        device = self.ctl.get_device(device_id)
+        task = asyncio.get_running_loop().create_task(device.restart(), name=f"restart:{device_id}")
+        self._restarts[device_id] = task
+        task.add_done_callback(lambda _t: self._restarts.pop(device_id, None))
+        try:
+            await asyncio.shield(task)
+        except DEVICE_ERRORS as exc:
+            raise RequestError(f"restart_device failed: {exc}") from None
+        return {"device": device_id, "restarted": True}
+
+    async def _join_restart(self, device_id: str) -> dict[str, Any]:
+        """Another request already restarts this device: wait for that one instead of restarting again."""
+        try:
+            await asyncio.shield(self._restarts[device_id])
+        except DEVICE_ERRORS as exc:
+            raise RequestError(f"restart_device failed: {exc}") from None
+        return {"device": device_id, "restarted": True, "deduplicated": True}
 
     async def _actuate(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         setting, pname, fn_name = ACTUATIONS[method]
@@ -136,7 +176,7 @@ class Api:
         except EnvelopeViolation as exc:
             log.warning("refused %s: %s", method, exc)
             raise RequestError(f"refused by the safety envelope: {exc}") from None
-        except (ValueError, RuntimeError, NotImplementedError) as exc:
+        except DEVICE_ERRORS as exc:
             log.warning("%s on %s failed: %s", method, device_id, exc)
             raise RequestError(f"{method} failed: {exc}") from None
         log.info("%s %s=%g on %s", method, setting, value, device_id)

@@ -23,6 +23,8 @@ import aiomqtt
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.registry import MODELS
+from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 
 from . import config as config_mod
@@ -31,6 +33,7 @@ from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
+from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
 from .metrics import VERSION, MetricsServer, make_registry
 from .mqtt import MqttBridge
@@ -64,8 +67,9 @@ class Daemon:
         self.tpf_gate: Any = None
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
-        self.api = Api(self, cfg.mqtt.allow_commands)
-        self.experiments = Experiments(self.state_dir)
+        self.api = Api(self, cfg.mqtt.allow_commands, rate_per_s=cfg.mqtt.command_rate_per_s)
+        self.experiments = Experiments(self.state_dir, ExperimentLimits(cfg.experiments.max_steps_x_seeds,
+                                                                        cfg.experiments.max_speed))
         self._stop = asyncio.Event()
         self._sup: Supervisor | None = None
         self._last_tick = 0.0
@@ -127,7 +131,7 @@ class Daemon:
         self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
         if self.cfg.stratum.enabled:
             self.stratum = await self._start_pool(lbry=False)
-            if any(dc.model == "lbbox" and dc.enabled for dc in self.cfg.devices):
+            if any(MODELS[dc.model].pool == "lbry" and dc.enabled for dc in self.cfg.devices):
                 self.stratum_lbry = await self._start_pool(lbry=True)
         if self.cfg.tpf.enabled:
             try:
@@ -169,7 +173,7 @@ class Daemon:
         return handle
 
     def _pool_for(self, dc: DeviceConfig) -> wiring.StratumHandle | None:
-        return self.stratum_lbry if dc.model == "lbbox" else self.stratum
+        return self.stratum_lbry if MODELS[dc.model].pool == "lbry" else self.stratum
 
     def _recording_dir(self) -> str | None:
         if not self.cfg.recording.enabled:
@@ -199,28 +203,17 @@ class Daemon:
 
     async def _device_main(self, dc: DeviceConfig) -> None:
         st = self.fleet.add_device(dc.id, dc.model, dc.transport)
-        if dc.model == "lbbox":
+        if MODELS[dc.model].pool == "lbry":
             st.hashes_per_difficulty = TWO_32 / LBRY_DIFF_MULTIPLIER
-        sim: Any = None
+        sim: SimMiner | None = None
         device: Device | None = None
         try:
-            ports = None
             if dc.transport == "sim":
                 pool = self._pool_for(dc)
-                stratum_addr = pool.address if pool else None
-                try:
-                    sim = await wiring.start_sim(dc, self.clock, stratum_addr)
-                except wiring.PieceMissing as exc:
-                    self._unavailable(dc, str(exc))
-                    return
-                ports = dict(getattr(sim, "ports", {}) or {})
-                st.hash_scale = float(getattr(sim, "hash_scale", 1.0) or 1.0)
-            try:
-                device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, ports,
-                                              self._pool_for(dc))
-            except wiring.PieceMissing as exc:
-                self._unavailable(dc, str(exc))
-                return
+                sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
+                st.hash_scale = float(sim.hash_scale)
+            device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
+                                          self._pool_for(dc))
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device
@@ -371,7 +364,7 @@ class Daemon:
             return
         if new.node_id != self.node_id:
             log.warning("reload: node.id changes need a restart; keeping %r", self.node_id)
-        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording"):
+        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording", "experiments"):
             if getattr(new, section) != getattr(self.cfg, section):
                 log.warning("reload: changes to [%s] need a restart; keeping the running values", section)
         wanted = {dc.id: dc for dc in new.devices if dc.enabled}

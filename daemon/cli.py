@@ -1,6 +1,7 @@
 """`asicrc` command line: one dispatcher, each subcommand in the module that owns it.
 
-A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when
+A subcommand module exposes ``add_arguments(parser)`` and ``run(args) -> int``; the module of ``asicrc NAME`` is
+``cli_NAME.py`` (dashes as underscores) in the package that owns the command. Modules are imported only when
 their command runs, so `asicrc frames` does not pay for MQTT or scikit-learn imports.
 """
 
@@ -17,17 +18,17 @@ from types import FrameType
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("asicrc.daemon.cmd_run", "run the daemon (embedded simulated fleet when no config is given)"),
-    "status": ("asicrc.daemon.cmd_status", "ask a running daemon (over MQTT) for its status"),
-    "query": ("asicrc.daemon.cmd_query", "send a request to a running daemon over MQTT"),
-    "sim": ("asicrc.drivers.sim.cli", "run simulated S9/LV06/LB-Box devices"),
-    "frames": ("asicrc.native.cli_frames", "decode/encode BM1366/BM1387 serial frames"),
-    "stratum": ("asicrc.drivers.stratum.cli", "Stratum v1 tools: share check, standalone pool"),
-    "probe": ("asicrc.drivers.probe", "identify the miner answering at HOST[:PORT]"),
+    "run": ("asicrc.daemon.cli_run", "run the daemon (embedded simulated fleet when no config is given)"),
+    "status": ("asicrc.daemon.cli_status", "ask a running daemon (over MQTT) for its status"),
+    "query": ("asicrc.daemon.cli_query", "send a request to a running daemon over MQTT"),
+    "sim": ("asicrc.drivers.sim.cli_sim", "run simulated S9/LV06/LB-Box devices"),
+    "frames": ("asicrc.drivers.serial.cli_frames", "decode/encode BM1366/BM1387 serial frames"),
+    "stratum": ("asicrc.drivers.stratum.cli_stratum", "Stratum v1 tools: share check, standalone pool"),
+    "probe": ("asicrc.drivers.cli_probe", "identify the miner answering at HOST[:PORT]"),
     "narma": ("asicrc.reservoir.cli_narma", "NARMA-10 reservoir benchmark with controls"),
-    "tpf": ("asicrc.reservoir.tpf.cli", "thermodynamic probability filter experiment"),
-    "puf": ("asicrc.reservoir.puf.cli", "device fingerprint enrol/verify/evaluate"),
-    "vbm-ab": ("asicrc.drivers.stratum.vbm_cli", "A/B test of the virtual block manager option"),
+    "tpf": ("asicrc.reservoir.tpf.cli_tpf", "thermodynamic probability filter experiment"),
+    "puf": ("asicrc.reservoir.puf.cli_puf", "device fingerprint enrol/verify/evaluate"),
+    "vbm-ab": ("asicrc.reservoir.vbm.cli_vbm_ab", "A/B test of the virtual block manager option"),
 }
 
 

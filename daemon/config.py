@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 
 import msgspec
 
+from asicrc.drivers.registry import MODELS, ModelName
+
 from .envelopes import NoEnvelope, envelope_for
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -67,7 +69,26 @@ class MqttConfig(_Section):
     request_timeout_s: PositiveSeconds = 30.0
     discovery: bool = True
     discovery_prefix: Name = "homeassistant"
-    allow_commands: list[Command] = msgspec.field(default_factory=lambda: list(COMMANDS))
+    # Read-only by default: a command is honoured only when listed here (docs/install.md: broker ACLs first).
+    allow_commands: list[Command] = msgspec.field(default_factory=list)
+    # Each allowed command at most this many times per minute (burst of the same size); per-command overrides.
+    command_rate_per_min: Annotated[float, msgspec.Meta(gt=0, le=6000)] = 6.0
+    command_rates: dict[Command, Annotated[float, msgspec.Meta(gt=0, le=6000)]] = msgspec.field(
+        default_factory=dict)
+    # Replies go only to topics under these prefixes; [] = "<base_topic>/client/" (where `asicrc query` listens).
+    reply_topic_prefixes: list[Annotated[str, msgspec.Meta(min_length=1, max_length=200,
+                                                           pattern=r"^[^+#\x00]+/$")]] = msgspec.field(
+        default_factory=list)
+    max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = 65536
+    max_concurrent_requests: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 16
+    requests_per_s: Annotated[float, msgspec.Meta(gt=0, le=100000)] = 50.0  # all requests; excess dropped
+
+    @property
+    def reply_prefixes(self) -> list[str]:
+        return list(self.reply_topic_prefixes) or [f"{self.base_topic}/client/"]
+
+    def command_rate_per_s(self, command: str) -> float:
+        return float(self.command_rates.get(command, self.command_rate_per_min)) / 60.0  # type: ignore[call-overload]
 
 
 class PrometheusConfig(_Section):
@@ -93,6 +114,13 @@ class TpfConfig(_Section):
     enabled: bool = True
 
 
+class ExperimentsConfig(_Section):
+    """Bounds on experiments started over MQTT (their cost is set by the requester's parameters)."""
+
+    max_steps_x_seeds: Annotated[int, msgspec.Meta(ge=1, le=10**9)] = 200_000  # NARMA default run: 1000 x 5
+    max_speed: Annotated[float, msgspec.Meta(gt=0, le=10000)] = 100.0
+
+
 class RecordingConfig(_Section):
     enabled: bool = False
     dir: str = ""  # "" = <state_dir>/recordings
@@ -100,7 +128,7 @@ class RecordingConfig(_Section):
 
 class DeviceConfig(_Section):
     id: Name
-    model: Literal["s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart"]
+    model: ModelName  # the drivers' model registry
     transport: Literal["sim", "http", "rpc", "serial"] = "sim"
     host: str = "127.0.0.1"
     port: Port = 0  # 0 = the model's standard port
@@ -121,6 +149,7 @@ class Config(_Section):
     reservoir: ReservoirConfig = msgspec.field(default_factory=ReservoirConfig)
     tpf: TpfConfig = msgspec.field(default_factory=TpfConfig)
     recording: RecordingConfig = msgspec.field(default_factory=RecordingConfig)
+    experiments: ExperimentsConfig = msgspec.field(default_factory=ExperimentsConfig)
     devices: list[DeviceConfig] = msgspec.field(default_factory=list)
 
     @property
@@ -134,7 +163,7 @@ def default_node_id() -> str:
     return name[:64] or "asicrc"
 
 
-_PATH_RE = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+_PATH_RE = re.compile(r"^(?P<msg>.*?)(?: - at (?P<key>`key` in )?`\$(?P<path>[^`]*)`)?$")
 _UNKNOWN_RE = re.compile(r"Object contains unknown field `(?P<field>[^`]+)`")
 _MISSING_RE = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
 
@@ -150,6 +179,10 @@ def _explain(exc: msgspec.ValidationError) -> str:
             key = f"{path}.{km.group('field')}" if path else km.group("field")
             return f"{key}: {what}"
     msg = msg[0].lower() + msg[1:] if msg else msg
+    if m and m.group("key"):  # a bad key of a table (e.g. mqtt.command_rates = {format = 2})
+        if msg.startswith("invalid enum value"):
+            msg += f" (choose from {', '.join(COMMANDS)})" if path.endswith("command_rates") else ""
+        return f"{path}: bad key: {msg}"
     if msg.startswith("invalid enum value") and (choices := _choices(path)):
         msg += f" (choose from {', '.join(choices)})"
     return f"{path or '<top level>'}: {msg}"
@@ -189,7 +222,7 @@ def check_semantics(cfg: Config, source: str) -> None:
         seen[dev.id] = i
         if dev.transport == "serial" and not dev.serial_port:
             raise ConfigError(f"{where}.serial_port: required when transport = \"serial\"")
-        if dev.transport == "sim" and dev.model in ("bm1366-uart", "bm1387-uart"):
+        if dev.transport == "sim" and MODELS[dev.model].link == "uart":
             raise ConfigError(f"{where}.transport: model {dev.model!r} is a serial chain; use transport = \"serial\"")
         setpoints = (("frequency_mhz", dev.frequency_mhz), ("core_voltage_mv", dev.core_voltage_mv),
                      ("fan_percent", dev.fan_percent), ("difficulty", dev.difficulty))

@@ -6,6 +6,7 @@ leaves the same recording directory and report.json as the CLI, so every result 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
@@ -15,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 log = logging.getLogger("asicrc.experiments")
 
@@ -45,19 +46,63 @@ class Run:
         return self.proc is not None and self.proc.returncode is None
 
 
-def build_argv(name: str, params: Mapping[str, Any], out: Path) -> list[str]:
-    if name not in EXPERIMENTS:
-        raise ExperimentError(f"unknown experiment {name!r}; available: {', '.join(EXPERIMENTS)}")
+MAX_INT_PARAM = 2**63  # seeds/steps/seed_base beyond this are nonsense (and str() of a huge int is slow)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one requester may make the daemon compute (config [experiments])."""
+
+    max_steps_x_seeds: int = 200_000
+    max_speed: float = 100.0
+
+
+def build_argv(name: str, params: Mapping[str, Any], out: Path, limits: Limits = Limits()) -> list[str]:
+    if not isinstance(name, str) or name not in EXPERIMENTS:
+        raise ExperimentError(f"unknown experiment {str(name)[:40]!r}; available: {', '.join(EXPERIMENTS)}")
     command, allowed = EXPERIMENTS[name]
-    argv = [sys.executable, "-m", "asicrc.daemon.cli", command, "--out", str(out), "--no-progress"]
+    flags: list[str] = []
     for key, value in params.items():
         if key not in allowed:
-            raise ExperimentError(f"{name}: unknown parameter {key!r}; allowed: {', '.join(allowed)}")
+            raise ExperimentError(f"{name}: unknown parameter {key[:40]!r}; allowed: {', '.join(allowed)}")
         typ, flag = allowed[key]
         if isinstance(value, bool) or not isinstance(value, (typ, int) if typ is float else typ):
-            raise ExperimentError(f"{name}: parameter {key!r} must be {typ.__name__}, got {value!r}")
-        argv += [flag, str(value)]
-    return argv
+            raise ExperimentError(f"{name}: parameter {key!r} must be {typ.__name__}, got {str(value)[:40]!r}")
+        if isinstance(value, int) and abs(value) >= MAX_INT_PARAM:
+            raise ExperimentError(f"{name}: parameter {key!r} is out of range ({str(value)[:20]}...)")
+        if isinstance(value, str) and len(value) > 64:
+            raise ExperimentError(f"{name}: parameter {key!r} is longer than 64 characters")
+        flags += [flag, str(value)]
+    check_narma_size(flags, limits)
+    return [sys.executable, "-m", "asicrc.daemon.cli", command, "--out", str(out), "--no-progress", *flags]
+
+
+class _Refusing(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise ExperimentError(f"narma: {message}")
+
+
+def check_narma_size(flags: list[str], limits: Limits) -> None:
+    """Parse the flags with the real `asicrc narma` parser (its defaults and checks), so a bad value is refused now
+    with a clear error instead of after `started: true`, and the run's size is capped before it costs anything."""
+    from asicrc.reservoir.backends import BACKENDS
+    from asicrc.reservoir.cli_narma import add_arguments, usage_problem
+
+    parser = _Refusing(prog="narma", add_help=False)
+    add_arguments(parser)
+    args = parser.parse_args([*flags, "--out", "-"])
+    if args.backend not in BACKENDS:
+        raise ExperimentError(f"narma: unknown backend {args.backend!r}; available: {', '.join(BACKENDS)}")
+    problem = usage_problem(args)
+    if problem:
+        raise ExperimentError(f"narma: {problem.replace('--', '')}")
+    work = args.steps * args.seeds
+    if work > limits.max_steps_x_seeds:
+        raise ExperimentError(f"narma: steps × seeds = {work} ({args.steps} × {args.seeds}) exceeds this node's "
+                              f"limit of {limits.max_steps_x_seeds} (see [experiments] max_steps_x_seeds)")
+    if not 0 < args.speed <= limits.max_speed:
+        raise ExperimentError(f"narma: speed must be in (0, {limits.max_speed:g}], got {args.speed:g} "
+                              "(see [experiments] max_speed)")
 
 
 def summarize_report(report: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,9 +113,10 @@ def summarize_report(report: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Experiments:
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, limits: Limits = Limits()) -> None:
         self.root = state_dir / "experiments"
-        self.runs: dict[str, Run] = {}
+        self.limits = limits
+        self.runs: dict[str, Run] = {}  # one entry per experiment name (EXPERIMENTS), never per request
 
     def status(self) -> dict[str, Any]:
         return {name: {"running": r.running, "out": str(r.out), "started_unix": r.started_unix,
@@ -85,7 +131,7 @@ class Experiments:
         if current is not None and current.running:
             raise ExperimentError(f"experiment {name!r} is already running (pid {current.proc.pid if current.proc else '?'})")
         out = self.root / f"{name}-{time.strftime('%Y%m%dT%H%M%S')}"
-        argv = build_argv(name, params, out)
+        argv = build_argv(name, params, out, self.limits)
         out.mkdir(parents=True, exist_ok=True)
         run = Run(name, out, argv)
         log_file = (out / "stderr.log").open("wb")

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import math
+import re
 import ssl
 import time
 import uuid
@@ -21,16 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from asicrc.drivers.backoff import Backoff
 from asicrc.drivers.events import Event, FanOut, Kind
 
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
-from .config import MqttConfig
-from .discovery import device_config, legacy_topics, removal_messages, reported_keys
+from .config import NAME_PATTERN, MqttConfig
+from .discovery import device_config, discovery_id, legacy_topics, removal_messages, reported_keys
+from .mqtt_requests import check_reply_topic, decode_request
+from .ratelimit import RateLimiter
 from .topics import Topics
 
 log = logging.getLogger("asicrc.mqtt")
@@ -111,10 +116,37 @@ def event_payload(ev: Event) -> dict[str, Any]:
             "data": dict(ev.data)}
 
 
+class _OncePerMinute(logging.Filter):
+    """Lets a repeated warning (aiomqtt's "queue is full", per dropped message) through once a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key, now = str(record.msg), time.monotonic()
+        if now - self._last.get(key, -math.inf) < 60.0:
+            return False
+        self._last[key] = now
+        return True
+
+
+_client_log = logging.getLogger("asicrc.mqtt.client")
+_client_log.addFilter(_OncePerMinute())
+
+# Room for the fixed header, topic and properties on top of a request payload of max_request_bytes.
+PACKET_OVERHEAD_BYTES = 4096
+MAX_QUEUED_INCOMING = 1000  # messages waiting for the request loop; beyond this paho's messages are dropped
+
+
 def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
-                 timeout_s: float = 10.0) -> aiomqtt.Client:
+                 timeout_s: float = 10.0, max_packet_bytes: int | None = None) -> aiomqtt.Client:
     """An aiomqtt client with the configured protocol, credentials and TLS (shared by daemon and CLI).
-    `timeout_s` bounds the connect handshake and each operation."""
+    `timeout_s` bounds the connect handshake and each operation. `max_packet_bytes` (MQTT 5 only) tells the
+    broker the largest packet this client accepts: the broker drops bigger messages instead of sending them, so
+    a 50 MB request never reaches the daemon's memory (on 3.1.1 only the broker's own limit can do that)."""
     password = cfg.password or (Path(cfg.password_file).read_text().strip() if cfg.password_file else "")
     tls_context = None
     if cfg.tls:
@@ -123,9 +155,14 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
             tls_context.load_cert_chain(cfg.cert_file, cfg.key_file or None)
     proto = aiomqtt.ProtocolVersion.V5 if cfg.protocol == "5" else aiomqtt.ProtocolVersion.V311
     will = aiomqtt.Will(will_topic, b"offline", qos=1, retain=True) if will_topic else None
+    connect_props = None
+    if max_packet_bytes is not None and proto == aiomqtt.ProtocolVersion.V5:
+        connect_props = Properties(PacketTypes.CONNECT)
+        connect_props.MaximumPacketSize = max_packet_bytes
     return aiomqtt.Client(
         cfg.host, cfg.port, identifier=identifier, protocol=proto, keepalive=cfg.keepalive_s, will=will,
         username=cfg.username or None, password=password or None, tls_context=tls_context, timeout=timeout_s,
+        properties=connect_props, max_queued_incoming_messages=MAX_QUEUED_INCOMING, logger=_client_log,
     )
 
 
@@ -151,11 +188,17 @@ class MqttBridge:
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
+        self._inflight = 0  # requests being answered now (bounded by cfg.max_concurrent_requests)
+        self._request_limiter = RateLimiter(burst_s=1.0)
+        self.dropped_requests = 0
+        self._last_drop_warning = -math.inf
+        self._sweeping: set[str] = set()  # discovery object ids of removed devices being cleared right now
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def run(self) -> None:
         backoff = Backoff(initial_s=0.5, cap_s=15.0)
-        client = build_client(self.cfg, f"asicrc-{self.topics.node}", self.topics.status)
+        client = build_client(self.cfg, f"asicrc-{self.topics.node}", self.topics.status,
+                              max_packet_bytes=self.cfg.max_request_bytes + PACKET_OVERHEAD_BYTES)
         self._client = client
         attempts = 0
         while not self._stop.is_set():
@@ -210,7 +253,7 @@ class MqttBridge:
             async with asyncio.TaskGroup() as tg:
                 stopper = tg.create_task(self._stop.wait())
                 workers = [tg.create_task(self._messages(client, tg)), tg.create_task(self._state_loop(client)),
-                           tg.create_task(self._event_loop(client))]
+                           tg.create_task(self._event_loop(client)), tg.create_task(self._sweep_removed(client))]
                 await stopper
                 for w in workers:
                     w.cancel()
@@ -273,6 +316,49 @@ class MqttBridge:
             await client.publish(self.topics.device_event(ev.device), dumps(event_payload(ev)), qos=0)
             self.published_events += 1
 
+    # ---- retained leftovers of removed devices -------------------------------------------------------------
+    async def _sweep_removed(self, client: aiomqtt.Client) -> None:
+        """Clear retained state and discovery of devices this node announced in an earlier run but no longer has
+        (a restart with a smaller config): whatever discovery schema published them, every retained message under
+        ``<prefix>/+/<object id>/#`` of such a device is overwritten with an empty retained payload."""
+        states = f"{self.topics.root}/+/state"
+        await self._subscribe_no_local(client, states)
+        await asyncio.sleep(SWEEP_WINDOW_S)  # the broker sends retained messages right after the SUBACK
+        await client.unsubscribe(states)
+        if self._sweeping and self.cfg.discovery:
+            await asyncio.sleep(SWEEP_WINDOW_S)
+            for obj in sorted(self._sweeping):
+                await client.unsubscribe(f"{self.cfg.discovery_prefix}/+/{obj}/#")
+        self._sweeping.clear()
+
+    async def _subscribe_no_local(self, client: aiomqtt.Client, topic: str) -> None:
+        # v5: our own live publishes do not come back; 3.1.1 has no such option (they are ignored in _leftover)
+        if self.cfg.protocol == "5":
+            await client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
+        else:
+            await client.subscribe(topic, qos=1)
+
+    async def _leftover(self, client: aiomqtt.Client, topic: str, msg: aiomqtt.Message) -> bool:
+        """Handle a message of the sweep; True if it was one."""
+        device = self.topics.device_of_state(topic)
+        if device is not None:
+            current = set(self.get_snapshot().get("devices", {}))
+            if msg.retain and msg.payload and device not in current and device not in self._announced:
+                log.info("mqtt: clearing retained state and discovery of removed device %r", device)
+                await client.publish(topic, b"", qos=1, retain=True)
+                obj = discovery_id(self.topics, device)
+                if self.cfg.discovery and obj not in self._sweeping and len(self._sweeping) < MAX_SWEPT_DEVICES:
+                    self._sweeping.add(obj)
+                    await self._subscribe_no_local(client, f"{self.cfg.discovery_prefix}/+/{obj}/#")
+            return True
+        parts = topic.split("/")
+        if self.cfg.discovery and len(parts) >= 3 and parts[0] == self.cfg.discovery_prefix \
+                and parts[2] in self._sweeping:
+            if msg.retain and msg.payload:
+                await client.publish(topic, b"", qos=1, retain=True)
+            return True
+        return False
+
     # ---- requests --------------------------------------------------------------------------------------
     async def _messages(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
         async for msg in client.messages:
@@ -287,8 +373,30 @@ class MqttBridge:
                 await client.publish(topic, b"", qos=1, retain=True)
                 continue
             method = self.topics.method_of(topic)
-            if method is not None and not msg.retain:
-                tg.create_task(self._answer(client, method, msg))
+            if method is None:
+                await self._leftover(client, topic, msg)
+                continue
+            if msg.retain:
+                continue
+            if not self._admit(method):
+                continue
+            self._inflight += 1
+            tg.create_task(self._answer(client, method, msg))
+
+    def _admit(self, method: str) -> bool:
+        """Bounded work per stranger: at most max_concurrent_requests in flight and requests_per_s overall;
+        the rest is dropped unanswered (answering a flood is what the flood wants), with a warning a minute."""
+        if self._inflight < self.cfg.max_concurrent_requests and self._request_limiter.allow(
+                "requests", self.cfg.requests_per_s):
+            return True
+        self.dropped_requests += 1
+        now = time.monotonic()
+        if now - self._last_drop_warning >= 60.0:
+            self._last_drop_warning = now
+            log.warning("mqtt: dropping requests (%d so far): more than %d in flight or %g per second "
+                        "(mqtt.max_concurrent_requests / mqtt.requests_per_s)", self.dropped_requests,
+                        self.cfg.max_concurrent_requests, self.cfg.requests_per_s)
+        return False
 
     def _is_legacy_config(self, topic: str) -> bool:
         parts = topic.split("/")
@@ -297,44 +405,71 @@ class MqttBridge:
                                            parts[2][len(f"asicrc_{self.topics.node}_"):]))
 
     async def _answer(self, client: aiomqtt.Client, method: str, msg: aiomqtt.Message) -> None:
+        """Answer one request. Nothing a requester sends may end the session: every failure, including the
+        publish of the answer itself, is caught here; only a lost connection propagates (and reconnects)."""
+        try:
+            topic, payload, props = await self._reply_for(method, msg)
+            if topic is not None:
+                await client.publish(topic, payload, qos=1, retain=False, properties=props)
+        except aiomqtt.MqttCodeError as exc:
+            if exc.rc == mqtt.MQTT_ERR_NO_CONN:
+                raise
+            log.warning("mqtt: reply to %s not sent: %s", _short(method), exc)
+        except aiomqtt.MqttError:
+            raise
+        except Exception as exc:  # e.g. paho refusing a topic: never a traceback per hostile message
+            log.warning("mqtt: reply to %s not sent: %s: %s", _short(method), type(exc).__name__, exc)
+        finally:
+            self._inflight -= 1
+
+    async def _reply_for(self, method: str, msg: aiomqtt.Message) -> tuple[str | None, bytes, Properties | None]:
+        """(reply topic or None to stay silent, payload, v5 properties) for one request."""
         props = msg.properties
-        response_topic = getattr(props, "ResponseTopic", None) if props is not None else None
+        v5_topic = getattr(props, "ResponseTopic", None) if props is not None else None
         correlation = getattr(props, "CorrelationData", None) if props is not None else None
+        # An unknown method with a name no client would use gets no answer: its response topic would be as long
+        # and as odd as the request topic the stranger chose.
+        topic: str | None = self.topics.response(method) if _plain_name(method) else None
         transaction: Any = None
         reply: dict[str, Any]
         try:
-            raw = msg.payload
-            text = raw.decode() if isinstance(raw, (bytes, bytearray)) else str(raw or "")
-            params = json.loads(text) if text.strip() else {}
-            if not isinstance(params, dict):
-                raise RequestError("request payload must be a JSON object")
+            params = decode_request(msg.payload, self.cfg.max_request_bytes)
             transaction = params.pop("transaction", None)
             reply_to = params.pop("reply_to", None)
-            if response_topic is None and isinstance(reply_to, str) and reply_to and not any(
-                    c in reply_to for c in "+#"):
-                response_topic = reply_to
+            requested = v5_topic if v5_topic is not None else reply_to
+            if requested is not None:
+                topic = check_reply_topic(requested, self.cfg.reply_prefixes)
             async with asyncio.timeout(self.cfg.request_timeout_s):
                 data = await self.api.handle(method, params)
             reply = {"status": "ok", "data": data}
         except RequestError as exc:
             reply = {"status": "error", "error": str(exc)}
-        except json.JSONDecodeError as exc:
-            reply = {"status": "error", "error": f"request payload is not JSON: {exc}"}
         except TimeoutError:
             reply = {"status": "error", "error": f"{method} timed out after {self.cfg.request_timeout_s:g} s"}
         except Exception as exc:  # a handler bug must not kill the MQTT session
-            log.exception("mqtt: request %s failed", method)
-            reply = {"status": "error", "error": f"{method} failed: {type(exc).__name__}: {exc}"}
+            log.exception("mqtt: request %s failed", _short(method))
+            reply = {"status": "error", "error": f"{_short(method)} failed: {type(exc).__name__}: {exc}"}
         if transaction is not None:
             reply["transaction"] = transaction
         out_props = None
         if self.cfg.protocol == "5":
             out_props = Properties(PacketTypes.PUBLISH)
             out_props.ContentType = "application/json"
-            if correlation is not None:
-                out_props.CorrelationData = correlation
-        await client.publish(response_topic or self.topics.response(method), dumps(reply), qos=1, retain=False,
-                             properties=out_props)
+            if isinstance(correlation, (bytes, bytearray)):
+                out_props.CorrelationData = bytes(correlation)
+        return topic, dumps(reply), out_props
+
+
+SWEEP_WINDOW_S = 2.0  # how long retained leftovers are collected after subscribing
+MAX_SWEPT_DEVICES = 1000  # removed devices cleared per connect (bounded; the rest on the next connect)
+
+
+def _plain_name(method: str) -> bool:
+    return bool(re.fullmatch(NAME_PATTERN, method))
+
+
+def _short(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
 
 
 def new_client_id(prefix: str) -> str:

@@ -42,6 +42,14 @@ class Topics:
     def response(self, method: str) -> str:
         return f"{self.root}/response/{method}"
 
+    def device_of_state(self, topic: str) -> str | None:
+        """The device id of a `<base>/<node>/<device>/state` topic, else None."""
+        prefix, suffix = f"{self.root}/", "/state"
+        if topic.startswith(prefix) and topic.endswith(suffix):
+            device = topic[len(prefix):-len(suffix)]
+            return device if device and "/" not in device else None
+        return None
+
     def method_of(self, topic: str) -> str | None:
         prefix = f"{self.root}/request/"
         return topic[len(prefix):] if topic.startswith(prefix) and "/" not in topic[len(prefix):] else None

@@ -11,9 +11,12 @@ import inspect
 import logging
 from typing import Any
 
+from asicrc.drivers import rig
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.models import DeviceSpec, create_device
+from asicrc.drivers.sim import SimMiner
 
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
@@ -88,52 +91,28 @@ async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: 
     return StratumHandle(server)
 
 
-# ---- simulator ---------------------------------------------------------------------------------------------
-SIM_CLASSES = {"s9": "SimS9", "lv06": "SimLV06", "lbbox": "SimLBBox"}
+# ---- simulator and device drivers (assembled by asicrc.drivers.rig, as in every other rig) -----------------
+async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | None) -> SimMiner:
+    """Start the simulated device behind `dc`, mining on `stratum` as worker `dc.id`."""
+    return await rig.start_simulator(dc.model, serial=f"SIM-{dc.id}", seed=dc.seed, clock=clock, pool=stratum,
+                                     user=dc.id)
 
 
-async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | None) -> Any:
-    """Start the simulated device behind `dc`; returns the sim (with `.ports` and `.stop()`)."""
-    mod = _import("asicrc.drivers.sim", "simulator")
-    cls = getattr(mod, SIM_CLASSES[dc.model], None)
-    if cls is None:
-        raise PieceMissing(f"simulator has no {SIM_CLASSES[dc.model]} (asicrc.drivers.sim)")
-    sim = cls(**_kwargs_for(cls, {"serial": f"SIM-{dc.id}", "seed": dc.seed, "clock": clock,
-                                  "stratum": stratum, "user": dc.id}))
-    await sim.start()
-    return sim
-
-
-# ---- device drivers ----------------------------------------------------------------------------------------
 def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
-                  ports: dict[str, int] | None = None, stratum: StratumHandle | None = None) -> Device:
+                  sim: SimMiner | None = None, stratum: StratumHandle | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
-    mod = _import("asicrc.drivers.models", "device drivers")
-    spec_mod = _import("asicrc.drivers.models.spec", "device drivers")
-    factory = getattr(mod, "create_device", None)
-    if factory is None:
-        raise PieceMissing("device drivers not available (no create_device in asicrc.drivers.models)")
-    raw: dict[str, Any] = {"model": dc.model, "device_id": dc.id, "poll_interval_s": poll_interval_s,
-                           "worker": dc.id}
-    if ports:  # simulator: its servers listen on 127.0.0.1 at free ports
-        raw["host"] = "127.0.0.1"
-        if "http" in ports:
-            raw["http_port"] = int(ports["http"])
-        if "rpc" in ports:
-            raw["rpc_port"] = int(ports["rpc"])
+    where = f"devices[{dc.id}]"
+    if sim is not None:
+        spec = rig.simulated_device_spec(sim, device_id=dc.id, poll_interval_s=poll_interval_s, where=where)
     else:
-        raw["host"] = dc.host
+        raw: dict[str, Any] = {"model": dc.model, "device_id": dc.id, "poll_interval_s": poll_interval_s,
+                               "worker": dc.id, "host": dc.host}
         if dc.port:
             raw["port"] = dc.port
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
-    spec = spec_mod.DeviceSpec.from_mapping(raw, where=f"devices[{dc.id}]")
-    extra = {"fanout": fanout, "clock": clock, "stratum_server": stratum.server if stratum else None}
-    try:
-        device: Device = factory(spec, **_kwargs_for(factory, extra))
-    except ImportError as exc:  # e.g. a transport module not installed
-        raise PieceMissing(f"driver for model {dc.model!r} not available: {exc}") from None
-    return device
+        spec = DeviceSpec.from_mapping(raw, where=where)
+    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None)
 
 
 # ---- reservoir feature stream and TPF gate ------------------------------------------------------------------

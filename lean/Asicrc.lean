@@ -1,5 +1,6 @@
 import Asicrc.Sum
 import Asicrc.Predict
 import Asicrc.Cost
+import Asicrc.Gate
 import Asicrc.Puf
 import Asicrc.Examples

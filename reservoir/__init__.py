@@ -10,7 +10,7 @@ Public API (see docs/reservoir.md):
   features.extract_features(event_columns, bounds_ns, virtual_nodes=1) -> FeatureMatrix(values, names)
   eventcols.events_to_columns(events) -> dict of numpy columns
   encoding.EncoderConfig / InputEncoder(cfg, envelope, sub_period_s).actuation(u, sub) -> Actuation
-  backends.make_backend(name, BackendOptions) (names: esn, sim:lv06, sim:s9); async backend.drive(...)
+  backends.make_backend(name, BackendOptions) (names: esn, sim:s9, sim:lv06); async backend.drive(...)
   recording.save_run / load_run / RunRecord;  experiment.run_experiment / replay
 Sub-packages tpf/ and puf/ belong to their own areas.
 """

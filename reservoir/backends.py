@@ -4,36 +4,13 @@ knowing them. ``esn`` is the software reference; ``sim:<model>`` drives a simula
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-from .encoding import U_CONST, EncoderConfig
-from .esn import EsnConfig, esn_states
+from .backend_api import F64, SIM_MODELS, Backend, BackendOptions, ProgressFn
+from .encoding import U_CONST
+from .esn import esn_states
 from .recording import RunRecord
-
-F64 = npt.NDArray[np.float64]
-ProgressFn = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class BackendOptions:
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    step_s: float = 1.0  # simulated seconds per step
-    clock_speed: float = 15.0  # simulated seconds per wall second
-    parallel: int = 5  # runs driven at once (each device backend run has its own server, device and ports)
-    esn: EsnConfig = field(default_factory=EsnConfig)
-
-
-class Backend(Protocol):
-    name: str
-
-    async def drive(self, u: F64, target: F64, mode: str, seed: int,
-                    progress: ProgressFn | None = None) -> RunRecord:
-        """Run the device on u (mode monologue/dialogue/constant) and return the recorded run."""
-        ...
 
 
 class EsnBackend:
@@ -72,8 +49,7 @@ def _sim_factory(model: str) -> Callable[[BackendOptions], Backend]:
 
 BACKENDS: dict[str, Callable[[BackendOptions], Backend]] = {
     "esn": EsnBackend,
-    "sim:lv06": _sim_factory("lv06"),
-    "sim:s9": _sim_factory("s9"),
+    **{f"sim:{model}": _sim_factory(model) for model in SIM_MODELS},
 }
 
 
@@ -83,4 +59,4 @@ def make_backend(name: str, options: BackendOptions) -> Backend:
     return BACKENDS[name](options)
 
 
-__all__ = ["BACKENDS", "U_CONST", "Backend", "BackendOptions", "EsnBackend", "make_backend"]
+__all__ = ["BACKENDS", "U_CONST", "Backend", "BackendOptions", "EsnBackend", "ProgressFn", "make_backend"]

@@ -1,6 +1,6 @@
 """Drive a (simulated) mining device with u(t) and record what a host could see: Stratum shares and API telemetry.
 
-Per run, in-process on 127.0.0.1 and on one shared, sped-up ``Clock``:
+Per run, in-process on 127.0.0.1 and on one shared, sped-up ``Clock`` (assembled by asicrc.drivers.rig):
   StratumServer (asicrc.drivers.stratum) <- TCP -> simulated miner (asicrc.drivers.sim)
   model Device (asicrc.drivers.models) polling the simulator's management API, actuating through the model's
   SafetyEnvelope (frequency / voltage); share difficulty and job content go through the Stratum server's hooks.
@@ -14,8 +14,6 @@ recorded boundaries say so (``max_lateness_s`` in the run metadata).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -23,10 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.device import Device, SafetyEnvelope
-from asicrc.drivers.events import Event, FanOut, Subscription
+from asicrc.drivers.device import SafetyEnvelope
+from asicrc.drivers.events import Event, Subscription
+from asicrc.drivers.rig import Rig, RigOptions
+from asicrc.drivers.stratum.jobs import TemplateJobSource
 
-from .backends import BackendOptions, ProgressFn
+from .backend_api import SIM_MODELS, BackendOptions, ProgressFn
 from .encoding import U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
 from .eventcols import events_to_columns
 from .features import HASH_KINDS, extract_features
@@ -34,7 +34,6 @@ from .recording import RunRecord
 
 F64 = npt.NDArray[np.float64]
 RECORDED_KINDS = {"share", "nonce", "telemetry", "fault", "state"}
-SIM_MODELS = {"lv06": "SimLV06", "s9": "SimS9"}
 JOB_TAG = b"/asicrc/"
 STOP_TIMEOUT_S = 10.0
 
@@ -47,73 +46,23 @@ class SimSettings:
     connect_timeout_s: float = 30.0  # wall seconds to wait for the miner to connect and report telemetry
 
 
-class SimRig:
-    """StratumServer + simulated miner + model Device for one run; an async context manager."""
+class SimRig(Rig):
+    """The rig of one run (asicrc.drivers.rig.Rig: StratumServer + simulated miner + model Device, one FanOut and
+    Clock) and how the reservoir actuates it; an async context manager."""
 
     def __init__(self, model: str, seed: int, clock: Clock, settings: SimSettings) -> None:
         if model not in SIM_MODELS:
             raise ValueError(f"no simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
-        self.model = model
-        self.seed = seed
-        self.clock = clock
+        tick_wall = settings.physics_tick_sim_s / clock.speed
+        super().__init__(model, seed=seed, clock=clock, serial=f"RC-{model.upper()}-{seed:04d}",
+                         options=RigOptions(sim={"search_rate_hs": settings.search_rate_hs, "tick_s": tick_wall},
+                                            connect_timeout_s=settings.connect_timeout_s,
+                                            stop_timeout_s=STOP_TIMEOUT_S))
         self.settings = settings
-        self.fanout = FanOut()
-        self.server: Any = None
-        self.sim: Any = None
-        self.device: Device | None = None
-        self.conn_id = 0
         self._changed_at: dict[str, float] = {}  # clock time each knob last changed (after the device accepted)
-
-    async def __aenter__(self) -> SimRig:
-        from asicrc.drivers import sim as sim_pkg
-        from asicrc.drivers.models import DeviceSpec, create_device
-        from asicrc.drivers.stratum.server import ServerConfig, StratumServer
-
-        sim_cls = getattr(sim_pkg, SIM_MODELS[self.model], None)
-        if sim_cls is None:
-            raise ValueError(f"the simulator does not provide {SIM_MODELS[self.model]} yet")
-        self.server = StratumServer(ServerConfig(host="127.0.0.1", port=0, job_interval_s=0.0),
-                                    fanout=self.fanout, clock=self.clock)
-        await self.server.start()
-        tick_wall = self.settings.physics_tick_sim_s / self.clock.speed
-        self.sim = sim_cls(serial=f"RC-{self.model.upper()}-{self.seed:04d}", seed=self.seed, clock=self.clock,
-                           stratum=("127.0.0.1", self.server.port), search_rate_hs=self.settings.search_rate_hs,
-                           tick_s=tick_wall)
-        await self.sim.start()
-        port_key = "rpc" if self.model == "s9" else "http"
-        spec = DeviceSpec(model=self.model, device_id=self.sim.device_id, host="127.0.0.1",
-                          port=int(self.sim.ports[port_key]), worker=self.sim.user,
-                          poll_interval_s=float(self.sim.spec.api_refresh_s))
-        self.server.map_worker(self.sim.user, self.sim.device_id)
-        self.device = create_device(spec, fanout=self.fanout, clock=self.clock, stratum_server=self.server)
-        await self.device.start()
-        await self._wait_ready()
-        return self
-
-    async def _wait_ready(self) -> None:
-        assert self.device is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.connect_timeout_s
-        while loop.time() < deadline:
-            conns = self.server.connections_for_device(self.sim.device_id)
-            tel = await self.device.telemetry()
-            if conns and tel.get("frequency_hz"):
-                self.conn_id = conns[0]
-                return
-            await asyncio.sleep(0.02)
-        raise ValueError(f"simulated {self.model} did not connect and report telemetry within "
-                         f"{self.settings.connect_timeout_s} s")
-
-    async def __aexit__(self, *exc: object) -> None:
-        for part in (self.device, self.sim, self.server):
-            if part is not None:
-                # the run's data is already in; a part that fails or hangs while stopping must not lose it
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(part.stop(), STOP_TIMEOUT_S)
 
     @property
     def envelope(self) -> SafetyEnvelope:
-        assert self.device is not None
         return self.device.envelope
 
     @property
@@ -124,12 +73,14 @@ class SimRig:
         return float(self.sim.physics.expected_hashrate_hs) / float(self.sim.hash_scale)
 
     async def apply(self, act: Actuation) -> None:
-        assert self.device is not None
         if act.difficulty is not None:
             # share difficulty heats nothing: the Stratum server's per-connection hook, a fresh job follows
             self.server.set_difficulty(self.conn_id, act.difficulty, new_job=True, clean=True)
         if act.job_payload is not None:
-            self.server.job_source.tag = JOB_TAG + act.job_payload
+            source = self.server.job_source
+            if not isinstance(source, TemplateJobSource):  # the rig's pool makes its own template jobs
+                raise TypeError(f"job encoding needs the pool's template jobs, not {type(source).__name__}")
+            source.tag = JOB_TAG + act.job_payload
             self.server.push_job(self.conn_id, clean=True)
         if act.frequency_mhz is not None:
             await self._settle("frequency_mhz")
@@ -148,7 +99,6 @@ class SimRig:
 
     async def present_knob(self, encoding: str) -> float:
         """Present frequency (MHz) or core voltage (mV) as the device reports it."""
-        assert self.device is not None
         tel = await self.device.telemetry()
         key, scale = ("frequency_hz", 1e-6) if encoding == "frequency" else ("core_voltage_v", 1e3)
         value = tel.get(key)
@@ -157,10 +107,9 @@ class SimRig:
         return float(value) * scale
 
     def identity(self) -> dict[str, Any]:
-        assert self.device is not None
         ident = self.device.identity
         return {"device": ident.device_id, "model": ident.model, "firmware": ident.firmware, "serial": ident.serial,
-                "chips": ident.chips, "sim_hash_scale": float(getattr(self.sim, "hash_scale", float("nan")))}
+                "chips": ident.chips, "sim_hash_scale": float(self.sim.hash_scale)}
 
 
 def auto_d_base(hashrate_hs: float, step_s: float, shares_per_step: float, eps: float) -> float:

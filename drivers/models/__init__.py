@@ -14,7 +14,8 @@ Usage (daemon, reservoir, tests)::
 
 Models: "s9" (4028 RPC + Stratum), "lv06" (AxeOS HTTP + Stratum), "lbbox" (Goldshell HTTP + 4028 + LBRY Stratum),
 "bm1366-uart" / "bm1387-uart" (direct serial chains; `serial_port` required).
-`DeviceSpec` fields: see asicrc.drivers.models.spec (port = the model's primary port: HTTP for lv06/lbbox, RPC for
+The models and their data are the registry's (asicrc.drivers.registry). `DeviceSpec` fields: see
+asicrc.drivers.models.device_spec (port = the model's primary port: HTTP for lv06/lbbox, RPC for
 s9). Network devices' shares are the Stratum server's share Events whose `worker` is `spec.worker` (default: the
 device id), re-labelled with the device id in `events()`. `envelope_for(model)` / `ENVELOPES` give the per-model
 SafetyEnvelope without creating a device (config validation).
@@ -22,26 +23,17 @@ SafetyEnvelope without creating a device (config validation).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
 from ..clock import Clock
 from ..device import Device, SafetyEnvelope
 from ..events import FanOut
-from .data import MODELS, ModelData
-from .spec import DeviceSpec, SpecError
+from ..registry import MODELS, ModelData, UnknownModel
+from ..stratum.router import ShareRouter
+from .device_spec import DeviceSpec, SpecError
 
 ENVELOPES: dict[str, SafetyEnvelope] = {name: data.envelope for name, data in MODELS.items()}
-
-# model -> "module:Class" (imported on use, so a network-only daemon never imports serial code)
-_CLASSES = {
-    "s9": "asicrc.drivers.models.s9:S9Device",
-    "lv06": "asicrc.drivers.models.lv06:LV06Device",
-    "lbbox": "asicrc.drivers.models.lbbox:LBBoxDevice",
-    "bm1366-uart": "asicrc.drivers.models.uart:UartChainDevice",
-    "bm1387-uart": "asicrc.drivers.models.uart:UartChainDevice",
-}
 
 
 def envelope_for(model: str) -> SafetyEnvelope:
@@ -59,7 +51,7 @@ def model_data(model: str) -> ModelData:
 
 
 def create_device(
-    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: Any = None
+    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: ShareRouter | None = None
 ) -> Device:
     """A Device for `spec` (not started). Bad specs raise SpecError (a ValueError) naming the key."""
     if not isinstance(spec, DeviceSpec):
@@ -67,14 +59,7 @@ def create_device(
     else:
         spec.validate()
     data = model_data(spec.model)
-    module_name, cls_name = _CLASSES[spec.model].split(":")
-    cls = getattr(importlib.import_module(module_name), cls_name)
-    device: Device
-    if spec.model.endswith("-uart"):
-        device = cls(spec, data, fanout=fanout, clock=clock)
-    else:
-        device = cls(spec, data, fanout=fanout, clock=clock, stratum_server=stratum_server)
-    return device
+    return data.make_driver(spec, data, fanout, clock, stratum_server)
 
 
-__all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "create_device", "envelope_for", "model_data"]
+__all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "UnknownModel", "create_device", "envelope_for", "model_data"]

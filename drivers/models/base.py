@@ -15,9 +15,9 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..registry import ModelData
 from ..tasks import cancel_and_wait
-from .data import ModelData
-from .spec import DeviceSpec
+from .device_spec import DeviceSpec
 
 log = logging.getLogger(__name__)
 

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..clock import Clock
 from ..events import Event, FanOut
+from ..registry import ModelData
+from ..stratum.router import ShareRouter
 from .base import BaseDevice
-from .data import ModelData
-from .spec import DeviceSpec
+from .device_spec import DeviceSpec
 from .stratum_link import attach, is_share_of, set_worker_difficulty
 
 
 class NetworkDevice(BaseDevice):
     def __init__(
-        self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock, stratum_server: Any = None
+        self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock, stratum_server: ShareRouter | None = None
     ) -> None:
         super().__init__(spec, data, fanout=fanout, clock=clock)
         self.stratum_server = stratum_server

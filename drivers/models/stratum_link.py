@@ -1,9 +1,9 @@
 """Adapter between a network device and the Stratum server it mines against (asicrc.drivers.stratum.server).
 
 The server publishes every submit as a share Event on the shared FanOut. A device asks the server to label the
-shares of its worker with its device id (`StratumServer.map_worker`); shares of servers that cannot do that are
-matched by `data["worker"]` (`user.worker` or `worker`). Difficulty changes go back through the server's
-per-connection hook (`connections_for_device` + `set_difficulty(conn_id, difficulty)`).
+shares of its worker with its device id (`ShareRouter.map_worker`); shares are also matched by `data["worker"]`
+(`user.worker` or `worker`), so shares that arrived before the mapping still count. Difficulty changes go back
+through the server's per-connection hook (`connections_for_device` + `set_difficulty(conn_id, difficulty)`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from ..device import ActuationUnsupported
 from ..events import Event, Kind
+from ..stratum.router import ShareRouter
 
 
 def worker_matches(event_worker: Any, worker: str) -> bool:
@@ -25,28 +26,22 @@ def is_share_of(event: Event, worker: str) -> bool:
     return str(event.kind) == Kind.SHARE and worker_matches(event.data.get("worker"), worker)
 
 
-def attach(server: Any, worker: str, device_id: str) -> None:
-    """Ask the server to attribute `worker`'s shares to `device_id` (no-op for servers without the hook)."""
-    map_worker = getattr(server, "map_worker", None)
-    if callable(map_worker):
-        map_worker(worker, device_id)
+def attach(server: ShareRouter, worker: str, device_id: str) -> None:
+    """Ask the server to attribute `worker`'s shares to `device_id`."""
+    server.map_worker(worker, device_id)
 
 
-async def set_worker_difficulty(server: Any, device_id: str, worker: str, difficulty: float) -> None:
+async def set_worker_difficulty(server: ShareRouter | None, device_id: str, worker: str, difficulty: float) -> None:
     """Set the share difficulty of every live connection of this device, effective with a fresh job now."""
     if server is None:
         raise ActuationUnsupported(device_id, "difficulty", "no Stratum server attached to this device")
-    find = getattr(server, "connections_for_device", None)
-    setter = getattr(server, "set_difficulty", None)
-    if not (callable(find) and callable(setter)):
-        raise ActuationUnsupported(device_id, "difficulty", "the Stratum server has no per-connection difficulty hook")
-    conns = list(find(device_id))
+    conns = list(server.connections_for_device(device_id))
     if not conns:
         raise ActuationUnsupported(
             device_id, "difficulty", f"no live Stratum connection for this device (worker {worker!r})"
         )
     for conn_id in conns:
         try:
-            setter(conn_id, difficulty)
+            server.set_difficulty(conn_id, difficulty)
         except KeyError as exc:  # the connection closed between the lookup and the change
             raise ActuationUnsupported(device_id, "difficulty", f"Stratum connection went away ({exc})") from exc

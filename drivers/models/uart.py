@@ -17,13 +17,13 @@ import numpy as np
 from ..clock import Clock
 from ..device import EnvelopeViolation
 from ..events import FanOut, Kind, Source
+from ..registry import ModelData
 from ..serial.chain import UartChain
 from ..serial.chips import chip_ops
 from ..serial.link import SerialError
 from ..tasks import cancel_and_wait
 from .base import BaseDevice
-from .data import ModelData
-from .spec import DeviceSpec, SpecError
+from .device_spec import DeviceSpec, SpecError
 
 DEFAULT_FREQ_MHZ = {"bm1366-uart": 485.0, "bm1387-uart": 400.0}
 DEFAULT_DIFFICULTY = {"bm1366-uart": 256.0, "bm1387-uart": 64.0}

@@ -25,19 +25,23 @@ Shares are real: the simulator scans nonces with the C sha256d for the jobs it r
 ``hashrate_hs / hash_scale`` hashes per simulated second, so the share stream is the Poisson process of the
 modeled hashrate thinned by the pool difficulty, and every submitted share meets the assigned difficulty.
 ``dev.hash_scale`` is published so consumers can convert share rates back to the modeled hashrate.
+
+The reference CPU miner of tests and benches is here too (``find_shares``, ``CpuMiner``: real sha256d on a
+``StratumClient``), since it plays the miner's side of the wire.
 """
 
 from __future__ import annotations
 
-from .device_base import SimDevice
-from .devices import SimFleet, model_class
+from .cpuminer import CpuMiner, Share, find_shares
+from .devices import SimFleet, model_class, sim_params
 from .faults import Fault, FaultKind
 from .lbbox import SimLBBox
 from .lv06 import SimLV06
+from .miner_base import SimMiner
+from .params import BM1366_CHAIN, BM1387_CHAIN, LBBOX, LV06, S9, SimParams
 from .physics import Physics
 from .s9 import SimS9
-from .serial_chain import SimBM1366Chain, SimBM1387Chain
-from .spec import BM1366_CHAIN, BM1387_CHAIN, LBBOX, LV06, S9, ModelSpec
+from .serial_chain import SerialChainSim, SimBM1366Chain, SimBM1387Chain
 
 __all__ = [
     "BM1366_CHAIN",
@@ -45,16 +49,21 @@ __all__ = [
     "LBBOX",
     "LV06",
     "S9",
+    "CpuMiner",
     "Fault",
     "FaultKind",
-    "ModelSpec",
     "Physics",
+    "SerialChainSim",
+    "Share",
     "SimBM1366Chain",
     "SimBM1387Chain",
-    "SimDevice",
     "SimFleet",
     "SimLBBox",
     "SimLV06",
+    "SimMiner",
+    "SimParams",
     "SimS9",
+    "find_shares",
     "model_class",
+    "sim_params",
 ]

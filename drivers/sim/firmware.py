@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .params import SimParams
 from .physics import Physics
-from .spec import ModelSpec
 
 TWO32 = float(1 << 32)
 
@@ -64,7 +64,7 @@ class Counters:
 class Firmware:
     """Turns the physics into reported numbers. Call :meth:`tick` after every physics advance."""
 
-    def __init__(self, spec: ModelSpec, physics: Physics, rng: np.random.Generator, t0_s: float,
+    def __init__(self, spec: SimParams, physics: Physics, rng: np.random.Generator, t0_s: float,
                  hw_ticket_diff: float = 64.0, input_voltage_v: float = 12.0) -> None:
         self.spec = spec
         self.physics = physics

@@ -4,7 +4,7 @@ HTTP (protocols.md 3; shapes as pyasic's Goldshell backend reads them): GET /use
 <pw>&cipher=false -> {"JWT Token": ...}; then with "Authorization: Bearer <token>": GET /mcb/status,
 GET/PUT /mcb/setting (power plans select the frequency; fan mode/speed), GET /mcb/pools,
 GET /mcb/cgminer?cgminercmd=devs (per-board MHS 20s, tstemp-0 chip / tstemp-2 board, fanspeed), POST
-/mcb/restart. The board's internals are not public: chip count and cores are invented (spec.py).
+/mcb/restart. The board's internals are not public: chip count and cores are invented (params.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .device_base import Server, SimDevice, SimStratumClient
 from .http_server import HttpServer, fault_middleware
+from .miner_base import Server, SimMiner, SimStratumClient
+from .params import LBBOX
 from .rpc_server import RpcServer, status
-from .spec import LBBOX
 
 DEFAULT_PASSWORD = "123456789"
 CIPHER_PASSWORD = "bbad7537f4c8b6ea31eea0b3d760e257"  # the hex form pyasic sends with cipher=true
@@ -27,7 +27,7 @@ POWER_PLANS: tuple[dict[str, Any], ...] = ({"level": 0, "info": "Normal", "freq"
 DESCRIPTION = "cgminer 4.10.0"
 
 
-class SimLBBox(SimDevice):
+class SimLBBox(SimMiner):
     spec = LBBOX
     firmware_version = "2.2.5"
     lbry = True

@@ -15,10 +15,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .device_base import Server, SimDevice, SimStratumClient
 from .faults import FaultState
 from .http_server import HttpServer, fault_middleware
-from .spec import LV06
+from .miner_base import Server, SimMiner, SimStratumClient
+from .params import LV06
 
 FREQUENCY_OPTIONS_MHZ = (400, 425, 450, 475, 485, 500, 525, 550, 575, 600)
 VOLTAGE_OPTIONS_MV = (1100, 1150, 1200, 1250, 1300)
@@ -36,7 +36,7 @@ def human_diff(value: float) -> str:
     return f"{value:.2f}"
 
 
-class SimLV06(SimDevice):
+class SimLV06(SimMiner):
     spec = LV06
     firmware_version = "v2.1.10"
     hw_ticket_diff = 256.0

@@ -1,6 +1,6 @@
 """The physical state of one simulated miner: chips, power, heat, fans and hardware errors (pure numpy).
 
-Model (SI units; see spec.py for the constants):
+Model (SI units; see params.py for the constants):
 - per chip i: frequency f_i, core voltage V_i, alive flag; raw hashrate f_i * cores;
 - power P_i = c_i f_i V_i^2 + V_i I_i exp((T_i - 25)/T_leak)  (dynamic + leakage that rises with temperature);
 - hardware-error fraction e_i = floor + logistic((V_min,i(f_i) - V_i)/s_V) + exp((T_i - T_crit)/s_T), clipped to 1,
@@ -21,20 +21,16 @@ to a few % for the die/board/sink time constants of ~1 s / ~5 s / ~100 s).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from .spec import ModelSpec
+from asicrc.drivers.seeds import stable_int
+
+from .params import SimParams
 
 F64 = npt.NDArray[np.float64]
-
-
-def stable_int(text: str) -> int:
-    """A 64-bit integer derived from text (stable across runs and platforms, unlike hash())."""
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +49,7 @@ class ChipVariation:
         return np.concatenate([self.v_th_v, self.c_dyn_f, self.i_leak_a, self.r_die_board])
 
 
-def chip_variation(spec: ModelSpec, serial: str) -> ChipVariation:
+def chip_variation(spec: SimParams, serial: str) -> ChipVariation:
     if not serial:
         raise ValueError("serial must be a non-empty string (it seeds the chips' process variation)")
     rng = np.random.default_rng(stable_int(f"{spec.name}/{spec.chip}/{serial}"))
@@ -71,7 +67,7 @@ def chip_variation(spec: ModelSpec, serial: str) -> ChipVariation:
 class Physics:
     """Live physical state of one device. Advance it with :meth:`advance` (seconds of simulated time)."""
 
-    def __init__(self, spec: ModelSpec, serial: str, seed: int = 0, ambient_c: float = 25.0,
+    def __init__(self, spec: SimParams, serial: str, seed: int = 0, ambient_c: float = 25.0,
                  start_warm: bool = True) -> None:
         self.spec = spec
         self.serial = serial

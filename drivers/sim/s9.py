@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .device_base import Server, SimDevice, SimStratumClient
+from .miner_base import Server, SimMiner, SimStratumClient
+from .params import S9
 from .rpc_server import RpcServer, status
-from .spec import S9
 
 CHAIN_SLOTS = (6, 7, 8)
 FAN_SLOTS = (5, 6)
@@ -20,7 +20,7 @@ BMMINER_VERSION = {"BMMiner": "2.0.0", "Miner": "16.8.1.3", "CompileTime": "Fri 
                    "Type": "Antminer S9"}
 
 
-class SimS9(SimDevice):
+class SimS9(SimMiner):
     spec = S9
     firmware_version = "16.8.1.3"
     hw_ticket_diff = 64.0

@@ -41,13 +41,14 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.native import codecs, difficulty_to_target, meets_target_batch
 from asicrc.native._core import ffi, lib
 from asicrc.native.codecs import Kind as FrameKind
 
 from .faults import Fault, FaultKind, FaultState
-from .physics import Physics, stable_int
-from .spec import BM1366_CHAIN, BM1387_CHAIN, ModelSpec, chain_spec
+from .params import BM1366_CHAIN, BM1387_CHAIN, SimParams, chain_spec
+from .physics import Physics
 
 RESET_FREQ_HZ = 50e6  # PLL at reset, before the host programs it
 DEFAULT_DIFFICULTY_SCALE = 2.0**-24
@@ -80,7 +81,7 @@ class ChipJob:
 class SerialChainSim:
     """Common machinery; use :class:`SimBM1366Chain` or :class:`SimBM1387Chain`."""
 
-    base_spec: ModelSpec
+    base_spec: SimParams
     chip_id: int
     reset_baud: float
 

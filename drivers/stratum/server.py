@@ -1,7 +1,7 @@
 """The Stratum v1 pool server: listens, hands out extranonce1 and jobs, judges shares, publishes events.
 
 Control hooks (per connection, all synchronous and safe to call from any coroutine on the server's loop):
-- :meth:`StratumServer.set_difficulty` / :meth:`set_rate`: set difficulty now (rate encoding D = D_base/(u+eps));
+- :meth:`StratumServer.set_difficulty`: set difficulty now (the reservoir's rate encoding of its input goes here);
 - :meth:`push_job` (make a fresh job now and send it), :meth:`send_job` (send a pre-generated job, e.g. made
   earlier with ``server.job_source.make_job``), :meth:`broadcast_job`;
 - :meth:`set_handshake_mode`: one outstanding job; the next one is sent only when an accepted share arrives;
@@ -30,7 +30,6 @@ from asicrc.drivers.events import Event, FanOut, Kind, Source
 
 from ..netbind import bind_error
 from ..tasks import cancel_and_wait
-from .control import rate_encoded_difficulty
 from .hashrate import HashrateEstimate, hashrate_from_difficulty_sum
 from .jobs import JobSource, PayloadJobSource, TemplateJobSource
 from .limits import Limits
@@ -342,11 +341,6 @@ class StratumServer:
         if new_job:
             self.push_job(conn_id, clean=clean)
         return d
-
-    def set_rate(self, conn_id: int, u: float, d_base: float, eps: float = 0.05, new_job: bool = True) -> float:
-        """Rate encoding: D = d_base / (u + eps), clipped to the server's difficulty range."""
-        d = rate_encoded_difficulty(u, d_base, eps, self.config.min_difficulty, self.config.max_difficulty)
-        return self.set_difficulty(conn_id, d, new_job=new_job)
 
     def set_handshake_mode(self, conn_id: int, enabled: bool = True) -> None:
         """One outstanding job: a fresh job now, the next only after an accepted share (the paper's

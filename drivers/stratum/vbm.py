@@ -13,7 +13,7 @@ What the option does when enabled on a `StratumServer` (the paper's VERITAS V8 "
 What is measured whether it is on or off (`IdleTimeMeter`): the gap between an accepted share on a connection and
 the next job the server sends to that connection, i.e. the "t_network + t_stratum" the paper says a miner waits.
 A Stratum miner does not wait for that job (it keeps hashing the one it has), which is why the A/B experiment
-(`asicrc vbm-ab`, vbm_cli.py) compares *effective hashrate* with the Poisson-CI estimator rather than trusting
+(`asicrc vbm-ab`, asicrc.reservoir.vbm.ab) compares *effective hashrate* with the Poisson-CI estimator rather than trusting
 the idle-time story.
 
 Hooks used on the server: share, job-sent and connection listeners, and the public `send_job`.

@@ -1,6 +1,7 @@
 import Asicrc.Predict
 import Asicrc.Cost
 import Asicrc.Puf
+import Asicrc.Gate
 
 /-!
 # Concrete checks of the theorems' statements
@@ -37,5 +38,11 @@ example : Puf.witness ([0, 1, 2] : List Nat) (fun r : Nat => r + 1) (fun r : Nat
 example : Puf.witness ([0, 1, 2] : List Nat) (fun r : Nat => r + 1)
     (fun r : Nat => if r = 1 then 3 else if r = 2 then 2 else 1) = some 1 := by
   decide
+
+/- Theorem 5's condition at k = 5 (fixed = n = 64): keeping half of the nonces pays with recall 97/100 (work
+197/2 rounds per nonce: 19700 < 24832), but not with recall 3/4, the most a one-bit leak of δ = 0.5 gives when
+the less likely half is aborted (788 ≥ 768). -/
+example : Cost.workScaled 64 5 64 1 2 * 100 < (64 + 64) * 2 * 97 := by decide
+example : ¬ (Cost.workScaled 64 5 64 1 2 * 4 < (64 + 64) * 2 * 3) := by decide
 
 end Asicrc.Examples

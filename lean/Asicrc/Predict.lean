@@ -9,8 +9,10 @@ statement below is about natural numbers, cross-multiplied where a ratio would a
 
 * `accuracy_le_baseline_of_independent`: if the counts factorize into their marginals, no predictor of the
   observation from the state is right more often than always guessing the most common observation.
-* `not_independent_of_accuracy_gt_baseline`: the contrapositive, which is the logic of the TPF gate: a predictor
-  that beats the baseline (on held-out data) is evidence of dependence.
+* `not_independent_of_accuracy_gt_baseline`: the contrapositive: a predictor whose *true* accuracy beats the
+  baseline proves the distribution is not independent. Both are about the exact distribution; the TPF gate sees
+  a finite held-out sample, and turning that into evidence is the job of its statistical test (DeLong, Holm,
+  power: asicrc.reservoir.tpf.stats and .power), which is not formalized here.
 
 Python twin: `asicrc.reservoir.tpf.independence` (`is_independent`, `predictor_accuracy`, `baseline_accuracy`).
 -/

@@ -75,4 +75,22 @@ theorem le_of_mul_le_mul_pos {a b c : Nat} (h : a * c ≤ b * c) (hc : 0 < c) : 
         | (rw [Nat.add_mul, Nat.add_mul, Nat.one_mul])
     omega
 
+/-- Multiplying a strict inequality by a positive factor keeps it strict (own proof, no library name needed). -/
+theorem mul_lt_mul_pos_right {x y c : Nat} (h : x < y) (hc : 0 < c) : x * c < y * c := by
+  have h1 : x + 1 ≤ y := by omega
+  have h2 : (x + 1) * c ≤ y * c := Nat.mul_le_mul h1 (Nat.le_refl c)
+  have h3 : (x + 1) * c = x * c + c := by
+    first
+      | (rw [Nat.add_mul x 1 c, Nat.one_mul])
+      | (simp only [Nat.add_mul, Nat.one_mul])
+  omega
+
+/-- Cancelling a common factor in a strict inequality (no positivity needed: `x · 0 < y · 0` is false). -/
+theorem lt_of_mul_lt_mul_pos {x y c : Nat} (h : x * c < y * c) : x < y := by
+  cases Nat.lt_or_ge x y with
+  | inl hlt => exact hlt
+  | inr hge =>
+    have h1 : y * c ≤ x * c := Nat.mul_le_mul hge (Nat.le_refl c)
+    omega
+
 end Asicrc

@@ -1,8 +1,8 @@
 """The PUF challenge: a fixed schedule of frequency steps and ticket difficulties, checked against the envelope.
 
 A challenge is data (it is stored with every enrolment and its digest must match at verification). Every
-frequency step is checked against the model's `SafetyEnvelope` (drivers/models/data.py) before the schedule is
-accepted, and again at run time with the live temperature and settle time (`simsource.run_challenge`).
+frequency step is checked against the model's `SafetyEnvelope` (the model registry, drivers/registry.py) before
+the schedule is accepted, and again at run time with the live temperature and settle time (`simsource.run_challenge`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from asicrc.drivers.device import EnvelopeViolation, SafetyEnvelope
-from asicrc.drivers.models.data import MODELS as MODEL_DATA
+from asicrc.drivers.registry import MODELS as MODEL_DATA
 
 PUF_MODELS = ("lv06", "s9", "lbbox")
 

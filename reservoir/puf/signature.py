@@ -28,6 +28,14 @@ import numpy.typing as npt
 from .simsource import Response
 
 GROUPS = ("nonce", "thermal", "power", "fan", "absolute", "timing")
+# Signatures made of several groups. "silicon": what the chips themselves are (per-chip voltage margins from the
+# hardware-error profile, switched capacitance and leakage from the power ratios), nothing of the fan, heatsink
+# or sensors; "no_fan": everything but the fan, the signature a fan replacement cannot take away by construction.
+SIGNATURES: dict[str, tuple[str, ...]] = {
+    "silicon": ("nonce", "power"),
+    "no_fan": tuple(g for g in GROUPS if g != "fan"),
+}
+SELECTABLE = ("all", *GROUPS, *SIGNATURES)
 EARLY_S = 10
 
 
@@ -42,9 +50,10 @@ class Signature:
     def mask(self, group: str) -> npt.NDArray[np.bool_]:
         if group == "all":
             return np.ones(len(self.groups), dtype=bool)
-        if group not in GROUPS:
-            raise ValueError(f"unknown feature group {group!r} (choose from all, {', '.join(GROUPS)})")
-        return np.array([g == group for g in self.groups], dtype=bool)
+        members = SIGNATURES.get(group, (group,))
+        if any(m not in GROUPS for m in members):
+            raise ValueError(f"unknown feature group {group!r} (choose from {', '.join(SELECTABLE)})")
+        return np.array([g in members for g in self.groups], dtype=bool)
 
     def to_dict(self) -> dict[str, Any]:
         return {"values": [float(v) for v in self.values], "names": list(self.names), "groups": list(self.groups),

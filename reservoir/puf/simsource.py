@@ -1,6 +1,6 @@
 """Run a challenge on a simulated device, in process, and record what a host would observe.
 
-The device is the simulator's physical model (`asicrc.drivers.sim.physics.Physics`): per-chip process variation
+The device is the simulator's physical model (`asicrc.drivers.sim.Physics`): per-chip process variation
 is drawn from the serial, so a serial is a stable physical identity; everything else (sensor noise, nonce
 arrivals) is drawn per session. Time is simulated directly (no sockets, no wall clock), which is what lets an
 evaluation run 20+ devices x several sessions in seconds. What is recorded is what the host sees:
@@ -24,11 +24,11 @@ import numpy as np
 import numpy.typing as npt
 
 from asicrc.drivers.device import EnvelopeViolation
-from asicrc.drivers.sim.physics import Physics, stable_int
-from asicrc.drivers.sim.spec import MODELS as SIM_MODELS
-from asicrc.drivers.sim.spec import ModelSpec
+from asicrc.drivers.seeds import stable_int
+from asicrc.drivers.sim import Physics, SimParams, sim_params
 
 from .challenge import Challenge, envelope_for, validate_challenge
+from .variation import DEFAULT_VARIATION, SessionState, VariationModel, apply_session_state, session_spec
 
 TWO32 = float(1 << 32)
 MEASURE_SUBSTEP_S = 1.0  # integration step while measuring (die time constant ~1 s)
@@ -54,25 +54,27 @@ class Response:
     share_step: npt.NDArray[np.int64]  # (shares,)
 
 
-def sim_spec(model: str) -> ModelSpec:
-    if model not in SIM_MODELS:
-        raise ValueError(f"unknown simulated model {model!r} (choose from {', '.join(SIM_MODELS)})")
-    return SIM_MODELS[model]
+def sim_spec(model: str) -> SimParams:
+    return sim_params(model)  # ValueError naming the simulated models
 
 
 def _quantize(x: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
     return np.round(x / q) * q if q > 0 else x
 
 
-def run_challenge(serial: str, challenge: Challenge, session_seed: int, ambient_c: float = 25.0) -> Response:
-    """Measure one session of `challenge` on the simulated device with this serial."""
+def run_challenge(serial: str, challenge: Challenge, session_seed: int, ambient_c: float = 25.0,
+                  state: SessionState | None = None, variation: VariationModel = DEFAULT_VARIATION) -> Response:
+    """Measure one session of `challenge` on the simulated device with this serial; `state` says what happened
+    to the device since enrolment (ageing, remounts, fan replacements: `variation.SessionState`)."""
     validate_challenge(challenge)
-    spec = sim_spec(challenge.model)
+    state = state or SessionState()
+    spec = session_spec(sim_spec(challenge.model), serial, state, variation)
     env = envelope_for(challenge.model)
     device_id = f"sim-{challenge.model}-{serial}"
     rng = np.random.default_rng([int(session_seed) & 0xFFFFFFFF, stable_int(serial) & 0xFFFFFFFF, 0x50F])
     spec = dataclasses.replace(spec, max_substep_s=min(MEASURE_SUBSTEP_S, challenge.sample_s))
     phys = Physics(spec, serial, seed=session_seed, ambient_c=ambient_c, start_warm=False)
+    apply_session_state(phys, state, variation)
     phys.set_fan(challenge.fan_percent)
     current_mhz = spec.freq_hz / 1e6
     first = challenge.steps[0].frequency_mhz

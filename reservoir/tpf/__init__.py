@@ -19,7 +19,7 @@ Live gate API for the daemon (status, metrics, MQTT) -- `asicrc.reservoir.tpf.ga
     gate.update(result)        # result: experiment report dict (see experiment.run_hash_experiment) or GateEvidence
     gate.state() -> {"enabled": bool, "reason": str, "alpha": float, "max_false_abort": float,
                      "p_value": float | None, "advantage": float | None,
-                     "ci": [lo, hi] | None, "savings": float | None, "false_abort_rate": float | None,
+                     "ci": [lo, hi] | None, "advantage_corner": float | None, "savings": float | None, "false_abort_rate": float | None,
                      "keep_rate": float | None, "threshold": float | None, "classifier": str | None,
                      "source": str | None, "updated_unix": float | None}
     gate.keep(scores) -> np.ndarray[bool]   # all True (touch nothing) unless enabled
@@ -27,10 +27,11 @@ Live gate API for the daemon (status, metrics, MQTT) -- `asicrc.reservoir.tpf.ga
 
 `gate.keep` needs scores from the model that produced the evidence (the gate holds the threshold, not the
 model); while the gate is off it returns all True, so wiring it into a work path is a no-op until evidence passes.
-CLI: `asicrc tpf --rounds 5 --hashes 1e6 --out DIR` (module `asicrc.reservoir.tpf.cli`); docs: docs/tpf.md.
+CLI: `asicrc tpf --rounds 5 --hashes 1e6 --out DIR` (module `asicrc.reservoir.tpf.cli_tpf`); docs: docs/tpf.md.
 
 `state()` is JSON-serialisable; numbers are plain floats; `advantage` is the held-out relative reduction of
-net work per valid share (positive = filter helps) and `ci` its 95% bootstrap interval.
+net work per valid share (positive = filter helps), `ci` its 95% bootstrap interval and `advantage_corner` the
+advantage at the keep-rate upper / recall lower exact bounds (theorem 5: > 0 means it pays inside both bounds).
 """
 
 from __future__ import annotations

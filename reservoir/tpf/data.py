@@ -62,6 +62,43 @@ def final_labels(header: bytes, nonces: npt.NDArray[np.uint32], difficulty: floa
     return hashing.meets_target_batch(header, nonces, target, early_reject=True).ok
 
 
+# The planted leak's bit: least significant bit of state word a (the first feature word's bit 0, feature "bit0").
+PLANT_WORD, PLANT_BIT = 0, 0
+
+
+def planted_bit(states: npt.NDArray[np.uint32]) -> npt.NDArray[np.bool_]:
+    """The state bit the planted leak is keyed on (see `plant_leak`)."""
+    return ((states[:, PLANT_WORD] >> np.uint32(PLANT_BIT)) & np.uint32(1)).astype(bool)
+
+
+def plant_leak(states: npt.NDArray[np.uint32], labels: npt.NDArray[np.bool_], delta: float, rate: float,
+               rng: np.random.Generator) -> npt.NDArray[np.bool_]:
+    """Positive control of the instrument: real sha256d labels with a graded leak planted by one state bit.
+
+    P(share | bit = 1) = rate·(1 + delta) and P(share | bit = 0) = rate·(1 − delta): where the bit is 1, each
+    negative is promoted with probability rate·delta/(1 − rate); where it is 0, each positive is dropped with
+    probability delta. The overall rate stays `rate`; delta = 0 returns the real labels unchanged. One uniform
+    draw per row, so planted label sets for different deltas are coupled (a larger delta only adds changes).
+    The best any scorer can do is the bit itself: AUC = `planted_oracle_auc(delta, rate)`."""
+    if not 0.0 <= delta <= 1.0:
+        raise ValueError(f"planted leak delta must be in [0, 1], got {delta!r}")
+    if not 0.0 < rate * (1.0 + delta) < 1.0:
+        raise ValueError(f"planted leak needs rate·(1+delta) < 1, got rate {rate:g}, delta {delta:g}")
+    y = np.asarray(labels, dtype=bool)
+    bit = planted_bit(states)
+    u = rng.random(y.size)
+    promote = bit & ~y & (u < rate * delta / (1.0 - rate))
+    drop = ~bit & y & (u < delta)
+    out: npt.NDArray[np.bool_] = (y | promote) & ~drop
+    return out
+
+
+def planted_oracle_auc(delta: float, rate: float) -> float:
+    """AUC of the planted bit as a score (the best possible AUC of the planted leak), with P(bit) = 1/2:
+    0.5 + (P(bit | share) − P(bit | no share)) / 2 = 0.5 + delta / (4·(1 − rate))."""
+    return 0.5 + delta / (4.0 * (1.0 - rate))
+
+
 def toy_labels(header: bytes, nonces: npt.NDArray[np.uint32], toy_rounds: int, rate: float) -> npt.NDArray[np.bool_]:
     """Power-check label on a deliberately weak hash: SHA-256d whose second compression is cut to `toy_rounds`
     rounds (feed-forward kept). 'Meets target' uses the same convention as the real hash: the top 32 bits of the
@@ -85,14 +122,19 @@ class HashSplit:
 
     @classmethod
     def build(cls, header: bytes, nonces: npt.NDArray[np.uint32], k: int, difficulty: float,
-              toy_rounds: int | None = None) -> HashSplit:
+              toy_rounds: int | None = None, plant: tuple[float, np.random.Generator] | None = None) -> HashSplit:
+        """`plant` = (delta, rng) plants the graded one-bit leak (`plant_leak`) into the real labels."""
         if not 1 <= k <= 63:
             raise ValueError(f"k (feature rounds) must be in 1..63, got {k}")
         states = hashing.second_compression_states(header, nonces, k)  # features first ...
         if toy_rounds is None:
             labels = final_labels(header, nonces, difficulty)  # ... label after
             label_rounds = 64
+            if plant is not None:
+                labels = plant_leak(states, labels, plant[0], difficulty_to_rate(difficulty), plant[1])
         else:
+            if plant is not None:
+                raise ValueError("a planted leak applies to the real sha256d label, not to the toy hash")
             labels = toy_labels(header, nonces, toy_rounds, difficulty_to_rate(difficulty))
             label_rounds = toy_rounds
         return cls(header, nonces, k, states, labels, label_rounds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 
 from .cost import expected_rounds as _cost_expected_rounds
 from .cost import savings as _cost_savings
@@ -71,3 +72,21 @@ def account(k: int, tp: int, fp: int, fn: int, tn: int, n: int = N_ROUNDS, fixed
         net_work_per_valid_share=net, baseline_work_per_valid_share=baseline,
         advantage=adv if math.isfinite(net) else -math.inf,
     )
+
+
+def pays(k: int, keep: Fraction, recall: Fraction, n: int = N_ROUNDS, fixed: int = FIXED_ROUNDS) -> bool:
+    """Lean `Asicrc.Cost.Pays` (lean/Asicrc/Gate.lean), exactly: net work per valid share with keep rate `keep`
+    and recall `recall` is below the unfiltered miner's, (fixed + k + (n − k)·keep) / recall < fixed + n."""
+    if not (0 <= keep <= 1 and 0 <= recall <= 1 and 0 <= k <= n):
+        raise ValueError(f"need 0 <= keep, recall <= 1 and 0 <= k <= n, got {keep}, {recall}, k={k}, n={n}")
+    return (fixed + k + (n - k) * keep) < (fixed + n) * recall
+
+
+def corner_advantage(k: int, keep_upper: float, recall_lower: float, n: int = N_ROUNDS,
+                     fixed: int = FIXED_ROUNDS) -> float:
+    """Net-work advantage at the pessimistic corner of the estimates: keep rate at its upper and recall at its lower
+    confidence bound. By theorem 5 (`pays_of_pays_at_corner`) a positive value means the filter pays at every keep
+    rate and recall inside the bounds; -inf when the recall bound is 0."""
+    if recall_lower <= 0:
+        return -math.inf
+    return 1.0 - (fixed + expected_second_rounds(k, keep_upper, n)) / ((fixed + n) * recall_lower)

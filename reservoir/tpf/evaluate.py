@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .energy import account, savings_bound
+from .energy import account, corner_advantage, savings_bound
 from .independence import baseline_accuracy, is_independent, predictor_accuracy
 from .protocol import Protocol
-from .stats import advantage_ci, binomial_vs_baseline, delong_auc, mcnemar_vs_majority
+from .stats import advantage_ci, binomial_vs_baseline, clopper_pearson, delong_auc, mcnemar_vs_majority
 
 CURVE_POINTS = 41
 
@@ -70,6 +70,9 @@ def evaluate_scores(
     tp, fp, fn, tn = _confusion(y, keep)
     acct = account(k, tp, fp, fn, tn, n=n, fixed=fixed)
     ci = advantage_ci(k, tp, fp, fn, tn, rng, n=n, fixed=fixed)
+    # pessimistic corner (theorem 5): keep rate at its upper, recall at its lower exact 97.5 % bound
+    keep_upper = clopper_pearson(tp + fp, tp + fp + fn + tn)[1]
+    recall_lower = clopper_pearson(tp, tp + fn)[0]
 
     # savings vs false-abort curve: thresholds = quantiles of training scores, evaluated on test rows
     curve: dict[str, list[float]] = {"threshold": [], "savings": [], "false_abort": [], "advantage": []}
@@ -88,6 +91,7 @@ def evaluate_scores(
         "test_positives": int(y.sum()),
         "auc": auc.auc,
         "auc_ci": list(auc.ci),
+        "auc_se": auc.se,
         "auc_p_greater": auc.p_greater,
         "accuracy": correct / y.size,
         "majority_accuracy": float(np.mean(y == majority)),
@@ -114,6 +118,9 @@ def evaluate_scores(
             "recall": tp / (tp + fn) if tp + fn else float("nan"),
             **acct.as_dict(),
             "advantage_ci": list(ci),
+            "keep_upper": keep_upper,
+            "recall_lower": recall_lower,
+            "advantage_corner": corner_advantage(k, keep_upper, recall_lower, n=n, fixed=fixed),
         },
         "roc": _roc_points(y, s),
         "curve": curve,
@@ -130,4 +137,5 @@ def gate_summary(res: dict[str, Any], p_adjusted: float) -> dict[str, Any]:
         "false_abort_rate": f["false_abort_rate"],
         "keep_rate": f["keep_rate"],
         "threshold": f["threshold"],
+        "advantage_corner": f["advantage_corner"],
     }

@@ -15,9 +15,17 @@ from typing import Any
 import numpy as np
 
 from .classifiers import CLASSIFIERS, make_model
-from .data import HashSplit, difficulty_to_rate, random_header, state_features
+from .data import (
+    HashSplit,
+    difficulty_to_rate,
+    planted_bit,
+    planted_oracle_auc,
+    random_header,
+    state_features,
+)
 from .energy import COST_MODEL, FIXED_ROUNDS, N_ROUNDS, account
 from .evaluate import evaluate_scores, gate_summary
+from .power import power_section, validate_against_runs
 from .protocol import Protocol, check_label_rounds
 from .stats import holm, mean_ci
 
@@ -39,13 +47,17 @@ def _audit_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float, classifiers: Sequence[str],
-            toy_rounds: int | None, max_false_abort: float, effort: float) -> dict[str, Any]:
+            toy_rounds: int | None, max_false_abort: float, effort: float,
+            plant_delta: float | None = None) -> dict[str, Any]:
     rng = np.random.default_rng([seed, k, 0 if toy_rounds is None else toy_rounds])
     h_train, h_test = random_header(rng), random_header(rng)
     # `hashes` rows fit the classifiers; a further quarter from the same training job chooses thresholds
     n_fit, n_cal = hashes, max(1000, hashes // 4)
-    train = HashSplit.build(h_train, _nonces(rng, n_fit + n_cal), k, difficulty, toy_rounds)
-    test = HashSplit.build(h_test, _nonces(rng, test_hashes), k, difficulty, toy_rounds)
+    # the planted leak draws from its own stream (same jobs as the plain SHA-256d run, coupled across deltas)
+    plant_rng = np.random.default_rng([seed, k, 0x91A7])
+    plant = None if plant_delta is None else (plant_delta, plant_rng)
+    train = HashSplit.build(h_train, _nonces(rng, n_fit + n_cal), k, difficulty, toy_rounds, plant)
+    test = HashSplit.build(h_test, _nonces(rng, test_hashes), k, difficulty, toy_rounds, plant)
 
     proto = Protocol()
     check_label_rounds(k, train.label_rounds)
@@ -80,6 +92,16 @@ def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float,
                           rng.random(test.labels.size), test.labels, k, N_ROUNDS, FIXED_ROUNDS, max_false_abort, rng)
     pos = int(test.labels.sum())
     abort_all = account(k, 0, 0, pos, test.labels.size - pos).as_dict()
+    controls: dict[str, Any] = {
+        "random": {key: rnd[key] for key in ("auc", "auc_ci", "auc_p_greater", "accuracy", "majority_accuracy",
+                                            "filter")},
+        "abort_all": abort_all}
+    if plant_delta is not None:  # the best possible scorer of the planted leak: the bit itself
+        oracle = evaluate_scores("planted_bit", proto, cal_ids, planted_bit(train.states[cal]).astype(np.float64),
+                                 cal_labels, planted_bit(test.states).astype(np.float64), test.labels, k, N_ROUNDS,
+                                 FIXED_ROUNDS, max_false_abort, rng)
+        controls["planted_bit"] = {key: oracle[key] for key in ("auc", "auc_ci", "auc_p_greater", "filter")}
+        controls["planted_bit"]["expected_auc"] = planted_oracle_auc(plant_delta, difficulty_to_rate(difficulty))
     return {
         "seed": seed, "k": k, "label_rounds": train.label_rounds,
         "header_train": h_train.hex(), "header_test": h_test.hex(),
@@ -87,9 +109,7 @@ def run_one(seed: int, k: int, hashes: int, test_hashes: int, difficulty: float,
         "train_positive_rate": float(train.labels.mean()), "test_positive_rate": float(test.labels.mean()),
         "audit_top_features": proto.audit[:5],
         "classifiers": results,
-        "controls": {"random": {key: rnd[key] for key in ("auc", "auc_ci", "auc_p_greater", "accuracy",
-                                                          "majority_accuracy", "filter")},
-                     "abort_all": abort_all},
+        "controls": controls,
     }
 
 
@@ -115,6 +135,9 @@ def _summarise(runs: list[dict[str, Any]], classifiers: Sequence[str], ks: Seque
             max_p.append(max(r["auc_p_holm"] for r in rs))  # significant only if every seed is
         ctrl = [r["controls"]["random"]["auc"] for r in runs if r["k"] == k]
         per_k["control_random"] = {"auc": mean_ci(ctrl)}
+        oracle = [r["controls"]["planted_bit"]["auc"] for r in runs if r["k"] == k and "planted_bit" in r["controls"]]
+        if oracle:
+            per_k["control_planted_bit"] = {"auc": mean_ci(oracle)}
         summary[str(k)] = per_k
     for (c, k), p in zip(keys, holm(max_p), strict=True):
         rs = [r["classifiers"][c] for r in runs if r["k"] == k]
@@ -126,6 +149,7 @@ def _summarise(runs: list[dict[str, Any]], classifiers: Sequence[str], ks: Seque
             "false_abort_rate": float(np.mean([r["filter"]["false_abort_rate"] for r in rs])),
             "keep_rate": float(np.mean([r["filter"]["keep_rate"] for r in rs])),
             "threshold": rs[0]["filter"]["threshold"],
+            "advantage_corner": min(r["filter"]["advantage_corner"] for r in rs),  # the worst seed
         }}
     return {"summary": summary, "classifiers": gate_entries}
 
@@ -134,8 +158,13 @@ def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_
                         difficulty: float = 2.0**-24, seeds: Sequence[int] = (0, 1, 2),
                         classifiers: Sequence[str] = CLASSIFIERS, toy_rounds_extra: int | None = None,
                         max_false_abort: float = 0.05, effort: float = 1.0,
-                        progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the experiment; `toy_rounds_extra` = r switches to the power check (label from k + r rounds)."""
+                        progress: Callable[[str], None] | None = None, plant_delta: float | None = None,
+                        alpha: float = 0.01) -> dict[str, Any]:
+    """Run the experiment; `toy_rounds_extra` = r switches to the power check (label from k + r rounds);
+    `plant_delta` = δ plants the graded one-bit leak into the real labels (positive control, `data.plant_leak`).
+    `alpha` is the gate's level, used for the report's `power` block."""
+    if toy_rounds_extra is not None and plant_delta is not None:
+        raise ValueError("choose either the toy hash or a planted leak, not both")
     for c in classifiers:
         if c not in CLASSIFIERS:
             raise ValueError(f"unknown classifier {c!r} (choose from {', '.join(CLASSIFIERS)})")
@@ -148,20 +177,35 @@ def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_
         for s in seeds:
             t_run = time.perf_counter()
             runs.append(run_one(s, k, hashes, test_n, difficulty, classifiers,
-                                None if toy_rounds_extra is None else k + toy_rounds_extra, max_false_abort, effort))
+                                None if toy_rounds_extra is None else k + toy_rounds_extra, max_false_abort, effort,
+                                plant_delta))
             if progress is not None:
                 aucs = ", ".join(f"{c} {r['auc']:.4f}" for c, r in runs[-1]["classifiers"].items())
                 progress(f"  k={k} seed={s}: AUC {aucs} ({time.perf_counter() - t_run:.0f} s)")
+    if toy_rounds_extra is not None:
+        source, hash_name = "toy", f"toy: second compression cut to k+{toy_rounds_extra} rounds"
+    elif plant_delta is not None:
+        source, hash_name = "planted", f"sha256d with a planted one-bit leak: P(share) x (1 +- {plant_delta:g}) by bit0"
+    else:
+        source, hash_name = "hash", "sha256d"
     report: dict[str, Any] = {
-        "source": "hash" if toy_rounds_extra is None else "toy",
-        "hash": "sha256d" if toy_rounds_extra is None else f"toy: second compression cut to k+{toy_rounds_extra} rounds",
+        "source": source,
+        "hash": hash_name,
         "config": {"ks": list(ks), "hashes": hashes, "test_hashes": test_n, "difficulty": difficulty,
                    "expected_positive_rate": difficulty_to_rate(difficulty), "seeds": list(seeds),
                    "classifiers": list(classifiers), "max_false_abort": max_false_abort, "effort": effort,
-                   "n_rounds": N_ROUNDS, "fixed_rounds": FIXED_ROUNDS},
+                   "n_rounds": N_ROUNDS, "fixed_rounds": FIXED_ROUNDS, "plant_delta": plant_delta,
+                   "alpha": alpha},
         "cost_model": COST_MODEL,
         "runs": runs,
     }
     report.update(_summarise(runs, classifiers, ks))
+    rate = difficulty_to_rate(difficulty)
+    report["power"] = power_section(runs, ks, classifiers, alpha, rate, FIXED_ROUNDS, N_ROUNDS)
+    if plant_delta is not None:
+        report["power"]["planted"] = {
+            "delta": plant_delta, "oracle_auc_expected": planted_oracle_auc(plant_delta, rate),
+            "oracle_auc_measured": mean_ci([r["controls"]["planted_bit"]["auc"] for r in runs]),
+            "validation": validate_against_runs(runs, ks, classifiers, alpha)}
     report["seconds"] = time.perf_counter() - t0
     return report

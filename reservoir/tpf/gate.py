@@ -31,6 +31,8 @@ class GateEvidence:
     keep_rate: float
     threshold: float  # chosen on training data only
     source: str = "hash"
+    # net-work advantage at the keep-rate upper / recall lower exact bounds (theorem 5); None = not reported
+    advantage_corner: float | None = None
 
 
 def _finite(x: Any) -> float | None:
@@ -64,6 +66,7 @@ def evidence_from_report(report: Mapping[str, Any]) -> list[GateEvidence]:
                 keep_rate=_num(g["keep_rate"], 1.0),
                 threshold=_num(g["threshold"], math.inf),
                 source=source,
+                advantage_corner=_num(g["advantage_corner"], -math.inf) if "advantage_corner" in g else None,
             )
         )
     return out
@@ -79,7 +82,9 @@ def worst_seed_section(runs: Sequence[Mapping[str, Any]], source: str) -> dict[s
 
 class TpfGate:
     """Off by default. Turns on only if some filter's held-out p-value < alpha, the lower end of its advantage CI
-    is > 0 and its false-abort rate is within `max_false_abort`; otherwise `reason` says which test failed."""
+    is > 0, its false-abort rate is within `max_false_abort` and (when reported) it still pays at the pessimistic
+    corner of the keep-rate and recall bounds (theorem 5, lean/Asicrc/Gate.lean); otherwise `reason` says which
+    test failed."""
 
     def __init__(self, alpha: float = 0.01, max_false_abort: float = 0.05) -> None:
         if not 0 < alpha < 1:
@@ -149,6 +154,9 @@ class TpfGate:
                     f"95% CI {e.ci[0]:.4g}..{e.ci[1]:.4g} includes <= 0)")
         if e.false_abort_rate > self.max_false_abort:
             return f"false-abort rate {e.false_abort_rate:.4f} > allowed {self.max_false_abort}"
+        if e.advantage_corner is not None and not e.advantage_corner > 0:
+            return (f"pays only at the point estimate: at the keep-rate upper / recall lower exact bounds the net "
+                    f"work per valid share is not reduced (advantage {e.advantage_corner:.4g})")
         return None
 
     def keep(self, scores: npt.ArrayLike) -> npt.NDArray[np.bool_]:
@@ -168,6 +176,7 @@ class TpfGate:
             "p_value": None if e is None else _finite(e.p_value),
             "advantage": None if e is None else _finite(e.advantage),
             "ci": None if e is None else [_finite(e.ci[0]), _finite(e.ci[1])],
+            "advantage_corner": None if e is None or e.advantage_corner is None else _finite(e.advantage_corner),
             "savings": None if e is None else _finite(e.savings),
             "false_abort_rate": None if e is None else _finite(e.false_abort_rate),
             "keep_rate": None if e is None else _finite(e.keep_rate),

@@ -1,4 +1,4 @@
-"""A recorded-style event stream from the simulator's physics (asicrc.drivers.sim.physics), offline and fast.
+"""A recorded-style event stream from the simulator's physics (asicrc.drivers.sim.Physics), offline and fast.
 
 The live simulator scans real nonces at `hashrate / hash_scale`; here the same physical model is integrated
 second by second and shares are drawn as the Poisson process of the modelled good hashrate thinned by the share
@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from asicrc.drivers.events import Event, Kind, Source
-from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import MODELS
+from asicrc.drivers.sim import Physics, sim_params
 
 NS = 1_000_000_000
 
@@ -21,11 +20,9 @@ NS = 1_000_000_000
 def generate_events(seed: int = 0, duration_s: float = 4000.0, model: str = "lv06", share_rate_hz: float = 0.25,
                     telemetry_period_s: float = 5.0, regime_s: tuple[float, float] = (60.0, 600.0)) -> list[Event]:
     """Events of one simulated device; `share_rate_hz` sets the share difficulty from the nominal hashrate."""
-    if model not in MODELS:
-        raise ValueError(f"unknown model {model!r} (choose from {', '.join(MODELS)})")
+    spec = sim_params(model)  # ValueError naming the simulated models
     if duration_s <= 0 or share_rate_hz <= 0 or telemetry_period_s <= 0:
         raise ValueError("duration_s, share_rate_hz and telemetry_period_s must be > 0")
-    spec = MODELS[model]
     rng = np.random.default_rng([seed, 7])
     device = f"{model}-sim-{seed}"
     phys = Physics(spec, serial=device, seed=seed)

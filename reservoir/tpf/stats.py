@@ -68,6 +68,20 @@ def binomial_vs_baseline(correct: int, total: int, baseline_acc: float) -> float
                                  alternative="greater").pvalue)
 
 
+def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) two-sided interval of a binomial proportion; each end is a one-sided
+    (1 + level)/2 bound."""
+    if trials <= 0:
+        return (0.0, 1.0)
+    x, n = int(successes), int(trials)
+    if not 0 <= x <= n:
+        raise ValueError(f"successes must be in 0..{n}, got {x}")
+    tail = (1 - level) / 2
+    lo = 0.0 if x == 0 else float(stats.beta.ppf(tail, x, n - x + 1))
+    hi = 1.0 if x == n else float(stats.beta.ppf(1 - tail, x + 1, n - x))
+    return lo, hi
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-Bonferroni adjusted p-values (same order as given)."""
     p = np.asarray(p_values, dtype=np.float64)

@@ -115,7 +115,7 @@ async def test_telemetry_state_and_discovery_are_published(daemon: DaemonProc) -
 
 
 async def test_v5_query_echoes_correlation_data(daemon: DaemonProc) -> None:
-    reply_topic = f"test/{uuid.uuid4().hex}/reply"
+    reply_topic = f"asicrc/client/{uuid.uuid4().hex}/reply"  # replies only go under mqtt.reply_topic_prefixes
     async with mqtt_client(daemon.broker) as c:
         await c.subscribe(reply_topic, qos=1)
         props = Properties(PacketTypes.PUBLISH)

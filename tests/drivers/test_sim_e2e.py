@@ -17,7 +17,7 @@ from asicrc.drivers.events import Event, FanOut, Kind, Source, Subscription
 from asicrc.drivers.models import create_device
 from asicrc.drivers.models.base import BaseDevice
 from asicrc.drivers.probe import probe
-from asicrc.drivers.sim import Fault, SimDevice, SimLBBox, SimLV06, SimS9
+from asicrc.drivers.sim import Fault, SimLBBox, SimLV06, SimMiner, SimS9
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
 SPEED = 20.0  # simulated seconds per wall second
@@ -60,7 +60,7 @@ async def rig() -> AsyncIterator[Rig]:
         await server.stop()
 
 
-async def start_pair(rig: Rig, sim: SimDevice, spec: Callable[[dict[str, int]], dict]) -> tuple[BaseDevice, Subscription]:
+async def start_pair(rig: Rig, sim: SimMiner, spec: Callable[[dict[str, int]], dict]) -> tuple[BaseDevice, Subscription]:
     await sim.start()  # ports are known once its servers listen
     sub = rig.fanout.subscribe()
     dev = create_device(spec(sim.ports), fanout=rig.fanout, clock=rig.clock, stratum_server=rig.server)

@@ -21,6 +21,7 @@ THEOREMS = {
     "savings_le_bound": "asicrc.reservoir.tpf.cost.savings",
     "savings_eq_bound_iff": "asicrc.reservoir.tpf.cost.savings_bound",
     "savings_with_keep_rate_le": "asicrc.reservoir.tpf.cost.savings_with_keep_rate",
+    "pays_of_pays_at_corner": "asicrc.reservoir.tpf.energy.corner_advantage",
     "exists_response_prob_ne": "asicrc.reservoir.puf.witness.distinguishing_response",
     "no_witness_of_same": "asicrc.reservoir.puf.witness.same_distribution",
 }

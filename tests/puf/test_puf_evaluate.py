@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from asicrc.reservoir.puf.cli import add_arguments, run
+from asicrc.reservoir.puf.cli_puf import add_arguments, run
 from asicrc.reservoir.puf.evaluate import EvalConfig, evaluate, summarize
 from asicrc.reservoir.puf.plots import plot_distances, plot_group_eer
 
@@ -17,7 +17,9 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    return evaluate(EvalConfig(model="lv06", devices=20, calibration_devices=5, step_s=15, bootstrap=200, seed=3))
+    # the same-day protocol (no service events): scales and threshold from same-day sessions
+    return evaluate(EvalConfig(model="lv06", devices=20, calibration_devices=5, step_s=15, bootstrap=200, seed=3,
+                               conditions=("same", "alt"), calibration_conditions=("same", "alt")))
 
 
 def test_devices_are_identified_and_controls_are_at_chance(report: dict[str, Any]) -> None:

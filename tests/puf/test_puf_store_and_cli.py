@@ -91,6 +91,8 @@ def test_enrol_never_overwrites_an_enrolment(tmp_path: Path, capsys: pytest.Capt
     (["verify", "--serial", "LV-A", "--threshold", "-3"], "--threshold must be a distance > 0"),
     (["evaluate", "--alt-ambient", "200"], "--alt-ambient must be -40..80 degC"),
     (["evaluate", "--bootstrap", "0"], "--bootstrap must be >= 1"),
+    (["evaluate", "--age-days", "-5"], "--age-days must be 0..7300"),
+    (["evaluate", "--calibrate-on", "moon"], "calibration conditions must be a non-empty subset"),
 ])
 def test_out_of_range_numbers_are_refused_up_front(args: list[str], message: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from asicrc.drivers.sim import BM1387_CHAIN, Fault, SimBM1366Chain, SimBM1387Chain
+from asicrc.drivers.sim.params import LV06, S9, SimParams, chain_spec
 from asicrc.drivers.sim.physics import Physics
 from asicrc.drivers.sim.serial_chain import SerialChainSim
-from asicrc.drivers.sim.spec import LV06, S9, ModelSpec, chain_spec
 
 # (class, window for the hottest die at the default clock with auto fan): the auto-fan targets are 75 / 60 degC
 CHAINS = [(SimBM1387Chain, (65.0, 85.0)), (SimBM1366Chain, (50.0, 65.0))]
@@ -95,7 +95,7 @@ def test_tripped_chip_is_reported_by_the_chain() -> None:
 
 @pytest.mark.parametrize(("spec", "die", "board"), [(S9, (68.0, 85.0), (55.0, 65.0)),
                                                     (LV06, (55.0, 65.0), (40.0, 55.0))])
-def test_device_models_sit_at_realistic_temperatures(spec: ModelSpec, die: tuple[float, float],
+def test_device_models_sit_at_realistic_temperatures(spec: SimParams, die: tuple[float, float],
                                                      board: tuple[float, float]) -> None:
     p = Physics(spec, "REAL-1", 0)
     assert die[0] <= p.t_die.mean() and p.t_die.max() <= die[1]

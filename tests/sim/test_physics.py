@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from asicrc.drivers.sim.firmware import Firmware
+from asicrc.drivers.sim.params import LBBOX, LV06, S9
 from asicrc.drivers.sim.physics import Physics, chip_variation
-from asicrc.drivers.sim.spec import LBBOX, LV06, S9
 
 
 def lv06_at(volts: float = 1.3, fan: float | None = 60.0, serial: str = "LV06-A") -> Physics:
@@ -147,7 +147,7 @@ def test_bad_settings_are_refused_with_a_clear_error() -> None:
 
 
 def test_signature_is_stable_across_processes() -> None:
-    code = ("from asicrc.drivers.sim.physics import chip_variation; from asicrc.drivers.sim.spec import S9; "
+    code = ("from asicrc.drivers.sim.physics import chip_variation; from asicrc.drivers.sim.params import S9; "
             "print(chip_variation(S9, 'S9-0001').vector().tobytes().hex())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert bytes.fromhex(out.stdout.strip()) == chip_variation(S9, "S9-0001").vector().tobytes()

@@ -1,4 +1,4 @@
-"""Real nonces: every share verifies, and the share stream is the Poisson process of the modeled hashrate."""
+"""Real nonces: every share verifies, and the share stream is the Poisson process of the modelled hashrate."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.sim import SimLBBox, SimLV06, SimS9
-from asicrc.drivers.sim.nonces import NonceScanner
+from asicrc.drivers.sim.nonces import NonceScanner, ShareArrivals
+from asicrc.drivers.sim.params import LV06
 from asicrc.drivers.sim.physics import Physics
-from asicrc.drivers.sim.spec import LV06
 from asicrc.drivers.stratum.client import Job
 from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
@@ -23,50 +23,61 @@ def make_job(difficulty: float, mask: int = 0x1FFFE000) -> Job:
     return Job(notify, bytes.fromhex("01020304"), 4, difficulty, mask, 0)
 
 
-def scan_counts(difficulty: float, freq_hz: float, seconds: float = 13.0) -> tuple[int, float]:
+def test_every_found_share_meets_the_job_difficulty_and_the_search_costs_one_over_p() -> None:
     physics = Physics(LV06, "LV06-SCAN", start_warm=False)
-    physics.set_voltage(1.35)  # keep hardware errors negligible for the rate check
-    physics.set_frequency(freq_hz)
-    scanner = NonceScanner(hash_scale=physics.expected_hashrate_hs / 20_000 * 485e6 / freq_hz,
-                           rng=np.random.default_rng(0))
-    scanner.hash_scale = physics.raw_hashrate_hs / 20_000  # 20 kH/s scanned per simulated second
+    physics.set_voltage(1.35)  # keep hardware errors negligible
+    scanner = NonceScanner(hash_scale=physics.raw_hashrate_hs / 20_000, rng=np.random.default_rng(0))
+    difficulty = 2**-20
     scanner.set_job(make_job(difficulty))
-    found = []
-    for k in range(int(seconds / 0.1)):
-        shares = scanner.scan(k * 0.1, 0.1, physics)
-        for s in shares:
-            assert k * 0.1 < s.t_s <= (k + 1) * 0.1 + 1e-9
-            header = s.job.header(s.extranonce2, s.ntime, 0, s.version_bits)
-            achieved = difficulty_batch(header, np.array([s.nonce], dtype=np.uint32))[0]
-            assert achieved >= difficulty
-            assert achieved == pytest.approx(s.difficulty)
-            assert s.version_bits is not None and s.version_bits & ~0x1FFFE000 == 0
-        found += shares
-    expected = scanner.hashes_done / (difficulty * 2**32)
-    return len(found), expected
+    # difficulty 1 is the target 0xffff * 2^208, so p = (1 - 2^-16) / (D 2^32)
+    assert scanner.share_probability == pytest.approx(1 / (difficulty * 2**32), rel=2e-5)
+    assert scanner.share_rate(physics) == pytest.approx(20_000 * scanner.share_probability, rel=1e-9)
+    shares = [scanner.find(0.1 * k, physics) for k in range(300)]
+    found = [s for s in shares if s is not None]
+    assert len(found) == scanner.found and scanner.found + scanner.hw_dropped == 300 and scanner.lost == 0
+    for s in found:
+        header = s.job.header(s.extranonce2, s.ntime, 0, s.version_bits)
+        achieved = difficulty_batch(header, np.array([s.nonce], dtype=np.uint32))[0]
+        assert achieved >= difficulty
+        assert achieved == pytest.approx(s.difficulty)
+        assert s.version_bits is not None and s.version_bits & ~0x1FFFE000 == 0
+    # the search for the next winning nonce is geometric with mean 1/p (here 2^12): 300 searches within 4 sigma
+    per_share = scanner.hashes_searched / 300
+    assert abs(per_share - 2**12) < 4 * 2**12 / np.sqrt(300)
+    # distinct nonces: the cursor moves on after each find
+    assert len({s.nonce for s in found}) == len(found)
 
 
-def test_scanner_share_rate_is_hashes_over_difficulty_and_every_share_verifies() -> None:
-    n1, e1 = scan_counts(2**-12, 485e6)
-    n2, e2 = scan_counts(2**-11, 485e6)
-    assert e1 == pytest.approx(2 * e2)
-    assert abs(n1 - e1) < 4 * np.sqrt(e1) + 1
-    assert abs(n2 - e2) < 4 * np.sqrt(e2) + 1
+def test_share_arrivals_follow_a_piecewise_constant_rate_exactly() -> None:
+    arrivals = ShareArrivals(np.random.default_rng(3))
+    # rate 5/s for 400 s, then 20/s for 100 s, re-timed every 0.1 s (as the physics tick does): counts must be
+    # Poisson(2000) and Poisson(2000), gaps exponential
+    times: list[float] = []
+    t_next = arrivals.update(0.0, 5.0)
+    for k in range(1, 5001):
+        tick = 0.1 * k
+        while t_next is not None and t_next <= tick:
+            times.append(t_next)
+            t_next = arrivals.arrived(t_next)
+        t_next = arrivals.update(tick, 5.0 if tick < 400 else 20.0)
+    t = np.array(times)
+    first, second = int((t < 400).sum()), int((t >= 400).sum())
+    assert abs(first - 2000) < 4 * np.sqrt(2000)
+    assert abs(second - 2000) < 4 * np.sqrt(2000)
+    gaps = np.diff(t[t < 400])
+    assert 0.9 < gaps.std() / gaps.mean() < 1.1  # exponential inter-arrival times have CV = 1
+    assert arrivals.update(500.0, 0.0) is None  # rate 0: no share is due
 
 
-def test_shares_come_at_poisson_times() -> None:
-    physics = Physics(LV06, "LV06-POISSON", start_warm=False)
-    physics.set_voltage(1.35)
-    scanner = NonceScanner(physics.raw_hashrate_hs / 20_000, np.random.default_rng(1))
-    scanner.set_job(make_job(2**-20))
-    times = [s.t_s for k in range(300) for s in scanner.scan(k * 0.1, 0.1, physics)]
-    gaps = np.diff(times)
-    assert len(gaps) > 60
-    cv = gaps.std() / gaps.mean()
-    assert 0.7 < cv < 1.3  # exponential inter-arrival times have CV = 1
-    # the rate is the scaled hashrate over the difficulty
-    rate = len(times) / 30.0
-    assert rate == pytest.approx(20_000 / (2**-20 * 2**32), rel=0.35)
+def test_share_arrivals_rate_change_keeps_the_work_already_done() -> None:
+    # a change of rate half-way through a share's work: the rest is done at the new rate (memoryless and exact)
+    rng = np.random.default_rng(5)
+    need = float(np.random.default_rng(5).standard_exponential())
+    arrivals = ShareArrivals(rng)
+    t1 = arrivals.update(0.0, 1.0)
+    assert t1 == pytest.approx(need)
+    t2 = arrivals.update(need / 2, 4.0)
+    assert t2 == pytest.approx(need / 2 + need / 2 / 4.0)
 
 
 async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted() -> None:

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import SimDevice, SimLBBox, SimLV06, SimS9
+from asicrc.drivers.sim import SimLBBox, SimLV06, SimMiner, SimS9
 
 
 class RecordingPool:
@@ -41,7 +41,7 @@ class RecordingPool:
         writer.close()
 
 
-async def handshake_of(make: type[SimDevice], **kwargs: Any) -> list[tuple[str, Any]]:
+async def handshake_of(make: type[SimMiner], **kwargs: Any) -> list[tuple[str, Any]]:
     pool = RecordingPool()
     await pool.start()
     dev = make(serial="FLAVOUR", clock=Clock(1.0), stratum=("127.0.0.1", pool.port), **kwargs)

@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 
 NOTIFY = json.dumps([
     "bf", "4d16b6f85af6e2198f44ae2a6de67f78487ae5611b77c6c0440b921e00000000",

@@ -7,8 +7,8 @@ import asyncio
 import json
 from typing import Any
 
+from asicrc.drivers.sim.cpuminer import CpuMiner
 from asicrc.drivers.stratum.client import StratumClient, parse_error
-from asicrc.drivers.stratum.cpuminer import CpuMiner
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
 

@@ -1,4 +1,4 @@
-"""Per-connection control hooks of the server, seen through the client: difficulty (rate encoding), job push,
+"""Per-connection control hooks of the server, seen through the client: difficulty, job push,
 handshake mode, version mask, extranonce change, reconnect, ping; device identity and state events."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import Job, StratumClient, StratumError
-from asicrc.drivers.stratum.control import rate_encoded_difficulty
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.native import difficulty_batch
+from asicrc.reservoir.rate_encoding import rate_encoded_difficulty
 
 DIFF = 1 / 65536
 
@@ -37,17 +37,6 @@ async def connect(server: StratumServer, user: str = "rig.s9", **kw: object) -> 
     await client.wait_job(timeout_s=5)
     conn_ids = [c.id for c in server.active_connections() if user in c.workers]
     return client, conn_ids[-1]
-
-
-def test_rate_encoding() -> None:
-    assert rate_encoded_difficulty(0.0, 1.0, eps=0.5) == pytest.approx(2.0)
-    assert rate_encoded_difficulty(1.5, 3.0, eps=0.5) == pytest.approx(1.5)
-    assert rate_encoded_difficulty(0.0, 1.0, eps=1e-9, d_max=100) == 100
-    assert rate_encoded_difficulty(1e9, 1.0, d_min=0.25) == 0.25
-    with pytest.raises(ValueError, match="eps"):
-        rate_encoded_difficulty(0.5, 1.0, eps=0)
-    with pytest.raises(ValueError, match="u must be finite"):
-        rate_encoded_difficulty(float("nan"), 1.0)
 
 
 async def test_identity_auth_and_state_events(pool: StratumServer) -> None:
@@ -75,7 +64,10 @@ async def test_identity_auth_and_state_events(pool: StratumServer) -> None:
 async def test_difficulty_and_job_push(pool: StratumServer) -> None:
     client, cid = await connect(pool)
     first = client.job
-    d = pool.set_rate(cid, u=0.5, d_base=1 / 8192, eps=0.5)
+    # the reservoir's rate encoding (asicrc.reservoir.rate_encoding) through the per-connection difficulty hook
+    d = pool.set_difficulty(cid, rate_encoded_difficulty(u=0.5, d_base=1 / 8192, eps=0.5,
+                                                         d_min=pool.config.min_difficulty,
+                                                         d_max=pool.config.max_difficulty))
     assert d == pytest.approx(1 / 8192)
     job = await client.wait_job(newer_than=first)
     assert client.difficulty == pytest.approx(d) and job.difficulty == pytest.approx(d) and job.notify.clean

@@ -10,8 +10,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.work import Notify, StratumFormatError, Submit
 

@@ -9,9 +9,9 @@ import struct
 import pytest
 
 from asicrc.drivers.events import FanOut
-from asicrc.drivers.stratum.cli import share_report
+from asicrc.drivers.sim.cpuminer import find_shares
+from asicrc.drivers.stratum.cli_stratum import share_report
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.lbry import lbry_pow, lbry_share_difficulty, lbry_target
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.work import Notify, Submit, build_header, swap_words

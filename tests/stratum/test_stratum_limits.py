@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.limits import Limits, TokenBucket
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 

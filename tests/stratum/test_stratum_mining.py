@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.native import difficulty_batch
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 import pytest
 
 from asicrc.drivers.events import FanOut
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.upstream import VARIANT_SIZE

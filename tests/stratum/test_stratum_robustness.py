@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 
 DIFF = 1 / 65536
 MALFORMED = [

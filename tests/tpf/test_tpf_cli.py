@@ -78,7 +78,7 @@ def test_missing_recording_fails_before_any_experiment(tmp_path: Path, capsys: p
 def test_report_is_written_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     from asicrc.drivers import atomicfile
-    from asicrc.reservoir.tpf import cli as tpf_cli
+    from asicrc.reservoir.tpf import cli_tpf as tpf_cli
 
     written: list[str] = []
     real = atomicfile.atomic_write_json

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from asicrc.daemon.cli import main
-from asicrc.drivers.stratum.vbm_cli import AbConfig, run_ab, summarize
+from asicrc.reservoir.vbm.ab import AbConfig, run_ab, summarize
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asicrc.drivers.stratum.hashrate import HASHES_PER_DIFF1, hashrate_from_difficulty_sum
-from asicrc.drivers.stratum.vbm_cli import rate_ratio_interval
+from asicrc.reservoir.vbm.ab import rate_ratio_interval
 
 
 def share_stream(rng: np.random.Generator, hashrate_hs: float, difficulty: float, duration_s: float) -> int:

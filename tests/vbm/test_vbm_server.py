@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
+from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
-from asicrc.drivers.stratum.cpuminer import find_shares
 from asicrc.drivers.stratum.proxy import UpstreamProxy
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.vbm import IdleTimeMeter, VbmConfig, VirtualBlockManager

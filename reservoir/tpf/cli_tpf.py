@@ -61,6 +61,16 @@ def _positive(text: str) -> float:
     return v
 
 
+def _delta(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--plant-leak expects a number in [0, 1], got {text!r}") from None
+    if not (math.isfinite(v) and 0.0 <= v <= 1.0):
+        raise argparse.ArgumentTypeError(f"--plant-leak must be in [0, 1], got {text!r}")
+    return v
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=parse_rounds, default=[5], help="k: feature rounds, e.g. 5, 1-8, 1,3,5")
     p.add_argument("--hashes", type=_count, default=1_000_000, help="training hashes per seed and k (1e6)")
@@ -73,6 +83,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--classifiers", default="logreg,hgb,mlp", help="comma list of logreg,hgb,mlp")
     p.add_argument("--toy-extra", type=int, default=3,
                    help="power check: label from a toy hash cut to k+N second-compression rounds (0 = skip)")
+    p.add_argument("--plant-leak", type=_delta, default=None, metavar="DELTA",
+                   help="positive control of the instrument: also run SHA-256d with a graded leak planted in the "
+                        "labels, P(share) x (1 +- DELTA) by one state bit (off by default)")
     p.add_argument("--toy-hashes", type=_count, default=None, help="training hashes for the toy (default --hashes)")
     p.add_argument("--telemetry-seconds", type=_count, default=8000,
                    help="simulated seconds of device events for the telemetry variant (0 = skip)")
@@ -108,8 +121,25 @@ def _progress(text: str) -> None:
 
 def _line(label: str, rep: dict[str, Any], gate: TpfGate) -> str:
     best = ", ".join(f"{name} AUC {res['auc']['mean']:.4f}" for name, res in
-                     next(iter(rep["summary"].values())).items() if name != "control_random")
-    return f"{label}: {best}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}"
+                     next(iter(rep["summary"].values())).items() if not name.startswith("control_"))
+    pw = rep["power"]
+    seeds = pw["seeds"]
+    sizes = pw["per_k"][str(rep["config"]["ks"][0])]["test_sizes"]
+    detect = "leak detected" if rep["decision"]["leak_detected"] else "no leak detected"
+    return (f"{label}: {best}; {detect}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}; "
+            f"detectable with {pw['target_power']:.0%} power: held-out AUC >= {pw['min_detectable_auc']:.4f} "
+            f"(~{sizes[0][0]} test positives x {seeds} seeds; a one-bit leak needs delta >= "
+            f"{pw['min_detectable_delta_oracle']:.3f} even for a perfect classifier)")
+
+
+def _gate_for(section: dict[str, Any], args: argparse.Namespace) -> TpfGate:
+    """Gate the section's evidence and attach its `decision` block."""
+    from .power import decision
+
+    gate = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
+    gate.update(section)
+    section["decision"] = decision(section, gate.enabled, str(gate.state()["reason"]), args.alpha)
+    return gate
 
 
 def _telemetry(args: argparse.Namespace, seeds: list[int], classifiers: list[str]) -> tuple[dict[str, Any], TpfGate]:
@@ -122,8 +152,12 @@ def _telemetry(args: argparse.Namespace, seeds: list[int], classifiers: list[str
         "auc": mean_ci([r["classifiers"][c]["auc"] for r in runs]),
         "energy_advantage": mean_ci([r["classifiers"][c]["energy_weighted"]["advantage"] for r in runs]),
         "auc_p_holm_per_seed": [r["classifiers"][c]["auc_p_holm"] for r in runs]} for c in classifiers}}
+    from .power import decision
+
     gate = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
-    gate.update(worst_seed_section(runs, "telemetry"))
+    worst = worst_seed_section(runs, "telemetry")
+    gate.update(worst)
+    section["decision"] = decision(worst, gate.enabled, str(gate.state()["reason"]), args.alpha)
     aucs = ", ".join(f"{c} AUC {section['summary'][c]['auc']['mean']:.3f}" for c in classifiers)
     print(f"telemetry: {aucs}; gate {'ON' if gate.enabled else 'off'}: {gate.state()['reason']}")
     return section, gate
@@ -133,7 +167,7 @@ def _plots(report: dict[str, Any], out: Path, first_seed: int) -> list[str]:
     from .plots import plot_run
 
     plots: list[str] = []
-    for name in ("sha256", "toy"):
+    for name in ("sha256", "planted", "toy"):
         for r in report.get(name, {}).get("runs", []):
             if r["seed"] == first_seed:
                 plots += plot_run(r, out, f"{name}_k{r['k']}", f"{name} k={r['k']}")
@@ -152,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"unknown classifier {','.join(bad) or '(none)'} (choose from {', '.join(CLASSIFIERS)})")
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    if not 0 < args.alpha < 1:
+        raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
     if not 0 <= args.max_false_abort < 1:
         raise ValueError(f"--max-false-abort must be in [0, 1), got {args.max_false_abort}")
     difficulty = (rate_to_difficulty(args.positive_rate) if args.positive_rate is not None
@@ -179,19 +215,29 @@ def run(args: argparse.Namespace) -> int:
 
     gates: dict[str, TpfGate] = {}
     sha = run_hash_experiment(args.rounds, args.hashes, args.test_hashes, difficulty, seeds, classifiers,
-                              None, args.max_false_abort, args.effort, progress=_progress)
+                              None, args.max_false_abort, args.effort, progress=_progress, alpha=args.alpha)
     report["sha256"] = sha
-    gates["sha256"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
-    gates["sha256"].update(sha)
+    gates["sha256"] = _gate_for(sha, args)
+    # the run's answer to the real question (SHA-256d) also at the top level
+    report["power"], report["decision"] = sha["power"], sha["decision"]
     print(_line("SHA-256d", sha, gates["sha256"]))
+
+    if args.plant_leak is not None:
+        planted = run_hash_experiment(args.rounds, args.hashes, args.test_hashes, difficulty, seeds, classifiers,
+                                      None, args.max_false_abort, args.effort, progress=_progress,
+                                      plant_delta=args.plant_leak, alpha=args.alpha)
+        report["planted"] = planted
+        gates["planted"] = _gate_for(planted, args)
+        oracle = planted["power"]["planted"]["oracle_auc_measured"]["mean"]
+        print(_line(f"planted leak (delta {args.plant_leak:g}, best possible AUC {oracle:.4f})", planted,
+                    gates["planted"]))
 
     if args.toy_extra > 0:
         toy = run_hash_experiment(args.rounds, args.toy_hashes or args.hashes, args.test_hashes, difficulty, seeds,
                                   classifiers, args.toy_extra, args.max_false_abort, args.effort,
-                                  progress=_progress)
+                                  progress=_progress, alpha=args.alpha)
         report["toy"] = toy
-        gates["toy"] = TpfGate(alpha=args.alpha, max_false_abort=args.max_false_abort)
-        gates["toy"].update(toy)
+        gates["toy"] = _gate_for(toy, args)
         print(_line(f"toy (k+{args.toy_extra} rounds)", toy, gates["toy"]))
 
     if args.telemetry_seconds > 0:

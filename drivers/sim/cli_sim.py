@@ -19,11 +19,13 @@ from typing import Any
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.events import Subscription
+from asicrc.drivers.registry import MODELS, simulated_models, uart_models
 
-from .devices import MODEL_CLASSES, SimFleet
-from .serial_chain import SerialChainSim, SimBM1366Chain, SimBM1387Chain
+from .devices import SimFleet
+from .serial_chain import SerialChainSim
 
-SERIAL_MODELS: dict[str, type[SerialChainSim]] = {"bm1366": SimBM1366Chain, "bm1387": SimBM1387Chain}
+# the command names a UART chain by its chip (bm1366), the registry by its link (bm1366-uart)
+SERIAL_MODELS = {name.removesuffix("-uart"): name for name in uart_models()}
 
 
 class SimCliError(ValueError):
@@ -38,7 +40,7 @@ def parse_hostport(text: str) -> tuple[str, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, choices=[*MODEL_CLASSES, *SERIAL_MODELS],
+    parser.add_argument("--model", required=True, choices=[*simulated_models(), *SERIAL_MODELS],
                         help="device model to simulate")
     parser.add_argument("--count", type=int, default=1, help="number of devices (default 1)")
     parser.add_argument("--stratum", metavar="HOST:PORT", help="pool the network models mine against")
@@ -83,16 +85,17 @@ async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> in
     watchers: list[asyncio.Task[None]] = []
     try:
         if args.model in SERIAL_MODELS:
-            klass = SERIAL_MODELS[args.model]
+            make_chain = MODELS[SERIAL_MODELS[args.model]].chain_simulator
+            assert make_chain is not None  # uart_models() are the models with a chain simulator
+            klass = make_chain()
             chains = [klass(serial=f"SIM-{args.model.upper()}-{args.seed:04d}-{i:03d}", seed=args.seed * 1000 + i,
                             clock=clock, chips=args.chips, ambient_c=args.ambient) for i in range(args.count)]
             for chain in chains:
                 await chain.start()
             report["devices"] = [{"serial": c.serial, "port_path": c.port_path, "chips": c.chips} for c in chains]
         else:
-            counts = {args.model: args.count}
-            fleet = SimFleet.from_counts(**counts, clock=clock, stratum=stratum, seed=args.seed,
-                                         ambient_c=args.ambient)
+            fleet = SimFleet.from_mapping({args.model: args.count}, clock=clock, stratum=stratum, seed=args.seed,
+                                          ambient_c=args.ambient)
             if stratum is not None:
                 watchers = [asyncio.create_task(_warn_unreachable_pool(d.device_id, d.fanout.subscribe(
                     kinds={"fault"}), stratum)) for d in fleet.devices]

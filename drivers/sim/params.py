@@ -1,4 +1,4 @@
-"""Per-model constants of the simulator: chip counts, electrical and thermal parameters, API periods.
+"""SimParams, the per-model constants of the simulator's physics and firmware: chip counts, electrical and thermal parameters, API periods.
 
 Numbers are order-of-magnitude fits to public figures (S9 ~13.5 TH/s at ~1.3 kW with 3 x 63 BM1387; LV06
 ~500 GH/s at ~13 W with one BM1366 at 485 MHz / 1.2 V; chip temps 60-80 degC). The LB-Box internals are not
@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, slots=True)
-class ModelSpec:
-    name: str  # "s9" | "lv06" | "lbbox" | "bm1366-uart" | "bm1387-uart"
+class SimParams:
+    name: str  # the model (asicrc.drivers.registry); a model's simulator class names its SimParams
     chip: str  # "BM1387", "BM1366", "LBRY-ASIC"
     chains: int
     chips_per_chain: int
@@ -64,7 +64,7 @@ class ModelSpec:
     shutdown_hysteresis_k: float = 25.0
 
 
-S9 = ModelSpec(
+S9 = SimParams(
     name="s9", chip="BM1387", chains=3, chips_per_chain=63, cores_per_chip=114,
     freq_hz=650e6, voltage_v=0.42,
     c_dyn_f=4.9e-8, i_leak_a=0.32, leak_temp_k=30.0, overhead_w=40.0, psu_efficiency=0.93,
@@ -73,10 +73,10 @@ S9 = ModelSpec(
     c_die=0.45, r_die_board=2.2, c_board=400.0, r_board_sink=0.025, c_sink=1800.0,
     r_sink_air_full=0.045, r_sink_air_still=0.6,
     fans=2, fan_max_rpm=6000.0, fan_tau_s=2.0, fan_min_percent=30.0, fan_target_c=75.0, fan_w_full=60.0,
-    rpm_quantum=60.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.2, reboot_s=60.0,
+    rpm_quantum=60.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.02, reboot_s=60.0,
 )
 
-LV06 = ModelSpec(
+LV06 = SimParams(
     name="lv06", chip="BM1366", chains=1, chips_per_chain=1, cores_per_chip=894,
     freq_hz=485e6, voltage_v=1.2,
     c_dyn_f=1.43e-8, i_leak_a=0.26, leak_temp_k=30.0, overhead_w=1.5, psu_efficiency=0.88,
@@ -88,7 +88,7 @@ LV06 = ModelSpec(
     rpm_quantum=1.0, temp_quantum_c=0.0625, temp_noise_c=0.2, api_refresh_s=2.0, share_poll_s=0.0, reboot_s=8.0,
 )
 
-LBBOX = ModelSpec(
+LBBOX = SimParams(
     name="lbbox", chip="LBRY-ASIC", chains=1, chips_per_chain=8, cores_per_chip=44,
     freq_hz=500e6, voltage_v=0.8,
     c_dyn_f=3.1e-8, i_leak_a=0.4, leak_temp_k=30.0, overhead_w=8.0, psu_efficiency=0.9,
@@ -97,14 +97,14 @@ LBBOX = ModelSpec(
     c_die=0.45, r_die_board=1.6, c_board=60.0, r_board_sink=0.08, c_sink=300.0,
     r_sink_air_full=0.25, r_sink_air_still=3.0,
     fans=2, fan_max_rpm=4500.0, fan_tau_s=2.0, fan_min_percent=25.0, fan_target_c=70.0, fan_w_full=8.0,
-    rpm_quantum=30.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.1, reboot_s=30.0,
+    rpm_quantum=30.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.02, reboot_s=30.0,
 )
 
 # Bench chains behind a UART: a Bitaxe-like single BM1366 and a BM1387 hashboard/stick.
-BM1366_CHAIN = ModelSpec(
+BM1366_CHAIN = SimParams(
     **{**{f: getattr(LV06, f) for f in LV06.__dataclass_fields__}, "name": "bm1366-uart", "share_poll_s": 0.0}
 )
-BM1387_CHAIN = ModelSpec(
+BM1387_CHAIN = SimParams(
     **{**{f: getattr(S9, f) for f in S9.__dataclass_fields__},
        "name": "bm1387-uart", "chains": 1, "chips_per_chain": 2, "share_poll_s": 0.0,
        # a 2-chip stick on a small heatsink (chain_spec scales the copper for other chip counts)
@@ -114,7 +114,7 @@ BM1387_CHAIN = ModelSpec(
 
 
 
-def chain_spec(base: ModelSpec, chips: int) -> ModelSpec:
+def chain_spec(base: SimParams, chips: int) -> SimParams:
     """``base`` resized to ``chips`` chips on its (single) chain, with the chain's copper scaled in proportion.
 
     Board and heatsink heat capacity, board-to-sink and sink-to-air conductance (and the fans that blow over the
@@ -129,5 +129,3 @@ def chain_spec(base: ModelSpec, chips: int) -> ModelSpec:
                    c_sink=base.c_sink * k, r_sink_air_full=base.r_sink_air_full / k,
                    r_sink_air_still=base.r_sink_air_still / k, fan_w_full=base.fan_w_full * k)
 
-
-MODELS: dict[str, ModelSpec] = {m.name: m for m in (S9, LV06, LBBOX, BM1366_CHAIN, BM1387_CHAIN)}

@@ -1,6 +1,8 @@
 """A small real miner: sha256d nonce search in the C core (``asicrc.native.search_nonces``) over Stratum.
 
-Used by tests, the benchmark and as a reference miner loop on :class:`~.client.StratumClient`'s job hook.
+The reference miner of tests and benchmarks: a miner loop on
+:class:`~asicrc.drivers.stratum.client.StratumClient`'s job hook. It lives with the simulator because it plays
+the miner's side of the wire, as the simulated devices do; the stratum package holds the pool's side.
 Only sensible at low share difficulty (a CPU does a few MH/s).
 """
 
@@ -10,10 +12,9 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
+from asicrc.drivers.stratum.client import Job, StratumClient, SubmitResult
+from asicrc.drivers.stratum.lbry import lbry_pow, lbry_share_difficulty
 from asicrc.native import difficulty_to_target, search_nonces
-
-from .client import Job, StratumClient, SubmitResult
-from .lbry import lbry_pow, lbry_share_difficulty
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-MODELS = ("s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart")
+from ..registry import MODELS
+
 DEVICE_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -17,7 +18,7 @@ class SpecError(ValueError):
 
 @dataclass(slots=True, frozen=True)
 class DeviceSpec:
-    model: str  # one of MODELS
+    model: str  # a model of the registry (asicrc.drivers.registry.MODELS)
     device_id: str  # [A-Za-z0-9_-], used in topics and labels
     host: str = "127.0.0.1"  # network models
     port: int | None = None  # the model's primary port: HTTP for lv06/lbbox, 4028 RPC for s9 (daemon's `port`)
@@ -64,7 +65,7 @@ class DeviceSpec:
         for key in ("poll_interval_s", "timeout_s", "restart_timeout_s", "job_interval_s"):
             if not getattr(self, key) > 0:
                 raise SpecError(f"{where}.{key}: must be > 0, got {getattr(self, key)!r}")
-        if self.model.endswith("-uart") and not self.serial_port:
+        if MODELS[self.model].link == "uart" and not self.serial_port:
             raise SpecError(f"{where}.serial_port: required for model {self.model}")
         if self.difficulty is not None and not self.difficulty >= 1:
             raise SpecError(f"{where}.difficulty: a ticket-mask difficulty must be >= 1, got {self.difficulty!r}")
@@ -82,14 +83,14 @@ class DeviceSpec:
     def http_port_or(self, default: int) -> int:
         if self.http_port is not None:
             return self.http_port
-        if self.port is not None and self.model in ("lv06", "lbbox"):
+        if self.port is not None and MODELS[self.model].primary_port == "http":
             return self.port
         return default
 
     def rpc_port_or(self, default: int) -> int:
         if self.rpc_port is not None:
             return self.rpc_port
-        if self.port is not None and self.model == "s9":
+        if self.port is not None and MODELS[self.model].primary_port == "rpc":
             return self.port
         return default
 

@@ -1,9 +1,13 @@
-"""The simulated device runtime shared by every model: physics loop, nonce scanning, Stratum session, servers.
+"""The simulated device runtime shared by every model: physics loop, share arrivals, Stratum session, servers.
 
-One asyncio task advances the physics every ``tick_s`` wall seconds by the elapsed *clock* time (so a fast Clock
-makes simulated time run faster), lets the firmware layer count and refresh its API snapshot, and scans nonces for
-the next interval; found shares are submitted at their simulated times (rounded up to the firmware's poll period).
-Model classes (models.py) add the management servers and the Stratum client flavour.
+One asyncio task advances the physics every ``tick_s`` loop seconds by the elapsed *clock* time (so a fast Clock
+makes simulated time run faster) and lets the firmware layer count and refresh its API snapshot. Shares are not
+decided ahead: their times come from the Poisson process of the modelled hashrate at the current job's
+difficulty (nonces.ShareArrivals), re-timed whenever that rate changes (a job or difficulty arrives, a physics
+tick, an actuation), and at each share time the nonce is searched on the job the device holds *then*. A clean
+job therefore makes old work stale only for the time the notify takes to arrive (plus the firmware's nonce poll
+period where a model has one), as on hardware. Model classes (s9.py, lv06.py, lbbox.py) add the management servers
+and the Stratum client.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ import numpy as np
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
+from asicrc.drivers.seeds import stable_int
 from asicrc.drivers.stratum.client import Job, StratumClient
 
 from .faults import Fault, FaultKind, FaultState
 from .firmware import Firmware, Snapshot
-from .nonces import FoundShare, NonceScanner
-from .physics import Physics, stable_int
-from .spec import ModelSpec
+from .nonces import FoundShare, NonceScanner, ShareArrivals
+from .params import SimParams
+from .physics import Physics
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +55,14 @@ class SimStratumClient(StratumClient):
         self.abort()
 
 
-class SimDevice:
-    """Base of SimS9 / SimLV06 / SimLBBox. See the package docstring for the public API."""
+class SimMiner:
+    """Base of SimS9 / SimLV06 / SimLBBox: the simulated miner hardware. See the package docstring for the API.
 
-    spec: ClassVar[ModelSpec]
+    Not a :class:`asicrc.drivers.device.Device`: a Device is the host's driver of a miner; this is the miner at the
+    other end of the wire, which a Device reaches only through the protocols (Stratum, HTTP, 4028, UART).
+    """
+
+    spec: ClassVar[SimParams]
     firmware_version: ClassVar[str] = ""
     lbry: ClassVar[bool] = False
     hw_ticket_diff: ClassVar[float] = 64.0
@@ -102,6 +111,11 @@ class SimDevice:
         self.search_rate_hs = float(rate)
         self.hash_scale = self.physics.expected_hashrate_hs / self.search_rate_hs
         self.scanner = NonceScanner(self.hash_scale, self.rng, lbry=self.lbry)
+        self.arrivals = ShareArrivals(np.random.default_rng([self.seed & 0xFFFFFFFF,
+                                                             (stable_int(self.serial) + 3) & 0xFFFFFFFF]))
+        self._share_timer: asyncio.TimerHandle | None = None
+        self._work_rate = 0.0  # scaled H/s booked by _book_work
+        self._work_t = clock.now()
         self.firmware = Firmware(self.spec, self.physics, self.rng, clock.now(), self.hw_ticket_diff,
                                  self.input_voltage_v)
         self.faults = FaultState()
@@ -111,7 +125,6 @@ class SimDevice:
         self.servers: dict[str, Server] = {}
         self.mac = ":".join(f"{b:02X}" for b in stable_int("mac/" + self.serial).to_bytes(8, "little")[:6])
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._scan_until = 0.0
         self._last_t = clock.now()
         self._reboot_task: asyncio.Task[None] | None = None
 
@@ -135,8 +148,7 @@ class SimDevice:
             self.servers = self.make_servers()
         await self._start_servers()
         now = self.clock.now()
-        self._last_t = now
-        self._scan_until = now
+        self._last_t = self._work_t = now
         self.firmware.reboot(now)
         self.state = "running"
         self._spawn(self._physics_loop(), "physics")
@@ -170,6 +182,7 @@ class SimDevice:
     async def _close_client(self) -> None:
         client, self.client = self.client, None
         self.scanner.clear()
+        self._retime_shares()
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.close()
@@ -201,13 +214,16 @@ class SimDevice:
         self.firmware.reboot(self.clock.now())
         self.physics.hashing = True
         self.state = "running"
+        self._retime_shares()
         if self.stratum is not None:
             self._spawn(self._stratum_loop(), "stratum")
         self._publish(Kind.STATE, {"state": "online"})
 
     # ---- actuation (what the management APIs call) ----------------------------------------------------
     def set_frequency_mhz(self, mhz: float, chips: Any = None) -> None:
+        self._book_work()
         self.physics.set_frequency(float(mhz) * 1e6, chips)
+        self._retime_shares()
 
     def set_core_voltage_mv(self, mv: float, chips: Any = None) -> None:
         self.physics.set_voltage(float(mv) / 1000.0, chips)
@@ -239,18 +255,18 @@ class SimDevice:
         return self.firmware.snapshot
 
     async def _physics_loop(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.tick_s)
             now = self.clock.now()
             dt = max(0.0, now - self._last_t)
+            self._book_work(now)
             self._last_t = now
             self.physics.advance(dt)
             self._thermal_protection()
             snap = self.firmware.tick(now, dt)
             if snap is not None:
                 self._publish_telemetry(snap)
-            self._scan_ahead(loop, now)
+            self._retime_shares()  # the chips' rates changed with the physics
 
     def _thermal_protection(self) -> None:
         hottest = float(self.physics.t_die.max())
@@ -265,22 +281,54 @@ class SimDevice:
             self.physics.set_fan(None)
             self._publish(Kind.STATE, {"state": "online", "detail": "recovered from overheat"})
 
-    def _scan_ahead(self, loop: asyncio.AbstractEventLoop, now: float) -> None:
-        """Scan the next tick's interval now and schedule each share at its own simulated time."""
-        horizon = now + self.tick_s * self.clock.speed
-        start = self._scan_until if self._scan_until > now - 5 * self.tick_s * self.clock.speed else now
-        if horizon <= start:
+    def _book_work(self, now: float | None = None) -> None:
+        """Count the hashes done since the last booking at the rate that held (the exposure of the share rate)."""
+        t = self.clock.now() if now is None else now
+        self.scanner.work(t - self._work_t, self._work_rate)
+        self._work_t = t
+
+    def _retime_shares(self) -> None:
+        """The share rate may have changed (job, difficulty, physics, connection, hashing): re-time the next share.
+
+        Exact for a Poisson process whose rate is constant between these calls (nonces.ShareArrivals); no share
+        is scanned ahead, so nothing of a replaced job survives its replacement. Shares that fell due while the
+        loop was busy (a late timer on a loaded wall clock) are taken first, at the old rate, so none is lost."""
+        now = self.clock.now()
+        due = self.arrivals.due
+        while due is not None and due <= now:
+            self._take_share(due)
+            due = self.arrivals.arrived(due)
+        self._book_work(now)
+        hashing = self.client is not None and self.physics.hashing and self.state in ("running", "overheat")
+        self._work_rate = self.scanner.hash_rate(self.physics) if hashing else 0.0
+        rate = self._work_rate * self.scanner.share_probability
+        self._schedule_share(self.arrivals.update(now, rate), now)
+
+    def _schedule_share(self, t: float | None, now: float) -> None:
+        if self._share_timer is not None:
+            self._share_timer.cancel()
+            self._share_timer = None
+        if t is not None and self.state != "stopped":
+            delay = max(0.0, self.clock.wall_seconds(t - now))
+            self._share_timer = asyncio.get_running_loop().call_later(delay, self._share_due, t)
+
+    def _share_due(self, t: float) -> None:
+        self._share_timer = None
+        self._take_share(t)
+        self._schedule_share(self.arrivals.arrived(t), self.clock.now())
+
+    def _take_share(self, t: float) -> None:
+        """A share is found at t: search its nonce on the job held now, submit it (after the firmware's poll)."""
+        share = self.scanner.find(t, self.physics) if self.client is not None else None
+        if share is None:
             return
-        self._scan_until = horizon
-        if self.client is None or not self.physics.hashing:
-            return
-        for share in self.scanner.scan(start, horizon - start, self.physics):
-            t = share.t_s
-            poll = self.spec.share_poll_s
-            if poll > 0:
-                t = math.ceil(t / poll) * poll
-            delay = max(0.0, self.clock.wall_seconds(t - self.clock.now()))
-            loop.call_later(delay, self._submit_soon, share)
+        poll = self.spec.share_poll_s
+        due = math.ceil(t / poll) * poll if poll > 0 else t
+        now = self.clock.now()
+        if due > now:
+            asyncio.get_running_loop().call_later(self.clock.wall_seconds(due - now), self._submit_soon, share)
+        else:
+            self._submit_soon(share)
 
     def _submit_soon(self, share: FoundShare) -> None:
         if self.client is not None and self.state in ("running", "overheat"):
@@ -312,8 +360,10 @@ class SimDevice:
         })
 
     def _on_job(self, job: Job) -> None:
+        self._book_work()
         self.scanner.set_job(job)
         self.firmware.counters.pool_difficulty = job.difficulty
+        self._retime_shares()  # the new job's difficulty sets the share rate from now on
 
     async def _stratum_loop(self) -> None:
         assert self.stratum is not None
@@ -332,6 +382,7 @@ class SimDevice:
                 delay = min(delay * 2, 10.0)
                 continue
             self.client = client
+            self._retime_shares()
             self._publish(Kind.STATE, {"state": "stratum-connected", "pool": f"{host}:{port}"})
             return
 

@@ -1,4 +1,4 @@
-"""Control encodings the reservoir uses to steer a device through its Stratum session."""
+"""Rate encoding: the reservoir input u carried by the Stratum share difficulty the pool assigns to a device."""
 
 from __future__ import annotations
 

@@ -16,11 +16,11 @@ import numpy as np
 from scipy.stats import t as student_t
 
 from asicrc.drivers.atomicfile import atomic_write_text
-from asicrc.drivers.sim.physics import stable_int
+from asicrc.drivers.seeds import stable_int
 
 from .challenge import PUF_MODELS, default_challenge
-from .evaluate import EvalConfig, evaluate, summarize
-from .signature import GROUPS, extract_signature
+from .evaluate import CONDITIONS, EvalConfig, evaluate, summarize
+from .signature import SELECTABLE, extract_signature
 from .simsource import run_challenge
 from .store import Enrolment, EnrolmentStore
 from .verify import Verifier
@@ -52,7 +52,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     verify = sub.add_parser("verify", help="measure a device again and match it against the enrolled set")
     device_args(verify)
     verify.add_argument("--claim", help="verify against this enrolled id (default: identify the nearest)")
-    verify.add_argument("--group", choices=("all", *GROUPS), default="all", help="feature group to use")
+    verify.add_argument("--group", choices=SELECTABLE, default="all",
+                        help="feature group or signature to use (silicon = nonce+power; no_fan = all but fan)")
     verify.add_argument("--threshold", type=float, help="decision threshold (default: calibrated on the store)")
     verify.add_argument("--json", action="store_true", help="print the decision as JSON")
 
@@ -65,6 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ev.add_argument("--ambient", type=float, default=25.0)
     ev.add_argument("--alt-ambient", type=float, default=32.0, help="ambient of the 'alt' sessions, degC")
     ev.add_argument("--seeds", type=int, nargs="+", default=[1], help="one evaluation per seed (new devices)")
+    ev.add_argument("--age-days", type=float, default=180.0,
+                    help="days between enrolment and the aged/field sessions (ageing, drift, fan wear)")
+    ev.add_argument("--calibrate-on", default=",".join(CONDITIONS),
+                    help="conditions of the calibration devices' sessions that set scales and threshold "
+                         "(default all; e.g. same,alt for same-day sessions only)")
     ev.add_argument("--step-s", type=float, default=60.0)
     ev.add_argument("--bootstrap", type=int, default=500)
     ev.add_argument("--out", help="directory for report.json and the plots")
@@ -136,38 +142,54 @@ def _evaluate(args: argparse.Namespace) -> int:
     _check_ambient(args.alt_ambient, "--alt-ambient")
     if args.bootstrap < 1:
         raise ValueError(f"--bootstrap must be >= 1 resamples, got {args.bootstrap}")
+    if not 0 <= args.age_days <= 7300:
+        raise ValueError(f"--age-days must be 0..7300 days, got {args.age_days}")
     out = Path(args.out) if args.out else None
     if out:
         out.mkdir(parents=True, exist_ok=True)
     eers: list[float] = []
+    headline_eers: list[float] = []
     reports = []
     for seed in args.seeds:
         cfg = EvalConfig(model=args.model, devices=args.devices, calibration_devices=args.calibration_devices,
                          enrol_sessions=args.enrol_sessions, verify_sessions=args.verify_sessions,
                          ambient_c=args.ambient, alt_ambient_c=args.alt_ambient, seed=seed, step_s=args.step_s,
-                         bootstrap=args.bootstrap)
+                         bootstrap=args.bootstrap, age_days=args.age_days,
+                         calibration_conditions=tuple(c.strip() for c in str(args.calibrate_on).split(",")
+                                                      if c.strip()))
         report = evaluate(cfg, progress=lambda m: print(m, file=sys.stderr) if sys.stderr.isatty() else None)
         reports.append(report)
         print(summarize(report))
         eers.append(report["groups"]["all"]["alt"]["eer"])
+        if report["headline"] is not None:
+            headline_eers.append(report["headline"]["eer"])
         if out:
             from .plots import plot_distances, plot_group_eer
 
             atomic_write_text(out / f"report_seed{seed}.json", json.dumps(report))
             plot_distances(report, out / f"distances_seed{seed}.png")
+            if report["headline"] is not None:
+                plot_distances(report, out / f"distances_{report['headline']['signature']}_seed{seed}.png",
+                               report["headline"]["signature"])
             plot_group_eer(report, out / f"group_eer_seed{seed}.png")
     if len(eers) >= 2:
-        m, s = float(np.mean(eers)), float(np.std(eers, ddof=1))
-        if s == 0:  # every seed gave the same EER (typically 0): a t-interval of width 0 would claim certainty
-            print(f"across {len(eers)} seeds: EER (all features, different ambient) = {m:.4f} in every seed; no "
-                  "t-interval (zero spread); see the per-seed device-bootstrap intervals above")
-        else:
-            half = float(student_t.ppf(0.975, len(eers) - 1)) * s / np.sqrt(len(eers))
-            print(f"across {len(eers)} seeds: EER (all features, different ambient) = {m:.4f} "
-                  f"[{max(0.0, m - half):.4f}, {m + half:.4f}] (t-interval)")
+        _across_seeds(eers, "all features, other ambient")
+        if len(headline_eers) == len(eers):
+            _across_seeds(headline_eers, "headline signature, field")
     if out:
         print(f"reports and plots in {out}")
     return 0
+
+
+def _across_seeds(eers: list[float], what: str) -> None:
+    m, s = float(np.mean(eers)), float(np.std(eers, ddof=1))
+    if s == 0:  # every seed gave the same EER (typically 0): a t-interval of width 0 would claim certainty
+        print(f"across {len(eers)} seeds: EER ({what}) = {m:.4f} in every seed; no t-interval (zero spread); "
+              "see the per-seed device-bootstrap intervals above")
+    else:
+        half = float(student_t.ppf(0.975, len(eers) - 1)) * s / np.sqrt(len(eers))
+        print(f"across {len(eers)} seeds: EER ({what}) = {m:.4f} [{max(0.0, m - half):.4f}, {m + half:.4f}] "
+              "(t-interval)")
 
 
 def run(args: argparse.Namespace) -> int:

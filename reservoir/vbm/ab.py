@@ -1,4 +1,4 @@
-"""`asicrc vbm-ab`: A/B test of the virtual block manager on simulated miners, with a verdict and its CI.
+"""The virtual block manager A/B experiment (`asicrc vbm-ab`) on simulated miners: a verdict and its CI.
 
 Design: one Stratum server on 127.0.0.1 with a `VirtualBlockManager` attached, simulated miners (the real
 simulator: real sha256d shares at the modeled hashrate / hash_scale) and alternating blocks OFF, ON, OFF, ON...
@@ -14,10 +14,8 @@ exact interval for the rate ratio r_on / r_off. "Outside noise" means that inter
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -25,14 +23,16 @@ from typing import Any
 from scipy.stats import beta
 
 from asicrc.drivers.clock import Clock
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.registry import simulated_models
+from asicrc.drivers.stratum.hashrate import hashrate_from_difficulty_sum
+from asicrc.drivers.stratum.proxy import UpstreamProxy
+from asicrc.drivers.stratum.server import ServerConfig
+from asicrc.drivers.stratum.session import Connection, ShareRecord
+from asicrc.drivers.stratum.validate import Verdict
+from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 
-from .hashrate import hashrate_from_difficulty_sum
-from .proxy import UpstreamProxy
-from .server import ServerConfig, StratumServer
-from .session import Connection, ShareRecord
-from .validate import Verdict
-from .vbm import VbmConfig, VirtualBlockManager
-
+AB_MODELS = simulated_models(pool="bitcoin")  # simulated miners on a Bitcoin pool (the LB-Box mines LBRY)
 PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
 SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
 
@@ -54,8 +54,8 @@ class AbConfig:
     seed: int = 1
 
     def validate(self) -> None:
-        if self.model not in ("lv06", "s9"):
-            raise ValueError(f"vbm-ab runs on simulated lv06 or s9 miners, got {self.model!r}")
+        if self.model not in AB_MODELS:
+            raise ValueError(f"vbm-ab runs on simulated {' or '.join(AB_MODELS)} miners, got {self.model!r}")
         if not 1 <= self.devices <= 8:
             raise ValueError(f"devices must be in 1..8, got {self.devices}")
         if self.blocks < 2 or self.blocks % 2:
@@ -99,7 +99,9 @@ def rate_ratio_interval(n_on: int, t_on: float, n_off: int, t_off: float,
 
 
 async def run_ab(cfg: AbConfig) -> dict[str, Any]:
-    from asicrc.drivers.sim import model_class  # the simulator is only needed when an experiment runs
+    # the rig assembler imports the simulator, which is only needed when an experiment runs
+    from asicrc.drivers.rig import start_pool, start_simulator
+    from asicrc.drivers.sim import SimMiner
 
     cfg.validate()
     clock = Clock(cfg.speed)
@@ -107,17 +109,14 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
                                job_interval_s=cfg.job_interval_s)
     # with upstream pools the miners' pool is a proxy; the pools judge at the same difficulty, so every share
     # the proxy accepts is also submitted to (and judged by) the pool whose session issued its job
-    pools = [StratumServer(dataclasses.replace(pool_config, extranonce2_size=8), clock=clock)
+    pools = [await start_pool(dataclasses.replace(pool_config, extranonce2_size=8), fanout=FanOut(), clock=clock)
              for _ in range(cfg.upstream_pools)]
-    for pool in pools:
-        await pool.start()
     proxy: UpstreamProxy | None = None
     if pools:
         proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "vbm-ab", config=pool_config, clock=clock)
         server = await proxy.start()
     else:
-        server = StratumServer(pool_config, clock=clock)
-        await server.start()
+        server = await start_pool(pool_config, fanout=FanOut(), clock=clock)
     vbm = VirtualBlockManager(server, VbmConfig(enabled=False, prefetch=cfg.prefetch, clean_jobs=cfg.clean_jobs,
                                                 upstream_sessions=cfg.upstream_pools or cfg.upstream_sessions))
     await vbm.start()
@@ -138,12 +137,12 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
             arm.rejected[str(rec.verdict)] = arm.rejected.get(str(rec.verdict), 0) + 1
 
     server.add_share_listener(on_share)
-    cls = model_class(cfg.model)
-    devices = [cls(serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i, clock=clock,
-                   stratum=("127.0.0.1", server.port), search_rate_hs=SEARCH_RATE_HS) for i in range(cfg.devices)]
+    devices: list[SimMiner] = []
     try:
-        for dev in devices:
-            await dev.start()
+        for i in range(cfg.devices):
+            devices.append(await start_simulator(cfg.model, serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i,
+                                                 clock=clock, pool=("127.0.0.1", server.port),
+                                                 search_rate_hs=SEARCH_RATE_HS))
         deadline = asyncio.get_running_loop().time() + 20.0
         while len(server.active_connections()) < cfg.devices:
             if asyncio.get_running_loop().time() > deadline:
@@ -245,36 +244,3 @@ def summarize(report: dict[str, Any]) -> str:
                      f"accepted, {st.get('upstream_rejected', 0)} rejected by the pools")
     lines.append("verdict: " + report["verdict"])
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    d = AbConfig()
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter  # every option's help shows its default
-    parser.add_argument("--model", choices=("lv06", "s9"), default=d.model, help="simulated miner model")
-    parser.add_argument("--devices", type=int, default=d.devices, help="simulated miners (1..8)")
-    parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
-    parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")
-    parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second")
-    parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
-    parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
-    parser.add_argument("--prefetch", type=int, default=d.prefetch, help="pre-generated jobs the VBM keeps ready per job source")
-    parser.add_argument("--upstream-sessions", type=int, default=d.upstream_sessions,
-                        help="local job sessions the VBM rotates (without --upstream-pools)")
-    parser.add_argument("--upstream-pools", type=int, default=d.upstream_pools,
-                        help="run N pools on 127.0.0.1 behind the upstream proxy; the VBM rotates those real "
-                             "upstream sessions")
-    parser.add_argument("--seed", type=int, default=d.seed, help="simulator seed (device serials and variation)")
-    parser.add_argument("--json", action="store_true", help="print the full report as JSON")
-
-
-def run(args: argparse.Namespace) -> int:
-    for flag, value in (("--block-s", args.block_s), ("--speed", args.speed), ("--shares-per-s", args.shares_per_s)):
-        if not 0 < value < float("inf"):
-            raise ValueError(f"{flag} must be a number > 0, got {value}")
-    cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
-                   speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
-                   prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,
-                   upstream_pools=args.upstream_pools, seed=args.seed)
-    report = asyncio.run(run_ab(cfg))
-    print(json.dumps(report, indent=1) if args.json else summarize(report))
-    return 0

@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from . import codecs, registers
-from .codecs import FrameError
+from asicrc.native import codecs, registers
+from asicrc.native.codecs import FrameError
 
 KIND_NAMES = {int(k): k.name.lower() for k in codecs.Kind}
 REPLY_FIELDS = {
