@@ -120,7 +120,7 @@ async def broker_round_trip(port: int, n: int = 500) -> list[float]:
 async def probe_miner(pool_port: int, delay_s: float) -> None:
     """A small real CPU miner on the fleet's built-in pool, so share events flow at a known pace whatever the
     simulated devices do: a few low-difficulty shares per job (a new job every 30 s)."""
-    from asicrc.drivers.sim.cpuminer import CpuMiner
+    from asicrc.drivers.sim import CpuMiner
     from asicrc.drivers.stratum.client import StratumClient
 
     await asyncio.sleep(max(0.0, delay_s - 5.0))

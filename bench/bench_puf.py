@@ -26,7 +26,7 @@ from asicrc.drivers.sim import Physics, find_shares, sim_params
 from asicrc.drivers.stratum.client import StratumClient
 from asicrc.drivers.stratum.server import ServerConfig
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
-from asicrc.reservoir.puf.challenge import default_challenge
+from asicrc.reservoir.puf.challenge import PUF_MODELS, default_challenge
 from asicrc.reservoir.puf.evaluate import EvalConfig, simulate
 from asicrc.reservoir.puf.simsource import MEASURE_SUBSTEP_S, run_challenge
 
@@ -97,7 +97,7 @@ async def bench_vbm(shares: int) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--model", default="lv06", choices=("lv06", "s9", "lbbox"))
+    p.add_argument("--model", default="lv06", choices=PUF_MODELS)
     p.add_argument("--shares", type=int, default=30)
     a = p.parse_args()
     bench_puf(a.model)

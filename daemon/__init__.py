@@ -1,1 +1,1 @@
-"""asicrc.daemon."""
+"""asicrc.daemon: the long-running service (config, supervision, MQTT, Prometheus, systemd) and the `asicrc` CLI."""

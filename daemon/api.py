@@ -68,11 +68,12 @@ def _text(params: Mapping[str, Any], key: str) -> str:
 
 
 # command -> (envelope setting, parameter name, Device method name)
-ACTUATIONS: dict[str, tuple[str, str, str]] = {
-    "set_frequency": ("frequency_mhz", "mhz", "set_frequency"),
-    "set_voltage": ("core_voltage_mv", "mv", "set_core_voltage"),
-    "set_fan": ("fan_percent", "percent", "set_fan"),
-    "set_difficulty": ("difficulty", "difficulty", "set_difficulty"),
+# request -> (envelope setting, value parameter, how the device applies it: a call, so subclasses' overrides run)
+ACTUATIONS: dict[str, tuple[str, str, Callable[[Device, float], Awaitable[None]]]] = {
+    "set_frequency": ("frequency_mhz", "mhz", lambda device, mhz: device.set_frequency(mhz)),
+    "set_voltage": ("core_voltage_mv", "mv", lambda device, mv: device.set_core_voltage(mv)),
+    "set_fan": ("fan_percent", "percent", lambda device, percent: device.set_fan(percent)),
+    "set_difficulty": ("difficulty", "difficulty", lambda device, difficulty: device.set_difficulty(difficulty)),
 }
 
 
@@ -162,17 +163,15 @@ class Api:
         return {"device": device_id, "restarted": True, "deduplicated": True}
 
     async def _actuate(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        setting, pname, fn_name = ACTUATIONS[method]
+        setting, pname, apply = ACTUATIONS[method]
         device_id = _text(params, "device")
         value = _number(params, pname)
         device = self.ctl.get_device(device_id)
-        rng = device.envelope.range_for(setting) if hasattr(device.envelope, "range_for") else \
-            getattr(device.envelope, setting)
+        rng = device.envelope.range_for(setting)
         try:
             if not rng.low <= value <= rng.high:
                 raise EnvelopeViolation(device_id, setting, value, f"outside [{rng.low:g}, {rng.high:g}]")
-            fn: Callable[[float], Awaitable[None]] = getattr(device, fn_name)
-            await fn(value)
+            await apply(device, value)
         except EnvelopeViolation as exc:
             log.warning("refused %s: %s", method, exc)
             raise RequestError(f"refused by the safety envelope: {exc}") from None

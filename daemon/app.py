@@ -21,11 +21,13 @@ from typing import Any
 import aiomqtt
 
 from asicrc.drivers.clock import Clock
-from asicrc.drivers.device import Device
+from asicrc.drivers.device import Device, SafetyEnvelope
 from asicrc.drivers.events import FanOut, Kind
+from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.registry import MODELS
 from asicrc.drivers.sim import SimMiner
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
+from asicrc.reservoir.tpf.gate import TpfGate
 
 from . import config as config_mod
 from . import nodeid, wiring
@@ -35,7 +37,7 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
-from .metrics import VERSION, MetricsServer, make_registry
+from .metrics import VERSION, MetricsServer
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
 from .statefile import atomic_write_json, read_json, resolve_state_dir
@@ -56,6 +58,7 @@ class Daemon:
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
+        self.pacer = PollPacer(cfg.node.max_polls_in_flight)  # shared by every polled device (drivers/pacer.py)
         self.fleet = FleetState(self.node_id, now_ns=self.clock.now_ns, poll_interval_s=cfg.node.poll_interval_s)
         self.devices: dict[str, Device] = {}
         self.device_configs: dict[str, DeviceConfig] = {}
@@ -64,7 +67,7 @@ class Daemon:
         self.stratum: wiring.StratumHandle | None = None
         self.stratum_lbry: wiring.StratumHandle | None = None  # the LB-Box mines LBRY on its own pool
         self.reservoir: wiring.ReservoirHandle | None = None
-        self.tpf_gate: Any = None
+        self.tpf_gate: TpfGate | None = None
         self.bridge: MqttBridge | None = None
         self.metrics: MetricsServer | None = None
         self.api = Api(self, cfg.mqtt.allow_commands, rate_per_s=cfg.mqtt.command_rate_per_s)
@@ -99,7 +102,7 @@ class Daemon:
             except aiomqtt.MqttError as exc:
                 log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
-            self.metrics = MetricsServer(make_registry(self.fleet.snapshot), self.cfg.prometheus.host,
+            self.metrics = MetricsServer(self.fleet.snapshot, self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
             self.metrics.start()
         loop = asyncio.get_running_loop()
@@ -134,17 +137,12 @@ class Daemon:
             if any(MODELS[dc.model].pool == "lbry" and dc.enabled for dc in self.cfg.devices):
                 self.stratum_lbry = await self._start_pool(lbry=True)
         if self.cfg.tpf.enabled:
-            try:
-                self.tpf_gate = wiring.make_tpf_gate()
-            except wiring.PieceMissing as exc:
-                log.error("tpf: gate not available: %s", exc)
+            self.tpf_gate = wiring.make_tpf_gate()
         if self.cfg.reservoir.enabled:
-            try:
-                record_dir = self._recording_dir()
-                self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir)
-                self._sup.start("reservoir", self.reservoir.run)
-            except wiring.PieceMissing as exc:
-                log.warning("reservoir: no live feature stream (%s); NARMA runs are available via start_narma", exc)
+            record_dir = self._recording_dir()
+            self.reservoir = wiring.make_reservoir(self.cfg.reservoir, self.fanout, self.clock, record_dir,
+                                                   devices=self.device_configs.keys)
+            self._sup.start("reservoir", self.reservoir.run)
         for dc in self.cfg.devices:
             if dc.enabled:
                 self._start_device(dc)
@@ -164,8 +162,9 @@ class Daemon:
     async def _start_pool(self, lbry: bool) -> wiring.StratumHandle | None:
         kind = "LBRY pool" if lbry else "pool"
         try:
-            handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry)
-        except (wiring.PieceMissing, OSError, ValueError) as exc:
+            handle = await wiring.start_stratum(self.cfg.stratum, self.fanout, self.clock, lbry=lbry,
+                                                devices=[dc for dc in self.cfg.devices if dc.enabled])
+        except (OSError, ValueError) as exc:
             log.error("stratum: built-in %s not started: %s; simulated devices will not mine", kind, exc)
             return None
         host, port = handle.address
@@ -213,7 +212,7 @@ class Daemon:
                 sim = await wiring.start_sim(dc, self.clock, pool.address if pool else None)
                 st.hash_scale = float(sim.hash_scale)
             device = wiring.create_driver(dc, self.fanout, self.clock, self.cfg.node.poll_interval_s, sim,
-                                          self._pool_for(dc))
+                                          self._pool_for(dc), pacer=self.pacer)
             await device.start()
             raise_if_cancelled()
             self.devices[dc.id] = device
@@ -379,6 +378,9 @@ class Daemon:
                 log.info("reload: starting device %s (%s via %s)", dev_id, dc.model, dc.transport)
                 self._start_device(dc)
         self.cfg.devices = new.devices
+        for pool in (self.stratum, self.stratum_lbry):
+            if pool is not None:
+                await wiring.refresh_stratum_workers(pool, self.cfg.stratum, wanted.values())
         self.fleet.refresh()
         if self.bridge is not None:
             self.bridge.state_changed()
@@ -505,12 +507,11 @@ class Daemon:
             raise RequestError(str(exc)) from None
 
 
-def _envelope_dict(env: Any) -> dict[str, Any]:
+def _envelope_dict(env: SafetyEnvelope) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("frequency_mhz", "core_voltage_mv", "fan_percent"):
-        r = getattr(env, key, None)
-        if r is not None:
-            out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
-    out["thermal_throttle_c"] = getattr(env, "thermal_throttle_c", None)
-    out["thermal_stop_c"] = getattr(env, "thermal_stop_c", None)
+    for key, r in (("frequency_mhz", env.frequency_mhz), ("core_voltage_mv", env.core_voltage_mv),
+                   ("fan_percent", env.fan_percent)):
+        out[key] = {"low": r.low, "high": r.high, "max_step": r.max_step, "settle_s": r.settle_s}
+    out["thermal_throttle_c"] = env.thermal_throttle_c
+    out["thermal_stop_c"] = env.thermal_stop_c
     return out

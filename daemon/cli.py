@@ -8,27 +8,104 @@ their command runs, so `asicrc frames` does not pay for MQTT or scikit-learn imp
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Protocol
 
-# name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("asicrc.daemon.cli_run", "run the daemon (embedded simulated fleet when no config is given)"),
-    "status": ("asicrc.daemon.cli_status", "ask a running daemon (over MQTT) for its status"),
-    "query": ("asicrc.daemon.cli_query", "send a request to a running daemon over MQTT"),
-    "sim": ("asicrc.drivers.sim.cli_sim", "run simulated S9/LV06/LB-Box devices"),
-    "frames": ("asicrc.drivers.serial.cli_frames", "decode/encode BM1366/BM1387 serial frames"),
-    "stratum": ("asicrc.drivers.stratum.cli_stratum", "Stratum v1 tools: share check, standalone pool"),
-    "probe": ("asicrc.drivers.cli_probe", "identify the miner answering at HOST[:PORT]"),
-    "narma": ("asicrc.reservoir.cli_narma", "NARMA-10 reservoir benchmark with controls"),
-    "tpf": ("asicrc.reservoir.tpf.cli_tpf", "thermodynamic probability filter experiment"),
-    "puf": ("asicrc.reservoir.puf.cli_puf", "device fingerprint enrol/verify/evaluate"),
-    "vbm-ab": ("asicrc.reservoir.vbm.cli_vbm_ab", "A/B test of the virtual block manager option"),
+
+class CommandModule(Protocol):
+    """What the module of a subcommand provides."""
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None: ...
+
+    def run(self, args: argparse.Namespace) -> int: ...
+
+
+# One loader per command: a function-level import, so a command pays only for its own imports and the type
+# checker still sees every command module.
+def _run() -> CommandModule:
+    from . import cli_run
+
+    return cli_run
+
+
+def _status() -> CommandModule:
+    from . import cli_status
+
+    return cli_status
+
+
+def _query() -> CommandModule:
+    from . import cli_query
+
+    return cli_query
+
+
+def _sim() -> CommandModule:
+    from asicrc.drivers.sim import cli_sim
+
+    return cli_sim
+
+
+def _frames() -> CommandModule:
+    from asicrc.drivers.serial import cli_frames
+
+    return cli_frames
+
+
+def _stratum() -> CommandModule:
+    from asicrc.drivers.stratum import cli_stratum
+
+    return cli_stratum
+
+
+def _probe() -> CommandModule:
+    from asicrc.drivers import cli_probe
+
+    return cli_probe
+
+
+def _narma() -> CommandModule:
+    from asicrc.reservoir import cli_narma
+
+    return cli_narma
+
+
+def _tpf() -> CommandModule:
+    from asicrc.reservoir.tpf import cli_tpf
+
+    return cli_tpf
+
+
+def _puf() -> CommandModule:
+    from asicrc.reservoir.puf import cli_puf
+
+    return cli_puf
+
+
+def _vbm_ab() -> CommandModule:
+    from asicrc.reservoir.vbm import cli_vbm_ab
+
+    return cli_vbm_ab
+
+
+# name -> (loader of its module, one-line help)
+COMMANDS: dict[str, tuple[Callable[[], CommandModule], str]] = {
+    "run": (_run, "run the daemon (embedded simulated fleet when no config is given)"),
+    "status": (_status, "ask a running daemon (over MQTT) for its status"),
+    "query": (_query, "send a request to a running daemon over MQTT"),
+    "sim": (_sim, "run simulated S9/LV06/LB-Box devices"),
+    "frames": (_frames, "decode/encode BM1366/BM1387 serial frames"),
+    "stratum": (_stratum, "Stratum v1 tools: share check, standalone pool"),
+    "probe": (_probe, "identify the miner answering at HOST[:PORT]"),
+    "narma": (_narma, "NARMA-10 reservoir benchmark with controls"),
+    "tpf": (_tpf, "thermodynamic probability filter experiment"),
+    "puf": (_puf, "device fingerprint enrol/verify/evaluate"),
+    "vbm-ab": (_vbm_ab, "A/B test of the virtual block manager option"),
 }
 
 
@@ -73,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser, sub = build_parser()
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:  # a command is required: usage on stderr and a failing status, as argparse does for one missing
+        parser.print_help(sys.stderr)
+        print("asicrc: error: a COMMAND is required", file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
     if argv[0] == "--version":
@@ -86,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"asicrc: unknown command {name!r} (choose from {', '.join(COMMANDS)})", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
+    module = COMMANDS[name][0]()
     cmd_parser = argparse.ArgumentParser(prog=f"asicrc {name}", description=COMMANDS[name][1])
     module.add_arguments(cmd_parser)
     args = cmd_parser.parse_args(argv[1:])

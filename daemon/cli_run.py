@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import faulthandler
+import sys
 
 from . import config as config_mod
 from .logsetup import setup_logging
@@ -22,8 +23,12 @@ def run(args: argparse.Namespace) -> int:
     # Validate everything before anything starts: a bad config never yields a half-configured daemon.
     cfg = config_mod.load(args.config)
     if args.check:
+        enabled = sum(1 for d in cfg.devices if d.enabled)
         print(f"{args.config or '<embedded default config>'}: ok ({len(cfg.devices)} device(s), "
               f"node {cfg.node_id!r})")
+        if not enabled:
+            print(f"asicrc run: warning: {args.config or 'config'}: no enabled [[devices]]: the daemon would poll "
+                  "nothing (see docs/real-devices.md for device tables)", file=sys.stderr)
         return 0
     setup_logging(args.log_level or cfg.node.log_level)
     faulthandler.enable()  # a watchdog SIGABRT then leaves every thread's traceback in the journal

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import uuid
 from typing import Any
 
@@ -28,8 +29,9 @@ class NodeOffline(ClientError):
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", metavar="PATH", default=None,
-                        help="read broker, credentials, base topic and node id from this daemon config")
+    parser.add_argument("--config", "-c", metavar="PATH", default=os.environ.get("ASICRC_CONFIG") or None,
+                        help="read broker, credentials, base topic and node id from this daemon config "
+                             "(default: $ASICRC_CONFIG)")
     parser.add_argument("--host", default=None, help="broker host (default: config, else 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="broker port (default: config, else 1883)")
     parser.add_argument("--node", default=None, help="node id of the daemon (default: config, else this host)")
@@ -112,15 +114,24 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
 
 
 async def survey(mq: MqttConfig, wait_s: float, connect_s: float = 10.0) -> dict[str, dict[str, Any]]:
-    """Every node that left a retained status/info on the broker: {node: {"status": ..., "info": {...}}}."""
+    """Every node that left a retained status/info on the broker: {node: {"status": ..., "info": {...}}}.
+
+    The broker sends a subscription's retained messages before it acknowledges the next SUBSCRIBE, so once a
+    sentinel subscription is acknowledged every retained status/info is already queued: the survey reads those
+    and returns (20 daemons in well under a second), however busy the live topics are. `wait_s` caps it."""
     nodes: dict[str, dict[str, Any]] = {}
+    client_id = new_client_id("asicrc-cli")
     try:
-        async with build_client(mq, new_client_id("asicrc-cli"), None, timeout_s=connect_s) as client:
+        async with build_client(mq, client_id, None, timeout_s=connect_s) as client:
             await client.subscribe(f"{mq.base_topic}/+/status", qos=1)
             await client.subscribe(f"{mq.base_topic}/+/info", qos=1)
-            with contextlib.suppress(TimeoutError):
+            await client.subscribe(f"{mq.base_topic}/client/{client_id}/sentinel", qos=1)
+            messages = aiter(client.messages)
+            queued = len(client.messages)
+            with contextlib.suppress(TimeoutError, StopAsyncIteration):
                 async with asyncio.timeout(wait_s):
-                    async for msg in client.messages:
+                    for _ in range(queued):
+                        msg = await anext(messages)
                         parts = str(msg.topic).split("/")
                         if len(parts) != 3 or parts[1] == "client":
                             continue

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin, get_type_hints
 import msgspec
 
 from asicrc.drivers.registry import MODELS, ModelName
+from asicrc.drivers.stratum.auth import parse_peers
 
 from .envelopes import NoEnvelope, envelope_for
 
@@ -49,6 +50,8 @@ class NodeConfig(_Section):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     poll_interval_s: PositiveSeconds = 2.0
     clock_speed: Annotated[float, msgspec.Meta(gt=0, le=1000)] = 1.0
+    # polls (one connection each) running at once across the fleet; first polls are spread over the interval
+    max_polls_in_flight: Annotated[int, msgspec.Meta(ge=1, le=4096)] = 256
 
 
 class MqttConfig(_Section):
@@ -97,12 +100,46 @@ class PrometheusConfig(_Section):
     port: Port = 9808  # 0 = any free port (logged)
 
 
+WorkerName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,128}$")]
+Count = Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+
+
+class StratumWorkerConfig(_Section):
+    """[stratum.workers.<name>]: what a miner must present to authorize as <name> (or <name>.anything).
+    A configured device's id is such a name even without a table: then it must connect from the device's host."""
+
+    password: str = ""  # "" = not checked
+    password_file: str = ""  # read at start-up; keeps secrets out of the config file
+    peers: list[str] = msgspec.field(default_factory=list)  # addresses / CIDR networks; [] = any address
+
+    def __post_init__(self) -> None:  # msgspec reports a ValueError here with the key's path
+        if self.password and self.password_file:
+            raise ValueError("set either password or password_file, not both")
+        if self.password_file and not Path(self.password_file).is_file():
+            raise ValueError(f"password_file {self.password_file!r} does not exist")
+        parse_peers(self.peers)
+
+
 class StratumConfig(_Section):
     enabled: bool = True
     host: Annotated[str, msgspec.Meta(min_length=1)] = "127.0.0.1"
     port: Port = 0  # 0 = any free port; simulated devices are pointed at it
     lbry_port: Port = 0  # the LBRY variant (LB-Box); started only when an lbbox device is configured
     difficulty: Annotated[float, msgspec.Meta(gt=0)] = 64.0  # initial share difficulty of a connection
+    # what a miner's mining.suggest_difficulty may do (a control hook such as set_difficulty always wins):
+    # the research default "ignore" keeps the configured difficulty, the experiment's input, in force
+    suggest_difficulty: Literal["honour", "floor", "ignore"] = "ignore"
+    # who may authorize: configured device ids (from their host, or as [stratum.workers.<id>] says), the names
+    # in [stratum.workers], and, with allow_unknown_workers, any other name (never a configured one)
+    workers: dict[WorkerName, StratumWorkerConfig] = msgspec.field(default_factory=dict)
+    allow_unknown_workers: bool = False
+    max_connections: Count = 1024
+    max_connections_per_ip: Count = 64  # a proxy or NAT in front of many miners needs more
+    max_pending_per_ip: Count = 16  # not-yet-authorized connections of one address (beyond: its oldest closed)
+    max_workers_per_connection: Count = 32
+    handshake_timeout_s: PositiveSeconds = 30.0
+    idle_timeout_s: PositiveSeconds = 900.0  # an authorized connection silent this long is closed
+    evict_silent_after_s: PositiveSeconds = 60.0  # when full, a connection silent this long may give up its slot
 
 
 class ReservoirConfig(_Section):
@@ -131,7 +168,8 @@ class DeviceConfig(_Section):
     model: ModelName  # the drivers' model registry
     transport: Literal["sim", "http", "rpc", "serial"] = "sim"
     host: str = "127.0.0.1"
-    port: Port = 0  # 0 = the model's standard port
+    port: Port = 0  # 0 = the model's standard port (HTTP for lv06/lbbox, the 4028 API for s9)
+    rpc_port: Port = 0  # lbbox: its cgminer API port (0 = 4028), for a Goldshell behind NAT or a port forward
     serial_port: str = ""
     enabled: bool = True
     seed: int = 0  # simulated devices only

@@ -57,11 +57,13 @@ class DeviceState:
     # Hashes one unit of share difficulty stands for: 2^32 on Bitcoin pools, 2^32/256 on LBRY pools
     # (LBRY pools scale Stratum difficulty by 256, see asicrc.drivers.stratum.lbry).
     hashes_per_difficulty: float = TWO_32
+    version: int = 0  # bumped by every applied event
     # (t_s on the producer clock, assigned difficulty) of accepted shares inside the hashrate window
     _accepted: deque[tuple[float, float]] = field(default_factory=deque)
     _first_t_s: float | None = None
 
     def apply(self, ev: Event, wall_s: float) -> None:
+        self.version += 1  # FleetState.refresh rebuilds this device's snapshot entry only when this moved
         kind = str(ev.kind)
         t_s = ev.t_ns / 1e9
         if kind == Kind.TELEMETRY:
@@ -160,6 +162,9 @@ class FleetState:
         self.events_total: Counter[str] = Counter()
         self.extra: dict[str, Any] = {}  # loop lag, stratum, reservoir, tpf, mqtt: set by their owners
         self._snapshot: dict[str, Any] = {}
+        # device -> (what its entry was built from, the entry): a fleet of thousands rebuilds only the devices
+        # that changed since the last refresh; the others get a copy with their time-dependent fields updated
+        self._entries: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
 
     def add_device(self, device_id: str, model: str, transport: str) -> DeviceState:
         st = self.devices.get(device_id)
@@ -182,35 +187,25 @@ class FleetState:
         now_ns = self._now_ns()
         now_s = now_ns / 1e9
         devices = {}
+        entries: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
         for dev_id, st in self.devices.items():
             live = liveness(st, now_ns, self.stale_after_s)
-            devices[dev_id] = {
-                "device": dev_id,
-                "model": st.model,
-                "transport": st.transport,
-                "state": st.state,
-                "up": live.available,
-                "available": live.available,
-                "stale": not live.available and bool(st.telemetry),
-                "identity": dict(st.identity),
-                # a dead device's last values are not live: they leave `telemetry` and stay, marked, here
-                "telemetry": dict(st.telemetry) if live.available else {},
-                "last_good_telemetry": dict(st.telemetry),
-                "last_success_unix": live.last_success_unix,
-                "last_success_age_s": live.last_success_age_s,
-                "telemetry_age_s": (now_s - st.telemetry_t_ns / 1e9) if st.telemetry_t_ns else None,
-                "shares": dict(st.shares),
-                "nonces": st.nonces,
-                "faults": st.faults,
-                "last_fault": st.last_fault,
-                "restarts": st.restarts,
-                "last_change": st.last_change,
-                "stratum_connected": st.stratum_connected,
-                "last_poll_unix": st.last_poll_unix,
-                "poll_duration_s": st.poll_duration_s,
-                "poll_success": live.poll_success,
-                "hashrate_estimate": st.hashrate_estimate(now_s),
-            }
+            key = (id(st), st.version, st.model, st.transport, st.state, st.restarts, st.last_fault, st.stratum_connected,
+                   live.available, live.poll_success)
+            cached = self._entries.get(dev_id)
+            if cached is not None and cached[0] == key:
+                entry = {**cached[1]}
+            else:
+                entry = self._entry(dev_id, st, live)
+            entries[dev_id] = (key, entry)
+            # fields that move with time alone, refreshed on every snapshot
+            entry["last_success_age_s"] = live.last_success_age_s
+            entry["telemetry_age_s"] = (now_s - st.telemetry_t_ns / 1e9) if st.telemetry_t_ns else None
+            entry["last_poll_unix"] = st.last_poll_unix
+            entry["poll_duration_s"] = st.poll_duration_s
+            entry["hashrate_estimate"] = st.hashrate_estimate(now_s) if st._first_t_s is not None else None
+            devices[dev_id] = entry
+        self._entries = entries
         self._snapshot = {
             "node": self.node_id,
             "started_unix": self.started_unix,
@@ -220,6 +215,31 @@ class FleetState:
             **{k: v for k, v in self.extra.items()},
         }
         return self._snapshot
+
+    @staticmethod
+    def _entry(dev_id: str, st: DeviceState, live: Liveness) -> dict[str, Any]:
+        return {
+            "device": dev_id,
+            "model": st.model,
+            "transport": st.transport,
+            "state": st.state,
+            "up": live.available,
+            "available": live.available,
+            "stale": not live.available and bool(st.telemetry),
+            "identity": dict(st.identity),
+            # a dead device's last values are not live: they leave `telemetry` and stay, marked, here
+            "telemetry": dict(st.telemetry) if live.available else {},
+            "last_good_telemetry": dict(st.telemetry),
+            "last_success_unix": live.last_success_unix,
+            "shares": dict(st.shares),
+            "nonces": st.nonces,
+            "faults": st.faults,
+            "last_fault": st.last_fault,
+            "restarts": st.restarts,
+            "last_change": st.last_change,
+            "stratum_connected": st.stratum_connected,
+            "poll_success": live.poll_success,
+        }
 
     def snapshot(self) -> dict[str, Any]:
         """The last snapshot built by `refresh` (safe to read from any thread)."""

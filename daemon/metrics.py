@@ -12,10 +12,11 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -96,6 +97,7 @@ METRIC_NAMES = (
     "asicrc_last_poll_timestamp_seconds",
     "asicrc_device_last_success_timestamp",
     "asicrc_stratum_connections",
+    "asicrc_stratum_defences_total",
     "asicrc_reservoir_nrmse",
     "asicrc_reservoir_windows_total",
     "asicrc_tpf_gate_enabled",
@@ -106,6 +108,11 @@ METRIC_NAMES = (
     "asicrc_mqtt_connected",
     "asicrc_uptime_seconds",
 )
+
+# the pool's defence counters (drivers/stratum server.stats keys): a fixed set, so the label stays bounded
+STRATUM_DEFENCES = ("refused", "refused_per_ip", "evicted_pending", "evicted_pending_per_ip", "evicted_silent",
+                    "handshake_timeouts", "idle_timeouts", "auth_failures", "worker_cap_refusals",
+                    "accept_resource_errors")
 
 
 class SnapshotCollector(Collector):
@@ -148,6 +155,13 @@ class SnapshotCollector(Collector):
                               labels=["node"])
         g.add_metric([node], float(snap.get("stratum", {}).get("connections", 0) or 0))
         yield g
+        c = CounterMetricFamily("asicrc_stratum_defences",
+                                "Connections the built-in pools refused, evicted or timed out, refused authorizations "
+                                "and accept() resource failures, by reason (docs/stratum.md, Limits)",
+                                labels=["node", "reason"])
+        for reason in STRATUM_DEFENCES:
+            c.add_metric([node, reason], float(snap.get("stratum", {}).get(reason, 0) or 0))
+        yield c
         res = snap.get("reservoir", {}) or {}
         g = GaugeMetricFamily("asicrc_reservoir_nrmse",
                               "NRMSE of the last reservoir run on its held-out test split (NaN before the first run)",
@@ -232,6 +246,145 @@ class SnapshotCollector(Collector):
                     poll_ok, poll_dur, poll_ts, last_ok, *tele.values())
 
 
+# ---- fast exposition --------------------------------------------------------------------------------------------
+# A fleet of 10 000 devices is ~300 000 samples. prometheus-client builds a Sample tuple and a label dict per
+# sample and formats each one generically (over 1 s of CPU, holding the GIL the event loop needs); the device
+# families are therefore written here directly as text. SnapshotCollector above stays the reference: a test
+# checks that both expose the same families, labels and values (tests/daemon/test_daemon_metrics.py).
+
+def _esc(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _fmt(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value))
+
+
+def _header(out: list[str], name: str, help_: str, kind: str) -> None:
+    doc = help_.replace("\\", "\\\\").replace("\n", "\\n")
+    out.append(f"# HELP {name} {doc}\n# TYPE {name} {kind}\n")
+
+
+def _estimate_field(key: str) -> Callable[[dict[str, Any]], float]:
+    return lambda d: _or_nan((d.get("hashrate_estimate") or {}).get(key))
+
+
+def _label_pieces(extra: str, device: str, node: str) -> tuple[str, str]:
+    """The label text around one extra label's value, names sorted as prometheus-client writes them:
+    (before, after) such that before + value + after is e.g. `{chain="0",device="d",node="n"}`."""
+    values = {"device": device, "node": node, extra: "\x00"}
+    text = "{" + ",".join(f'{k}="{values[k]}"' for k in sorted(values)) + "}"
+    before, after = text.split("\x00")
+    return before, after
+
+
+def _numbers(value: Any) -> list[tuple[int, float]]:
+    """(index, number) for each finite number in a per-sensor list (or a scalar as index 0)."""
+    if not isinstance(value, (list, tuple)):
+        value = (value,)
+    return [(i, float(v)) for i, v in enumerate(value)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def _device_text(node: str, devices: dict[str, dict[str, Any]]) -> str:
+    """The device families of SnapshotCollector._device_metrics, in the same order, as exposition text.
+    Values are written with repr(): Prometheus parsers (Go's ParseFloat, prometheus-client) read nan/inf."""
+    items = sorted(devices.items())
+    n = _esc(node)
+    esc = {dev_id: _esc(dev_id) for dev_id, _ in items}
+    keys = {dev_id: f'{{device="{e}",node="{n}"}}' for dev_id, e in esc.items()}
+    out: list[str] = []
+    add = out.append
+
+    def family(name: str, help_: str, kind: str, value: Callable[[dict[str, Any]], float]) -> None:
+        _header(out, name, help_, kind)
+        out.extend(f"{name}{keys[dev_id]} {float(value(d))!r}\n" for dev_id, d in items)
+
+    _header(out, "asicrc_device_info", "Static facts about a device", "gauge")
+    for dev_id, d in items:
+        ident = d.get("identity", {})
+        add(f'asicrc_device_info{{device="{esc[dev_id]}",firmware="{_esc(str(ident.get("firmware", "")))}",'
+            f'model="{_esc(str(d.get("model", "")))}",node="{n}",serial="{_esc(str(ident.get("serial", "")))}",'
+            f'transport="{_esc(str(d.get("transport", "")))}"}} 1.0\n')
+    family("asicrc_device_up", "1 if the device is online and its last poll succeeded recently", "gauge",
+           lambda d: 1.0 if d.get("up") else 0.0)
+    for suffix, key, help_ in (
+            ("", "value", "Hashrate estimated from accepted shares over the last 5 minutes"),
+            ("_lower", "low", "Lower bound of the 95% Poisson interval of the share hashrate"),
+            ("_upper", "high", "Upper bound of the 95% Poisson interval of the share hashrate")):
+        family(f"asicrc_share_hashrate{suffix}_hashes_per_second", help_, "gauge", _estimate_field(key))
+    _header(out, "asicrc_shares_total", "Shares submitted, by verdict", "counter")
+    for dev_id, d in items:
+        counts = d.get("shares", {})
+        before, after = _label_pieces("verdict", esc[dev_id], n)
+        out.extend(f"asicrc_shares_total{before}{_esc(v)}{after} {float(counts.get(v, 0))!r}\n"
+                   for v in sorted({"accepted", *counts}))
+    family("asicrc_nonces_total", "Nonce frames received from serial chains", "counter",
+           lambda d: float(d.get("nonces", 0)))
+    family("asicrc_hardware_errors_total", "Hardware errors the device reports", "counter",
+           lambda d: _total(d.get("telemetry", {}).get("hw_errors")) or 0.0)
+    family("asicrc_device_faults_total", "Faults (disconnects, refusals, errors)", "counter",
+           lambda d: float(d.get("faults", 0)))
+    family("asicrc_device_restarts_total", "Times the supervisor restarted the device task", "counter",
+           lambda d: float(d.get("restarts", 0)))
+    family("asicrc_poll_success", "1 if the last telemetry poll succeeded", "gauge",
+           lambda d: 1.0 if d.get("poll_success") else 0.0)
+    family("asicrc_poll_duration_seconds", "Duration of the last telemetry poll", "gauge",
+           lambda d: float(d.get("poll_duration_s", 0.0)))
+    family("asicrc_last_poll_timestamp_seconds",
+           "Unix time of the last telemetry poll (the daemon polls on its own timer)", "gauge",
+           lambda d: float(d.get("last_poll_unix", 0.0)))
+    family("asicrc_device_last_success_timestamp",
+           "Unix time in seconds of the device's last successful poll (0 = never); telemetry gauges are left out "
+           "while the device is down", "gauge", lambda d: float(d.get("last_success_unix") or 0.0))
+    pieces: dict[str, tuple[str, str]] = {}
+    for name, help_, tkey, sub, scale in TELEMETRY_GAUGES:
+        _header(out, name, help_, "gauge")
+        for dev_id, d in items:
+            value = d.get("telemetry", {}).get(tkey)
+            if value is None:
+                continue
+            if sub is None:
+                total = _total(value)
+                if total is not None:
+                    add(f"{name}{keys[dev_id]} {total * scale!r}\n")
+                continue
+            nums = _numbers(value)
+            if not nums:
+                continue
+            piece = pieces.get(f"{sub}/{dev_id}")
+            if piece is None:
+                piece = pieces[f"{sub}/{dev_id}"] = _label_pieces(sub, esc[dev_id], n)
+            before, after = piece
+            out.extend(f"{name}{before}{i}{after} {v * scale!r}\n" for i, v in nums)
+    return "".join(out)
+
+
+class _NodeCollector(SnapshotCollector):
+    def collect(self) -> Iterator[Metric]:
+        snap = self._get() or {}
+        yield from self._node_metrics(str(snap.get("node", "")), snap)
+
+
+def exposition(get_snapshot: Callable[[], Snapshot]) -> Callable[[], bytes]:
+    """A function returning the whole /metrics text for the current snapshot: node metrics and process metrics
+    through prometheus-client (a few dozen samples), device families through the fast writer."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_NodeCollector(get_snapshot))
+    ProcessCollector(namespace="", registry=registry)
+
+    def render() -> bytes:
+        snap = get_snapshot() or {}  # one snapshot for both parts (the loop may replace it meanwhile)
+        head = generate_latest(registry)
+        return head + _device_text(str(snap.get("node", "")), snap.get("devices", {})).encode()
+
+    return render
+
+
 def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(SnapshotCollector(get_snapshot))
@@ -239,23 +392,45 @@ def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     return registry
 
 
-class MetricsServer:
-    """`/metrics` over HTTP on a daemon thread (prometheus-client's WSGI server)."""
+class _Handler(BaseHTTPRequestHandler):
+    render: Callable[[], bytes]
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
-        self.registry = registry
+    def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] not in ("/", "/metrics"):
+            self.send_error(404, "only /metrics is served here")
+            return
+        body = type(self).render()
+        self.send_response(200)
+        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # one line per scrape is noise in the journal
+
+
+class MetricsServer:
+    """`/metrics` over HTTP on a daemon thread; the body comes from `exposition` (fast device families)."""
+
+    def __init__(self, get_snapshot: Callable[[], Snapshot], host: str, port: int) -> None:
+        self.render = exposition(get_snapshot)
         self.host = host
         self.requested_port = port
         self.port = 0
-        self._server: Any = None
+        self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:
+        handler = type("MetricsHandler", (_Handler,), {"render": staticmethod(self.render)})
         try:
-            server, thread = start_http_server(self.requested_port, addr=self.host, registry=self.registry)
+            server = ThreadingHTTPServer((self.host, self.requested_port), handler)
         except OSError as exc:
             raise bind_error(exc, self.host, self.requested_port, "prometheus") from None
-        self._server, self._thread = server, thread
+        server.daemon_threads = True
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="prometheus", daemon=True)
+        self._thread.start()
         self.port = int(server.server_address[1])
         log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)
         return self.port

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import re
@@ -27,6 +26,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from asicrc.drivers import strictjson
 from asicrc.drivers.backoff import Backoff
 from asicrc.drivers.events import Event, FanOut, Kind
 
@@ -41,27 +41,9 @@ from .topics import Topics
 log = logging.getLogger("asicrc.mqtt")
 
 
-def _json_default(o: Any) -> Any:
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    if isinstance(o, (set, frozenset, tuple)):
-        return list(o)
-    return str(o)
-
-
-def _clean(o: Any) -> Any:
-    """JSON has no NaN/inf: map them to null so every consumer can parse the payload."""
-    if isinstance(o, float):
-        return o if math.isfinite(o) else None
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    return o
-
-
 def dumps(obj: Any) -> bytes:
-    return json.dumps(_clean(obj), default=_json_default, separators=(",", ":")).encode()
+    """A payload in strict JSON (no NaN/inf: null), compact."""
+    return strictjson.dumps(obj, separators=(",", ":")).encode()
 
 
 def _peak(value: Any) -> Any:
@@ -109,6 +91,14 @@ def device_state_payload(dev: dict[str, Any]) -> dict[str, Any]:
         "last_good_telemetry": dev.get("last_good_telemetry", {}) if not dev.get("available") else None,
         "t_unix": time.time(),
     }
+
+
+def _state_mark(dev: dict[str, Any]) -> tuple[Any, ...]:
+    """What a device's published state depends on, apart from the clock: equal marks, equal payloads."""
+    est = dev.get("hashrate_estimate") or {}
+    return (dev.get("last_success_unix"), dev.get("state"), dev.get("available"), dev.get("stale"),
+            tuple(sorted(dev.get("shares", {}).items())), dev.get("faults"), dev.get("last_fault"),
+            est.get("value"), est.get("low"), est.get("high"), dev.get("model"))
 
 
 def event_payload(ev: Event) -> dict[str, Any]:
@@ -185,6 +175,7 @@ class MqttBridge:
         self._events = fanout.subscribe(maxsize=5000, kinds={Kind.SHARE, Kind.FAULT, Kind.STATE, Kind.NONCE})
         self._stop = asyncio.Event()
         self._announced: dict[str, frozenset[str]] = {}  # device -> sensor keys in its HA discovery config
+        self._published: dict[str, tuple[Any, ...]] = {}  # device -> _state_mark of its last published state
         self._client: aiomqtt.Client | None = None
         self._wake_state = asyncio.Event()
         self._logged_unreachable = False
@@ -273,6 +264,7 @@ class MqttBridge:
             # per-entity configs retained by earlier asicrc versions: cleared as they arrive (see _messages)
             await client.subscribe(f"{self.cfg.discovery_prefix}/sensor/+/+/config", qos=1)
         self._announced.clear()
+        self._published.clear()
         await self._publish_states(client)
 
     # ---- publishing ------------------------------------------------------------------------------------
@@ -283,6 +275,12 @@ class MqttBridge:
         for gone in sorted(set(self._announced) - set(devices)):
             await self._retract(client, gone)
         for dev_id, dev in devices.items():
+            # an unchanged device is not published again (its retained state stands): a fleet of thousands polled
+            # every 10 s would otherwise cost thousands of publishes per telemetry interval for nothing new
+            mark = _state_mark(dev)
+            if self._published.get(dev_id) == mark and dev_id in self._announced:
+                continue
+            self._published[dev_id] = mark
             state = device_state_payload(dev)
             keys = reported_keys(state) | self._announced.get(dev_id, frozenset())
             if self.cfg.discovery and keys != self._announced.get(dev_id):
@@ -300,6 +298,7 @@ class MqttBridge:
             for topic, payload in removal_messages(self.cfg.discovery_prefix, self.topics, device_id):
                 await client.publish(topic, payload, qos=1, retain=True)
         self._announced.pop(device_id, None)
+        self._published.pop(device_id, None)
 
     async def _state_loop(self, client: aiomqtt.Client) -> None:
         while True:
@@ -367,6 +366,7 @@ class MqttBridge:
             if self.cfg.discovery and topic == f"{self.cfg.discovery_prefix}/status":
                 if msg.payload == b"online":  # Home Assistant restarted: announce again
                     self._announced.clear()
+                    self._published.clear()
                     self.state_changed()
                 continue
             if self.cfg.discovery and msg.payload and self._is_legacy_config(topic):

@@ -1,14 +1,15 @@
-"""Seams to the pieces other areas own: Stratum server, simulator, device drivers, reservoir stream, TPF gate.
+"""The daemon's joints: the built-in pools, simulated devices and their drivers, the reservoir stream, the TPF gate.
 
-The daemon wires these and holds no protocol or numeric logic of its own. Each seam imports its piece lazily;
-a piece that is missing or fails to start degrades the daemon with one clear log line instead of a crash.
+The daemon holds no protocol or numeric logic of its own: every piece is another area's, imported by name and type
+(the rig parts come from asicrc.drivers.rig, the one rig assembler). A piece that fails to start (a busy port, an
+unwritable recording directory) raises OSError/ValueError, which the daemon turns into one clear log line and a
+degraded service instead of a crash.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 from asicrc.drivers import rig
@@ -16,79 +17,51 @@ from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.models import DeviceSpec, create_device
+from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.sim import SimMiner
+from asicrc.drivers.stratum.server import StratumServer
+from asicrc.reservoir.stream import FeatureStream
+from asicrc.reservoir.tpf.gate import TpfGate
 
+from . import poolsettings
 from .config import DeviceConfig, ReservoirConfig, StratumConfig
 
 log = logging.getLogger("asicrc.wiring")
 
 
-class PieceMissing(RuntimeError):
-    """A piece owned by another area is not available in this installation."""
-
-
-def _import(module: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise PieceMissing(f"{what} not available ({module}: {exc})") from None
-
-
-def _kwargs_for(fn: Any, candidates: dict[str, Any]) -> dict[str, Any]:
-    """The subset of `candidates` that `fn` accepts (pieces evolve; pass what they take)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return candidates
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return candidates
-    return {k: v for k, v in candidates.items() if k in params}
-
-
-async def _maybe_await(x: Any) -> Any:
-    return await x if inspect.isawaitable(x) else x
-
-
 # ---- Stratum server ----------------------------------------------------------------------------------------
 class StratumHandle:
-    def __init__(self, server: Any) -> None:
+    """A built-in pool as the daemon sees it: where it listens and its counters."""
+
+    def __init__(self, server: StratumServer) -> None:
         self.server = server
 
     @property
     def address(self) -> tuple[str, int]:
-        for attr in ("address", "addr"):
-            val = getattr(self.server, attr, None)
-            if isinstance(val, tuple) and len(val) >= 2:
-                return str(val[0]), int(val[1])
-        return str(getattr(self.server, "host", "127.0.0.1")), int(self.server.port)
+        return self.server.config.host, int(self.server.port)
 
-    def stats(self) -> dict[str, Any]:
-        attr = getattr(self.server, "stats", None)
-        data = attr() if callable(attr) else attr
-        out = {k: v for k, v in data.items() if isinstance(v, (int, float))} if isinstance(data, dict) else {}
-        conns = getattr(self.server, "connections", None)
+    def stats(self) -> dict[str, float]:
+        out: dict[str, float] = {k: v for k, v in self.server.stats.items() if isinstance(v, (int, float))}
         out["connections_total"] = out.pop("connections", 0)
-        out["connections"] = len(conns) if isinstance(conns, (dict, list, set)) else int(conns or 0)
+        out["connections"] = len(self.server.connections)
         return out
 
     async def stop(self) -> None:
-        await _maybe_await(self.server.stop())
+        await self.server.stop()
 
 
-async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False) -> StratumHandle:
-    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`."""
-    mod = _import("asicrc.drivers.stratum.server", "built-in Stratum server")
-    cls = getattr(mod, "StratumServer", None)
-    conf_cls = getattr(mod, "ServerConfig", None)
-    if cls is None or conf_cls is None:
-        raise PieceMissing("built-in Stratum server not available (asicrc.drivers.stratum.server lacks "
-                           "StratumServer/ServerConfig)")
-    port = cfg.lbry_port if lbry else cfg.port
-    conf = conf_cls(**_kwargs_for(conf_cls, {"host": cfg.host, "port": port, "difficulty": cfg.difficulty,
-                                             "lbry": lbry}))
-    server = cls(conf, **_kwargs_for(cls, {"fanout": fanout, "clock": clock}))
-    await _maybe_await(server.start())
-    return StratumHandle(server)
+async def start_stratum(cfg: StratumConfig, fanout: FanOut, clock: Clock, lbry: bool = False,
+                        devices: Iterable[DeviceConfig] = ()) -> StratumHandle:
+    """The built-in pool (Bitcoin, or the LBRY variant the LB-Box speaks) publishing shares on `fanout`; only
+    the configured `devices` (from their own address) and [stratum.workers] may authorize (poolsettings)."""
+    workers = await poolsettings.pool_workers(cfg, devices)
+    config = poolsettings.server_config(cfg, workers, lbry=lbry)
+    return StratumHandle(await rig.start_pool(config, fanout=fanout, clock=clock))
+
+
+async def refresh_stratum_workers(handle: StratumHandle, cfg: StratumConfig, devices: Iterable[DeviceConfig]) -> None:
+    """After a reload: who may authorize follows the new device list (live connections keep their workers)."""
+    handle.server.set_workers(await poolsettings.pool_workers(cfg, devices), cfg.allow_unknown_workers)
 
 
 # ---- simulator and device drivers (assembled by asicrc.drivers.rig, as in every other rig) -----------------
@@ -99,7 +72,8 @@ async def start_sim(dc: DeviceConfig, clock: Clock, stratum: tuple[str, int] | N
 
 
 def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_s: float,
-                  sim: SimMiner | None = None, stratum: StratumHandle | None = None) -> Device:
+                  sim: SimMiner | None = None, stratum: StratumHandle | None = None,
+                  pacer: PollPacer | None = None) -> Device:
     """A drivers/models Device for `dc`; for a simulated device, pointed at the sim's loopback ports."""
     where = f"devices[{dc.id}]"
     if sim is not None:
@@ -109,46 +83,38 @@ def create_driver(dc: DeviceConfig, fanout: FanOut, clock: Clock, poll_interval_
                                "worker": dc.id, "host": dc.host}
         if dc.port:
             raw["port"] = dc.port
+        if dc.rpc_port:
+            raw["rpc_port"] = dc.rpc_port
         if dc.serial_port:
             raw["serial_port"] = dc.serial_port
         spec = DeviceSpec.from_mapping(raw, where=where)
-    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None)
+    return create_device(spec, fanout=fanout, clock=clock, stratum_server=stratum.server if stratum else None,
+                         pacer=pacer)
 
 
 # ---- reservoir feature stream and TPF gate ------------------------------------------------------------------
 class ReservoirHandle:
-    """The live reservoir feature stream, if reservoir/ provides one."""
+    """The live reservoir feature stream."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: FeatureStream) -> None:
         self.stream = stream
 
     def report(self) -> dict[str, Any]:
-        for name in ("report", "state", "stats"):
-            fn = getattr(self.stream, name, None)
-            if callable(fn):
-                data = fn()
-                return dict(data) if isinstance(data, dict) else {"value": data}
-        return {}
+        return dict(self.stream.report())
 
     async def run(self) -> None:
-        await _maybe_await(self.stream.run())
+        await self.stream.run()
 
     async def stop(self) -> None:
-        fn = getattr(self.stream, "stop", None)
-        if callable(fn):
-            await _maybe_await(fn())
+        await self.stream.stop()
 
 
-def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None) -> ReservoirHandle:
-    mod = _import("asicrc.reservoir.stream", "reservoir feature stream")
-    cls = getattr(mod, "FeatureStream", None)
-    if cls is None:
-        raise PieceMissing("reservoir feature stream not available (no FeatureStream in asicrc.reservoir.stream)")
-    stream = cls(**_kwargs_for(cls, {"fanout": fanout, "clock": clock, "window_s": cfg.window_s,
-                                     "record_dir": record_dir}))
-    return ReservoirHandle(stream)
+def make_reservoir(cfg: ReservoirConfig, fanout: FanOut, clock: Clock, record_dir: str | None,
+                   devices: Callable[[], Collection[str]] | None = None) -> ReservoirHandle:
+    """The live feature stream; `devices` (the configured ids, asked every window) bounds what it tracks."""
+    return ReservoirHandle(FeatureStream(fanout=fanout, clock=clock, window_s=cfg.window_s, record_dir=record_dir,
+                                         devices=devices))
 
 
-def make_tpf_gate() -> Any:
-    mod = _import("asicrc.reservoir.tpf", "TPF gate")
-    return mod.TpfGate()
+def make_tpf_gate() -> TpfGate:
+    return TpfGate()

@@ -11,6 +11,7 @@ from .backends import BACKENDS, BackendOptions, make_backend
 from .encoding import ENCODINGS, MODES, EncoderConfig
 from .esn import EsnConfig
 from .experiment import MIN_AFTER_WASHOUT, replay, run_experiment
+from .outdir import default_out_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -18,7 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=1000, help="NARMA steps per run (default 1000)")
     parser.add_argument("--seeds", type=int, default=5, help="number of seeds (default 5; >= 5 for a verdict)")
     parser.add_argument("--seed-base", type=int, default=0, help="first seed (seeds are base..base+K-1)")
-    parser.add_argument("--out", type=Path, help="new output directory (recording + report.json + PNGs); required unless --replay")
+    parser.add_argument("--out", type=Path, help="new output directory (recording + report.json + PNGs); default "
+                                                 "runs/narma-<UTC time> (with --replay: the replayed directory)")
     parser.add_argument("--replay", type=Path, metavar="DIR", help="re-analyse a recording directory offline")
     parser.add_argument("--mode", choices=[m for m in MODES if m != "constant"], default="monologue",
                         help="drive mode (the constant control always runs as well)")
@@ -47,8 +49,6 @@ def min_steps(washout: int) -> int:
 
 def usage_problem(args: argparse.Namespace) -> str | None:
     """The first usage error of a recording run (checked before any backend starts), or None."""
-    if args.out is None:
-        return "--out DIR is required (unless --replay DIR is given)"
     if args.seeds < 1 or args.steps < 1:
         return "--seeds and --steps must be >= 1"
     if args.washout < 0:
@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"asicrc narma: error: {problem}", file=sys.stderr)
         return 2
+    if args.out is None:
+        args.out = default_out_dir("narma")
     encoder = EncoderConfig(encoding=args.encoding, mode=args.mode, d_base=args.d_base,
                             virtual_nodes=args.virtual_nodes)
     options = BackendOptions(encoder=encoder, step_s=args.step_s, clock_speed=args.speed,

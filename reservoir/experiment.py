@@ -16,12 +16,10 @@ import json
 import sys
 import time
 from collections.abc import Coroutine
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
-
+from asicrc.drivers import strictjson
 from asicrc.drivers.atomicfile import atomic_write_json
 
 from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
@@ -142,7 +140,7 @@ def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall
               "wall_seconds": wall_s, **summary,
               "per_seed": [{"seed": r.seed, "metrics": r.metrics, "memory_total": {
                   k: v["total"] for k, v in r.memory.items()}} for r in results]}
-    atomic_write_json(out / "report.json", _finite(report), indent=2, default=_json_default, allow_nan=False)
+    atomic_write_json(out / "report.json", strictjson.jsonable(report), indent=2, allow_nan=False)
     best = summary["tests"]["device_vs_best_input_only"]["control"]
     plot_prediction(results[0], best, out / "prediction.png")
     plot_nrmse_bars(summary, out / "nrmse_bars.png")
@@ -150,22 +148,3 @@ def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall
     return report
 
 
-def _finite(o: Any) -> Any:
-    """Strict JSON: NaN/inf (undefined CI with one seed, alpha of the mean predictor) become null."""
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_finite(v) for v in o]
-    if isinstance(o, float | np.floating) and not np.isfinite(o):
-        return None
-    return o
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, np.generic):
-        return o.item()
-    if hasattr(o, "__dataclass_fields__"):
-        return asdict(o)
-    return str(o)

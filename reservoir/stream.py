@@ -7,6 +7,13 @@ and telemetry deltas cross the boundary). ``report()`` returns the latest row pe
 loop and flushes the recording. With ``record_dir`` the raw events and window boundaries are written every
 ``flush_windows`` windows as ``stream-<first window>.npz`` in the recording format of asicrc.reservoir.recording
 (``ev__*`` columns plus ``bounds_ns``), so a live session can be analysed offline like any run.
+
+State is bounded by configuration, never by what strangers send: with ``devices`` (the daemon passes its
+configured device ids) events of any other device id are dropped before they cost anything; without it at most
+``max_devices`` ids are tracked (the least recently seen make room). A device with no event for
+``evict_after_windows`` windows is forgotten (its features, carried telemetry and history), so ids that come once
+and leave do not cost CPU every window forever. Events without a device id (e.g. a pool connection that never
+authorized) are never tracked. ``report()["ignored_events"]`` counts what was dropped.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +36,29 @@ from .features import extract_features
 from .recording import EV_PREFIX
 
 STREAM_KINDS = {"share", "nonce", "telemetry"}
+DEFAULT_MAX_DEVICES = 256
+DEFAULT_EVICT_AFTER_WINDOWS = 300
 
 
 class FeatureStream:
     def __init__(self, fanout: FanOut, clock: Clock = REAL_TIME, window_s: float = 1.0,
-                 record_dir: str | Path | None = None, flush_windows: int = 300) -> None:
+                 record_dir: str | Path | None = None, flush_windows: int = 300,
+                 devices: Collection[str] | Callable[[], Collection[str]] | None = None,
+                 max_devices: int = DEFAULT_MAX_DEVICES,
+                 evict_after_windows: int = DEFAULT_EVICT_AFTER_WINDOWS) -> None:
         if not window_s > 0:
             raise ValueError(f"window_s must be > 0, got {window_s!r}")
         if flush_windows < 1:
             raise ValueError(f"flush_windows must be >= 1, got {flush_windows}")
+        if max_devices < 1 or evict_after_windows < 1:
+            raise ValueError(f"max_devices and evict_after_windows must be >= 1, got {max_devices}, "
+                             f"{evict_after_windows}")
+        # a callable is asked every window (devices added or removed at run time); a collection is fixed
+        self._devices = devices
+        self.max_devices = max_devices
+        self.evict_after_windows = evict_after_windows
+        self.ignored_events = 0
+        self._last_seen: OrderedDict[str, int] = OrderedDict()  # device -> window it last had events, LRU order
         self.fanout = fanout
         self.clock = clock
         self.window_s = float(window_s)
@@ -74,9 +97,14 @@ class FeatureStream:
     def _close_window(self, t0: int, t1: int) -> None:
         assert self._sub is not None
         batch = self._sub.get_nowait_all()
+        allowed = self._devices() if callable(self._devices) else self._devices
         by_device: dict[str, list[Event]] = {}
         for e in batch:
+            if not e.device or (allowed is not None and e.device not in allowed):
+                self.ignored_events += 1
+                continue
             by_device.setdefault(e.device, []).append(e)
+        self._track(by_device, allowed)
         for device in set(by_device) | set(self._prev):
             events = by_device.get(device, [])
             history = self._prev.get(device, [])
@@ -91,12 +119,33 @@ class FeatureStream:
                     self._last_telemetry[device] = e
         self.windows += 1
         if self.record_dir is not None:
-            self._pending.extend(batch)
+            self._pending.extend(e for events in by_device.values() for e in events)
             if not self._pending_bounds:
                 self._pending_bounds.append(t0)
             self._pending_bounds.append(t1)
             if len(self._pending_bounds) > self.flush_windows:
                 self._flush()
+
+    def _track(self, by_device: dict[str, list[Event]], allowed: Collection[str] | None) -> None:
+        """Note who spoke this window; forget devices gone for evict_after_windows (or removed from `allowed`),
+        and the least recently seen beyond max_devices."""
+        for device in by_device:
+            self._last_seen[device] = self.windows
+            self._last_seen.move_to_end(device)
+        gone = [d for d, w in self._last_seen.items()
+                if self.windows - w >= self.evict_after_windows or (allowed is not None and d not in allowed)]
+        over = len(self._last_seen) - len(gone) - self.max_devices
+        if over > 0:
+            gone += [d for d in self._last_seen if d not in gone][:over]
+        for device in gone:
+            self._forget(device)
+            self.ignored_events += len(by_device.pop(device, ()))
+
+    def _forget(self, device: str) -> None:
+        self._last_seen.pop(device, None)
+        self._prev.pop(device, None)
+        self._last_telemetry.pop(device, None)
+        self.latest.pop(device, None)
 
     def _flush(self) -> None:
         if self.record_dir is None or len(self._pending_bounds) < 2:
@@ -115,5 +164,5 @@ class FeatureStream:
 
     def report(self) -> dict[str, Any]:
         return {"window_s": self.window_s, "windows": self.windows,
-                "dropped": self._sub.dropped if self._sub is not None else 0,
+                "dropped": self._sub.dropped if self._sub is not None else 0, "ignored_events": self.ignored_events,
                 "devices": {d: dict(f) for d, f in self.latest.items()}, "recordings": list(self.files)}

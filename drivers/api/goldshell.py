@@ -65,6 +65,36 @@ def parse_settings(reply: Any) -> GoldshellSettings:
     )
 
 
+@dataclass(slots=True, frozen=True)
+class GoldshellPool:
+    url: str
+    user: str
+    active: bool
+    priority: int
+
+
+def parse_pools(reply: Any) -> list[GoldshellPool]:
+    """GET /mcb/pools. The Box/X5 firmware answers a bare JSON array, one object per pool:
+    ``[{"url", "user", "pass", "legal", "active", "dragid", "pool-priority"}, ...]`` (captures of a CK5 on
+    firmware 2.0.1 and pool-switching tools that index ``res.data[0]`` agree). The Byte firmware wraps groups
+    instead, ``{"groups": [{"pools": [...]}]}``; that shape is read too. pyasic 0.79's ``get_config`` expects
+    ``{"pools": [...]}`` and fails on the array, although its own ``send_config`` iterates it as one."""
+    where = "Goldshell /mcb/pools"
+    if isinstance(reply, Mapping) and "groups" in reply:
+        items: list[Any] = []
+        for i, group in enumerate(as_list(reply["groups"], f"{where}: groups")):
+            items += as_list(as_mapping(group, f"{where}: groups[{i}]").get("pools", []), f"{where}: groups[{i}]")
+    else:
+        items = as_list(reply, where)
+    pools = []
+    for i, item in enumerate(items):
+        p = as_mapping(item, f"{where}[{i}]")
+        priority = opt_number(p, "pool-priority", f"{where}[{i}]")
+        pools.append(GoldshellPool(url=opt_string(p, "url", f"{where}[{i}]"), user=opt_string(p, "user", f"{where}[{i}]"),
+                                   active=p.get("active") is True, priority=int(priority if priority is not None else i)))
+    return pools
+
+
 class GoldshellClient:
     def __init__(self, host: str, port: int = 80, password: str = DEFAULT_PASSWORD, timeout_s: float = 3.0) -> None:
         self.http = JsonHttp(f"http://{host}:{port}", timeout_s)
@@ -101,6 +131,9 @@ class GoldshellClient:
 
     async def settings(self) -> GoldshellSettings:
         return parse_settings(await self._authed("GET", "/mcb/setting"))
+
+    async def pools(self) -> list[GoldshellPool]:
+        return parse_pools(await self._authed("GET", "/mcb/pools"))
 
     async def put_settings(self, settings: Mapping[str, Any]) -> None:
         await self._authed("PUT", "/mcb/setting", json_body=dict(settings), expect_json=False)

@@ -71,31 +71,62 @@ async def rpc_request(
         raise TransportError(f"4028 {command} to {host}:{port}: no complete reply within {timeout_s:g} s") from None
 
 
+class _OneExchange(asyncio.Protocol):
+    """One cgminer request on one connection: write it, collect the reply up to the NUL (or EOF), done.
+
+    A plain Protocol rather than StreamReader/StreamWriter: a fleet daemon makes thousands of these a second and
+    the streams' extra futures and callbacks were most of a poll's CPU."""
+
+    def __init__(self, request: bytes, command: str, where: str, done: asyncio.Future[bytes]) -> None:
+        self.request = request
+        self.command = command
+        self.where = where
+        self.done = done
+        self.buf = bytearray()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if self.done.done():
+            return
+        self.buf += data
+        if len(self.buf) > MAX_REPLY_BYTES:
+            self.done.set_exception(MalformedReply(f"4028 {self.command}: reply larger than {MAX_REPLY_BYTES} bytes"))
+        elif b"\0" in data:
+            self.done.set_result(bytes(self.buf))
+
+    def eof_received(self) -> bool:
+        if not self.done.done():
+            self.done.set_result(bytes(self.buf))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.done.done():
+            return
+        if exc is not None:
+            self.done.set_exception(TransportError(f"4028 {self.command} to {self.where}: {exc}"))
+        else:
+            self.done.set_result(bytes(self.buf))
+
+
 async def _exchange(host: str, port: int, command: str, parameter: str | None) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[bytes] = loop.create_future()
+    where = f"{host}:{port}"
     try:
-        reader, writer = await asyncio.open_connection(host, port)
+        transport, _ = await loop.create_connection(
+            lambda: _OneExchange(encode_request(command, parameter), command, where, done), host, port)
     except OSError as exc:
-        raise TransportError(f"4028 {command} to {host}:{port}: {exc.strerror or exc}") from None
+        raise TransportError(f"4028 {command} to {where}: {exc.strerror or exc}") from None
     try:
-        writer.write(encode_request(command, parameter))
-        await writer.drain()
-        raw = bytearray()
-        while b"\0" not in raw:
-            chunk = await reader.read(65536)
-            if not chunk:
-                break
-            raw += chunk
-            if len(raw) > MAX_REPLY_BYTES:
-                raise MalformedReply(f"4028 {command}: reply larger than {MAX_REPLY_BYTES} bytes")
-    except (ConnectionError, OSError) as exc:
-        raise TransportError(f"4028 {command} to {host}:{port}: {exc}") from None
+        raw = await done
     finally:
-        writer.close()
-        try:
-            await writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
-    return decode_reply(bytes(raw), command)
+        transport.close()
+    return decode_reply(raw, command)
 
 
 class RpcClient:

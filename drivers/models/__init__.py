@@ -29,8 +29,10 @@ from typing import Any
 from ..clock import Clock
 from ..device import Device, SafetyEnvelope
 from ..events import FanOut
+from ..pacer import PollPacer
 from ..registry import MODELS, ModelData, UnknownModel
 from ..stratum.router import ShareRouter
+from .base import BaseDevice
 from .device_spec import DeviceSpec, SpecError
 
 ENVELOPES: dict[str, SafetyEnvelope] = {name: data.envelope for name, data in MODELS.items()}
@@ -51,7 +53,8 @@ def model_data(model: str) -> ModelData:
 
 
 def create_device(
-    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: ShareRouter | None = None
+    spec: DeviceSpec | Mapping[str, Any], *, fanout: FanOut, clock: Clock, stratum_server: ShareRouter | None = None,
+    pacer: PollPacer | None = None,
 ) -> Device:
     """A Device for `spec` (not started). Bad specs raise SpecError (a ValueError) naming the key."""
     if not isinstance(spec, DeviceSpec):
@@ -59,7 +62,12 @@ def create_device(
     else:
         spec.validate()
     data = model_data(spec.model)
-    return data.make_driver(spec, data, fanout, clock, stratum_server)
+    device = data.make_driver(spec, data, fanout, clock, stratum_server)
+    # a fleet's network devices share one pacer (staggered polls, bounded connections); a UART chain has its own
+    # serial port and nothing to pace
+    if pacer is not None and data.link == "network" and isinstance(device, BaseDevice):
+        device.pacer = pacer
+    return device
 
 
 __all__ = ["ENVELOPES", "DeviceSpec", "SpecError", "UnknownModel", "create_device", "envelope_for", "model_data"]

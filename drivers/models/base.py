@@ -15,6 +15,7 @@ from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
 from ..events import Event, FanOut, Kind, Source, Subscription
+from ..pacer import PollPacer, next_deadline
 from ..registry import ModelData
 from ..tasks import cancel_and_wait
 from .device_spec import DeviceSpec
@@ -44,8 +45,10 @@ class BaseDevice(Device):
     # telemetry key -> setting it reports, with the scale to envelope units (read back after every poll)
     setting_sources: ClassVar[dict[str, tuple[str, float]]] = SETTING_TELEMETRY
 
-    def __init__(self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock) -> None:
+    def __init__(self, spec: DeviceSpec, data: ModelData, *, fanout: FanOut, clock: Clock,
+                 pacer: PollPacer | None = None) -> None:
         self.spec = spec
+        self.pacer = pacer  # shared by a fleet's devices: staggered phases, bounded polls in flight
         self.data = data
         self.envelope = data.envelope
         self.fanout = fanout
@@ -128,8 +131,13 @@ class BaseDevice(Device):
     # ---- lifecycle ---------------------------------------------------------------------------------------------
     async def start(self) -> None:
         """First contact is attempted once here; if the device is away, the poll loop keeps retrying (never raises
-        for an absent device)."""
+        for an absent device). With a pacer, first contact waits for the device's phase of the interval instead
+        (a fleet's devices then never all connect at once) and happens in the poll loop."""
         if self._task is not None:
+            return
+        if self.pacer is not None:
+            delay = self.pacer.phase() * self.spec.poll_interval_s
+            self._task = asyncio.create_task(self._run(None, delay), name=f"device-{self.spec.device_id}")
             return
         ok = await self._attempt()
         self._task = asyncio.create_task(self._run(ok), name=f"device-{self.spec.device_id}")
@@ -141,15 +149,29 @@ class BaseDevice(Device):
         if self.online:
             self._set_online(False, "stopped")
 
-    async def _run(self, ok: bool) -> None:
+    async def _run(self, ok: bool | None, first_delay_s: float = 0.0) -> None:
+        # Polls keep to a grid (first poll + k * interval) rather than sleeping an interval after each poll,
+        # so the phases a pacer spread stay spread instead of drifting by each poll's duration.
+        interval = self.spec.poll_interval_s
+        if ok is None:
+            await self.clock.sleep(first_delay_s)
+            ok = await self._attempt()
+        deadline = self.clock.now()
         while True:
+            deadline = next_deadline(deadline, self.clock.now(), interval)
             if ok:
-                await self.clock.sleep(self.spec.poll_interval_s)
+                await self.clock.sleep(max(0.0, deadline - self.clock.now()))
             else:
                 await self._backoff.sleep(self.clock)
             ok = await self._attempt()
 
     async def _attempt(self) -> bool:
+        if self.pacer is None:
+            return await self._attempt_guarded()
+        async with self.pacer.slot():
+            return await self._attempt_guarded()
+
+    async def _attempt_guarded(self) -> bool:
         if self._restarting:
             return True
         try:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from ..api.cgminer import parse_stats, parse_summary, parse_version
+from ..api.errors import ApiStatusError, MalformedReply
 from ..api.rpc4028 import RpcClient
 from ..events import Source
 from .network import NetworkDevice
+
+log = logging.getLogger(__name__)
 
 
 class S9Device(NetworkDevice):
@@ -23,10 +27,22 @@ class S9Device(NetworkDevice):
             self.identity, firmware=version.firmware, extra={**self.identity.extra, "type": version.miner_type}
         )
 
+    # bmminer (like cgminer) answers read-only commands joined with "+" in one reply: one connection per poll
+    # instead of two. A firmware that refuses the joined form is asked separately from then on.
+    _joined = True
+
     async def _poll(self) -> dict[str, Any]:
         rpc = self._rpc()
-        stats = parse_stats(await rpc.command("stats"))
-        summary = parse_summary(await rpc.command("summary"))
+        if self._joined:
+            try:
+                both = await rpc.command("stats+summary")
+                stats, summary = parse_stats(both), parse_summary(both)
+            except (ApiStatusError, MalformedReply) as exc:
+                self._joined = False
+                log.info("%s: joined stats+summary refused (%s); asking separately", self.spec.device_id, exc)
+        if not self._joined:
+            stats = parse_stats(await rpc.command("stats"))
+            summary = parse_summary(await rpc.command("summary"))
         tel = {k: v for k, v in stats.items() if k not in ("miner_type", "firmware", "chains")}
         tel.update(summary)  # GHS 5s from summary is the firmware's own headline hashrate
         chips = sum(stats.get("chips", [])) or self.data.chips

@@ -42,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dec.add_argument("--chip", required=True, choices=("bm1366", "bm1387"))
     dec.add_argument("--from", dest="sender", choices=("auto", "chip", "host"), default="auto",
                      help="who sent the bytes: chip (replies), host (commands/jobs) or auto (whichever decodes more)")
-    dec.add_argument("--format", choices=("raw", "hex"), default="raw", help="FILE content: raw bytes or hex text")
+    dec.add_argument("--format", choices=("auto", "raw", "hex"), default="auto",
+                     help="FILE content: raw bytes, hex text, or auto (hex text when the file is nothing but hex "
+                          "digits, separators and whitespace; a raw capture never is: frames start AA 55 / 55 AA)")
     dec.add_argument("--address-interval", type=int, default=None,
                      help="chip address step for nonce attribution (256/chips; default 256 BM1366, 4 BM1387)")
     src = dec.add_mutually_exclusive_group(required=True)
@@ -86,6 +88,13 @@ def _parse_hex(text: str, what: str) -> bytes:
         raise FrameError(f"{what} is not valid hex: {reason}") from None
 
 
+_HEX_TEXT = frozenset(b"0123456789abcdefABCDEF \t\r\n:")
+
+
+def _looks_like_hex_text(raw: bytes) -> bool:
+    return all(b in _HEX_TEXT for b in raw)
+
+
 def _read_input(args: argparse.Namespace) -> bytes:
     if args.hex is not None:
         return _parse_hex(args.hex, "--hex")
@@ -94,6 +103,8 @@ def _read_input(args: argparse.Namespace) -> bytes:
     else:
         with open(args.file, "rb") as fh:
             raw = fh.read()
+    if args.format == "auto" and raw.strip() and _looks_like_hex_text(raw):
+        return _parse_hex(raw.decode("ascii"), args.file)
     if args.format == "hex":
         try:
             return _parse_hex(raw.decode("ascii"), args.file)
@@ -139,6 +150,9 @@ def _decode(args: argparse.Namespace) -> int:
     summary = {"from": sender, "frames": stats.frames, "bad_crc": stats.bad_crc,
                "bytes_dropped": stats.bytes_dropped, "bytes": stats.bytes_in}
     print(json.dumps({"summary": summary}), file=sys.stderr)
+    if len(recs) == 0 and stats.bytes_in:
+        hint = " (hex text? it was read as raw bytes: use --format hex)" if args.format == "raw" else ""
+        raise FrameError(f"no {args.chip} frames in {stats.bytes_in} bytes{hint}")
     return 0
 
 

@@ -179,8 +179,9 @@ def make_goldshell_app(dev: SimLBBox) -> web.Application:
     async def mcb_pools(request: web.Request) -> web.Response:
         if not authorized(request):
             return denied()
-        return web.json_response([{"url": dev.pool_url, "user": dev.user, "pass": dev.password, "dragid": 0,
-                                   "active": dev.stratum_active, "pool-priority": 0}])
+        # a bare array, as Box/X5 firmware answers (see asicrc.drivers.api.goldshell.parse_pools)
+        return web.json_response([{"url": dev.pool_url, "legal": True, "active": dev.stratum_active, "dragid": 0,
+                                   "user": dev.user, "pool-priority": 0, "pass": dev.password}])
 
     async def mcb_cgminer(request: web.Request) -> web.Response:
         if not authorized(request):

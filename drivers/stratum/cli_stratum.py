@@ -2,6 +2,8 @@
 
   asicrc stratum share --notify JSON --extranonce1 HEX --submit JSON [--version-mask HEX]
   asicrc stratum serve [--host H] [--port N] [--difficulty D] [--lbry] [--upstream URL ...]
+                       [--allow WORKER[:PASSWORD] ...] [--allow-peer WORKER=ADDRESS[/BITS] ...]
+                       [--suggest-difficulty honour|floor|ignore]
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ import signal
 import sys
 from typing import Any
 
+from .auth import WorkerCredentials, parse_peers
 from .limits import Limits
-from .work import Notify, StratumFormatError, Submit, nbits_to_target, rolled_version
+from .work import Notify, StratumFormatError, Submit, candidate_versions, nbits_to_target
 
 _DEFAULT_LIMITS = Limits()
 
@@ -42,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--job-interval", type=float, default=30.0, help="seconds between new jobs (0: never)")
     serve.add_argument("--lbry", action="store_true", help="serve LBRY jobs (LB-Box)")
     serve.add_argument("--allow", action="append", metavar="WORKER[:PASSWORD]",
-                       help="only these workers may authorize (repeatable)")
+                       help="only these workers may authorize (repeatable; no password: any)")
+    serve.add_argument("--allow-peer", action="append", metavar="WORKER=ADDRESS[/BITS]",
+                       help="WORKER may authorize only from this address or network (repeatable; adds WORKER to "
+                            "the allow-list)")
+    serve.add_argument("--suggest-difficulty", choices=("honour", "floor", "ignore"), default="ignore",
+                       help="what mining.suggest_difficulty may do (default ignore: the pool's difficulty rules)")
     serve.add_argument("--upstream", metavar="URL", action="append",
                        help="proxy mode: stratum+tcp://[user:pass@]host:port of a real pool; repeat for several "
                             "upstream sessions (jobs of all relayed, shares routed back to the issuing one)")
@@ -55,6 +63,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="seconds a connection has to subscribe and authorize")
     serve.add_argument("--idle-timeout", type=float, default=_DEFAULT_LIMITS.idle_timeout_s,
                        help="close connections silent for this many seconds")
+    serve.add_argument("--max-per-ip", type=int, default=_DEFAULT_LIMITS.max_connections_per_ip,
+                       help="connections from one address")
+    serve.add_argument("--max-pending-per-ip", type=int, default=_DEFAULT_LIMITS.max_pending_per_ip,
+                       help="not-yet-authorized connections from one address (beyond: its oldest is closed)")
+    serve.add_argument("--max-workers", type=int, default=_DEFAULT_LIMITS.max_workers_per_connection,
+                       help="authorized workers per connection")
 
 
 def _json_params(text: str, what: str) -> list[Any]:
@@ -73,9 +87,10 @@ def share_report(notify: Notify, extranonce1: bytes, submit: Submit, version_mas
     """Header, hash (display order) and share difficulty of one submit, as a JSON-ready dict."""
     from .validate import share_pow
 
-    version = rolled_version(notify.version, submit.version_bits, version_mask)
-    difficulty, pow_hash, header = share_pow(notify, extranonce1, submit.extranonce2, submit.ntime,
-                                             submit.nonce, version)
+    # like the pool: the BIP310 reading, or (job version with bits inside the mask) the one that hashes best
+    difficulty, pow_hash, header, version = max(
+        (*share_pow(notify, extranonce1, submit.extranonce2, submit.ntime, submit.nonce, v), v)
+        for v in candidate_versions(notify.version, submit.version_bits, version_mask))
     return {
         "header": header.hex(),
         "hash": pow_hash[::-1].hex(),
@@ -108,15 +123,29 @@ def run_share(args: argparse.Namespace) -> int:
     return 0
 
 
-def _allow(entries: list[str] | None) -> dict[str, str | None] | None:
-    if not entries:
+def _workers(allow: list[str] | None, peers: list[str] | None) -> dict[str, WorkerCredentials] | None:
+    """--allow / --allow-peer entries as the pool's allow-list (None: anyone may authorize)."""
+    if not allow and not peers:
         return None
-    out: dict[str, str | None] = {}
-    for entry in entries:
+    passwords: dict[str, str | None] = {}
+    for entry in allow or ():
         worker, sep, password = entry.partition(":")
         if not worker:
             raise UsageError(f"--allow {entry!r}: empty worker name")
-        out[worker] = password if sep else None
+        passwords[worker] = password if sep else None
+    networks: dict[str, list[str]] = {}
+    for entry in peers or ():
+        worker, sep, address = entry.partition("=")
+        if not worker or not sep or not address:
+            raise UsageError(f"--allow-peer {entry!r}: expected WORKER=ADDRESS[/BITS]")
+        networks.setdefault(worker, []).append(address)
+    out: dict[str, WorkerCredentials] = {}
+    for worker in passwords.keys() | networks.keys():
+        try:
+            nets = parse_peers(networks.get(worker, ()), f"--allow-peer {worker}")
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        out[worker] = WorkerCredentials(passwords.get(worker), nets)
     return out
 
 
@@ -128,12 +157,15 @@ async def _serve(args: argparse.Namespace) -> int:
 
     try:
         limits = Limits(max_connections=args.max_connections, max_line_bytes=args.max_line,
-                        handshake_timeout_s=args.handshake_timeout, idle_timeout_s=args.idle_timeout)
+                        handshake_timeout_s=args.handshake_timeout, idle_timeout_s=args.idle_timeout,
+                        max_connections_per_ip=args.max_per_ip, max_pending_per_ip=args.max_pending_per_ip,
+                        max_workers_per_connection=args.max_workers)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     config = ServerConfig(host=args.host, port=args.port, difficulty=args.difficulty,
                           min_difficulty=min(1e-9, args.difficulty), job_interval_s=args.job_interval,
-                          lbry=args.lbry, allow=_allow(args.allow), limits=limits)
+                          lbry=args.lbry, workers=_workers(args.allow, args.allow_peer),
+                          suggest_difficulty=args.suggest_difficulty, limits=limits)
     fanout = FanOut()
     proxy: UpstreamProxy | None = None
     if args.upstream:
@@ -151,7 +183,8 @@ async def _serve(args: argparse.Namespace) -> int:
         await server.start()
     # host:port only: an upstream URL may carry a password
     mode = f"proxy to {', '.join(f'{s.client.host}:{s.client.port}' for s in proxy.sessions)}" if proxy else ("LBRY pool" if args.lbry else "pool")
-    print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", flush=True)
+    # stderr: stdout carries only the --print-shares JSON lines, so `| jq` works on it as is
+    print(f"asicrc stratum: {mode} listening on {args.host}:{server.port}", file=sys.stderr, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -12,6 +12,11 @@ relayed to the miners as they arrive.
 Every downstream share is validated locally at the downstream difficulty (events, reservoir); those that also
 meet the issuing upstream job's difficulty are submitted to the session that issued the job, so a measured miner
 keeps earning. Downstream version rolling is limited to the mask every upstream granted.
+
+Honest failure: the proxy is the pool's share gate (:mod:`.gate`). While the session a share belongs to is
+disconnected, the miner gets error 20 "Upstream pool unavailable: share not forwarded" instead of "accepted", so
+its own failover logic sees the outage; a share that meets the upstream difficulty is answered only when the
+upstream pool has answered it (its verdict, or error 20 if the submit failed or timed out).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import FanOut
 
 from .client import Job, StratumClient, SubmitResult
+from .gate import GateDecision, Refusal
 from .server import ServerConfig, StratumServer
 from .session import Connection, ShareRecord
 from .upstream import VARIANT_SIZE, UpstreamSession, url_credentials
@@ -35,6 +41,8 @@ from .validate import Verdict
 from .work import Notify
 
 log = logging.getLogger(__name__)
+
+UPSTREAM_DOWN = Refusal(Verdict.UPSTREAM_UNAVAILABLE, "Upstream pool unavailable: share not forwarded")
 
 
 def parse_stratum_url(url: str) -> tuple[str, int]:
@@ -106,7 +114,7 @@ class UpstreamProxy:
         self.stats: Counter[str] = Counter()  # totals; per session in session.stats
         self.upstream_results: deque[SubmitResult] = deque(maxlen=1000)  # latest upstream verdicts
         self._next_session = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Refusal | None]] = set()
 
     @property
     def distinct_jobs(self) -> bool:
@@ -141,7 +149,7 @@ class UpstreamProxy:
             raise
         self.server = StratumServer(config, job_source=self, fanout=self.fanout, clock=self.clock)
         self.server.current_job = self.make_job(clean=True)
-        self.server.add_share_listener(self._forward)
+        self.server.share_gate = self
         await self.server.start()
         return self.server
 
@@ -212,20 +220,27 @@ class UpstreamProxy:
             return
         server.broadcast_job(notify)
 
-    def _forward(self, conn: Connection, rec: ShareRecord) -> None:
-        if rec.verdict is not Verdict.ACCEPTED or rec.submit is None:
-            return
+    def admit(self, conn: Connection, rec: ShareRecord) -> GateDecision:
+        """ShareGate: refuse while the issuing upstream is down; hold shares it must get until it answers."""
+        if rec.submit is None:
+            return None
         for session in self.sessions:
             resolved = session.resolve(rec.job_id)
             if resolved is not None:
                 break
         else:
+            if not any(s.client.connected.is_set() for s in self.sessions):
+                self.stats["refused_upstream_down"] += 1
+                return UPSTREAM_DOWN
             self.stats["stale_upstream"] += 1
-            return
+            return None
+        if not session.client.connected.is_set():
+            self._count(session, "refused_upstream_down")
+            return UPSTREAM_DOWN
         up_job, fold = resolved
         if rec.achieved_diff < min(up_job.difficulty, session.client.difficulty):
             self._count(session, "below_upstream_difficulty")
-            return
+            return None
         # the upstream coinbase is coinb1 ‖ E1 ‖ en2 ‖ coinb2 and ours coinb1 ‖ fold ‖ extranonce1 ‖ e2 ‖ coinb2
         ours = fold + conn.extranonce1
         n1 = len(up_job.extranonce1)
@@ -233,21 +248,29 @@ class UpstreamProxy:
         en2 = ours[n1:] + sub.extranonce2
         if ours[:n1] != up_job.extranonce1 or len(en2) != up_job.extranonce2_size:
             self._count(session, "extranonce_mismatch")
-            return
+            return None
         self._count(session, "forwarded")
-        task = asyncio.ensure_future(
-            self._submit(session, up_job.job_id, en2, sub.ntime, sub.nonce, sub.version_bits))
+        # upstream gets the BIP310 form of the version the miner hashed (its bits inside the upstream's mask),
+        # whichever form the miner sent (see work.candidate_versions): a BIP310 pool and ckpool both rebuild it
+        bits = None if sub.version_bits is None else rec.version & session.client.version_mask
+        task = asyncio.ensure_future(self._submit(session, up_job.job_id, en2, sub.ntime, sub.nonce, bits))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _submit(self, session: UpstreamSession, job_id: str, en2: bytes, ntime: int, nonce: int,
-                      version_bits: int | None) -> None:
+                      version_bits: int | None) -> Refusal | None:
         client = session.client
         try:
             res = await client.submit(job_id, en2, ntime, nonce, version_bits, worker=client.user)
         except (ConnectionError, TimeoutError) as exc:
             self._count(session, "upstream_errors")
             log.warning("proxy: upstream %d submit failed: %s", session.index, exc)
-            return
+            return Refusal(Verdict.UPSTREAM_UNAVAILABLE,
+                           f"Upstream pool did not take the share ({exc or 'timed out'}): share not forwarded")
         self.upstream_results.append(res)
         self._count(session, "upstream_accepted" if res.accepted else "upstream_rejected")
+        if res.accepted:
+            return None
+        return Refusal(Verdict.UPSTREAM_REJECTED, f"Upstream pool rejected the share: {res.message}",
+                       code=res.error_code or 20)

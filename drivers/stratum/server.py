@@ -6,15 +6,17 @@ Control hooks (per connection, all synchronous and safe to call from any corouti
   earlier with ``server.job_source.make_job``), :meth:`broadcast_job`;
 - :meth:`set_handshake_mode`: one outstanding job; the next one is sent only when an accepted share arrives;
 - :meth:`set_version_mask`, :meth:`set_extranonce`, :meth:`reconnect`, :meth:`ping`.
-Observers: every submit becomes an ``Event`` (kind share) on ``server.fanout``; :meth:`add_share_listener`
-gets the full :class:`~.session.ShareRecord` (header, hash) synchronously; :meth:`add_connection_listener`
-hears authorize/close; :meth:`add_job_sent_listener` hears every job sent.
+Observers: every submit of an authorized connection becomes an ``Event`` (kind share) on ``server.fanout``;
+:meth:`add_share_listener` gets the full :class:`~.session.ShareRecord` (header, hash) synchronously;
+:meth:`add_connection_listener` hears authorize/close; :meth:`add_job_sent_listener` hears every job sent.
+Defences (all in ``server.stats``): worker allow-list with passwords/addresses (``ServerConfig.workers``),
+per-address and total connection caps with eviction of pending handshakes (:mod:`.admission`), the connection
+cap clamped to the descriptor budget, and one rate-limited line when accept() runs out of descriptors.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import os
@@ -23,16 +25,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from asicrc.drivers.clock import REAL_TIME, Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
 
 from ..netbind import bind_error
 from ..tasks import cancel_and_wait
+from .admission import ConnectionTable
+from .auth import WorkerAuth, WorkerCredentials
+from .gate import ShareGate
 from .hashrate import HashrateEstimate, hashrate_from_difficulty_sum
 from .jobs import JobSource, PayloadJobSource, TemplateJobSource
-from .limits import Limits
+from .limits import Limits, fd_budget
+from .listener import Listener
 from .session import Connection, ShareRecord
 from .validate import Verdict
 from .work import Notify
@@ -40,6 +46,14 @@ from .work import Notify
 log = logging.getLogger(__name__)
 
 DEVICE_ID_UNSAFE = re.compile(r"[^a-zA-Z0-9_-]")
+AUTH_LOG_INTERVAL_S = 60.0  # refused authorizations are logged at most this often (with a count), not per line
+
+# What mining.suggest_difficulty / suggest_target may do to a connection whose difficulty no control hook has set:
+# "honour" (take it), "floor" (raise the difficulty to it, never lower), "ignore" (acknowledge, change nothing).
+# A research pool's difficulty is the experiment's input signal, so the default is "ignore" (stock ESP-Miner
+# suggests 1000 right after authorize). A control hook (set_difficulty / set_rate) always wins.
+SuggestPolicy = Literal["honour", "floor", "ignore"]
+SUGGEST_POLICIES: tuple[SuggestPolicy, ...] = ("honour", "floor", "ignore")
 
 
 @dataclass(frozen=True)
@@ -55,7 +69,10 @@ class ServerConfig:
     extranonce2_size: int = 4
     job_interval_s: float = 30.0  # broadcast a fresh (not clean) job this often; 0: never
     ntime_window_s: int = 7200  # accepted ntime: job ntime .. job ntime + window
-    allow: Mapping[str, str | None] | None = None  # worker or user -> password (None: any); None: anyone
+    # who may authorize: worker (or user part of user.worker) -> credentials; None: anyone under any name
+    workers: Mapping[str, WorkerCredentials] | None = None
+    allow_unknown_workers: bool = False  # with `workers`: names not listed may authorize too (listed ones stay locked)
+    suggest_difficulty: SuggestPolicy = "ignore"
     lbry: bool = False  # LBRY jobs (10-param notify, 112-byte header, LBRY PoW)
     limits: Limits = field(default_factory=Limits)
 
@@ -67,18 +84,14 @@ class ServerConfig:
         if not 0 < self.min_difficulty <= self.difficulty <= self.max_difficulty:
             raise ValueError("need 0 < min_difficulty <= difficulty <= max_difficulty, got "
                              f"{self.min_difficulty}, {self.difficulty}, {self.max_difficulty}")
+        if self.suggest_difficulty not in SUGGEST_POLICIES:
+            raise ValueError(f"suggest_difficulty must be one of {', '.join(SUGGEST_POLICIES)}, "
+                             f"got {self.suggest_difficulty!r}")
 
 
 ShareListener = Callable[[Connection, ShareRecord], None]
 JobSentListener = Callable[[Connection, Notify, int], None]  # (connection, job, t_ns sent on the server Clock)
 ConnectionListener = Callable[[Connection, str], None]  # (connection, "authorized" | "closed")
-
-
-class _Refuse(asyncio.Protocol):
-    """Answers connections beyond max_connections by closing them at once."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        transport.close()
 
 
 class StratumServer:
@@ -97,9 +110,15 @@ class StratumServer:
         self.fanout = fanout if fanout is not None else FanOut()
         en_size = len(self.config.extranonce1_prefix) + self.config.extranonce1_size + self.config.extranonce2_size
         self.job_source: JobSource = job_source or TemplateJobSource(en_size, clock=clock, lbry=self.config.lbry)
-        self.connections: dict[int, Connection] = {}
         self.current_job: Notify | None = None
         self.stats: Counter[str] = Counter()
+        self.table = ConnectionTable(self.limits, self.stats)
+        self.connections: dict[int, Connection] = self.table.all  # admitted, open connections
+        self.auth = WorkerAuth(self.config.workers, self.config.allow_unknown_workers)
+        self.share_gate: ShareGate | None = None  # the proxy's say before a valid share is called accepted
+        self._listener: Listener | None = None
+        self._auth_log_at = -AUTH_LOG_INTERVAL_S
+        self._auth_unlogged = 0
         self._worker_devices: dict[str, str] = dict(device_map or {})
         self._share_listeners: list[ShareListener] = []
         self._connection_listeners: list[ConnectionListener] = []
@@ -107,21 +126,24 @@ class StratumServer:
         self._next_conn_id = 1
         self._en1_counter = int.from_bytes(os.urandom(4), "big")
         self._en1_prefix = self.config.extranonce1_prefix
-        self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port = self.config.port
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
         if self.current_job is None:
             self.current_job = self.job_source.make_job(clean=True)
+        listener = Listener("stratum server", self.stats, self._protocol, backlog=1024)
         try:
-            self._server = await loop.create_server(self._protocol, self.config.host, self.config.port,
-                                                    backlog=1024, reuse_address=True)
+            self.port = await listener.open(self.config.host, self.config.port)
         except OSError as exc:
             raise bind_error(exc, self.config.host, self.config.port, "Stratum pool") from None
-        self.port = int(self._server.sockets[0].getsockname()[1])
+        self._listener = listener
+        budget = fd_budget()
+        if budget < self.limits.max_connections:
+            log.warning("stratum server: connection cap lowered from %d to %d to fit the file-descriptor limit "
+                        "(RLIMIT_NOFILE; raise LimitNOFILE for more)", self.limits.max_connections, budget)
+        self.table.cap = min(self.limits.max_connections, budget)
         self._tasks.append(asyncio.create_task(self._sweep(), name="stratum-sweep"))
         if self.config.job_interval_s > 0:
             self._tasks.append(asyncio.create_task(self._refresh_jobs(), name="stratum-jobs"))
@@ -133,14 +155,11 @@ class StratumServer:
         for task in self._tasks:
             await cancel_and_wait(task)
         self._tasks.clear()
-        if self._server is not None:
-            self._server.close()
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
         for conn in list(self.connections.values()):
             conn.close()
-        if self._server is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
-            self._server = None
 
     async def __aenter__(self) -> StratumServer:
         await self.start()
@@ -150,14 +169,16 @@ class StratumServer:
         await self.stop()
 
     def _protocol(self) -> asyncio.Protocol:
-        if len(self.connections) >= self.limits.max_connections:
-            self.stats["refused"] += 1
-            return _Refuse()
-        conn = Connection(self, self._next_conn_id)
+        conn = Connection(self, self._next_conn_id)  # admitted (or refused) once its peer is known
         self._next_conn_id += 1
-        self.connections[conn.id] = conn
-        self.stats["connections"] += 1
         return conn
+
+    def admit(self, conn: Connection) -> None:
+        """Called by a new connection once its peer address is known: take it into the table or close it."""
+        if self.table.admit(conn, self.loop_time()):
+            self.stats["connections"] += 1
+        else:
+            conn.close("refused: connection limit", abort=True, quiet=True)
 
     @staticmethod
     def loop_time() -> float:
@@ -172,7 +193,7 @@ class StratumServer:
             for conn in list(self.connections.values()):
                 if not (conn.subscribed and conn.workers) and now - conn.opened_at > self.limits.handshake_timeout_s:
                     self.stats["handshake_timeouts"] += 1
-                    conn.close("handshake timeout")
+                    conn.close("handshake timeout", quiet=not conn.workers)  # strangers' sockets: no log line each
                 elif now - conn.last_line_at > self.limits.idle_timeout_s:
                     self.stats["idle_timeouts"] += 1
                     conn.close("idle timeout")
@@ -188,15 +209,22 @@ class StratumServer:
         self._en1_counter = (self._en1_counter + 1) % (1 << (8 * size))
         return self._en1_prefix + self._en1_counter.to_bytes(size, "big")
 
-    def check_password(self, worker: str, password: str) -> bool:
-        allow = self.config.allow
-        if allow is None:
-            return True
-        for name in (worker, worker.split(".", 1)[0]):
-            if name in allow:
-                expected = allow[name]
-                return expected is None or expected == password
-        return False
+    def auth_refused(self, conn: Connection, worker: str, reason: str) -> None:
+        """A mining.authorize was refused: count it, and log it (rate-limited: a flood must not flood the log)."""
+        self.stats["auth_failures"] += 1
+        now = self.loop_time()
+        if now - self._auth_log_at >= AUTH_LOG_INTERVAL_S:
+            more = f" ({self._auth_unlogged} more refused since the last message)" if self._auth_unlogged else ""
+            log.warning("stratum: refused worker %r from %s: %s%s", worker[:64], conn.peer, reason, more)
+            self._auth_log_at = now
+            self._auth_unlogged = 0
+        else:
+            self._auth_unlogged += 1
+
+    def set_workers(self, workers: Mapping[str, WorkerCredentials] | None, allow_unknown: bool = False) -> None:
+        """Replace who may authorize from now on (e.g. the daemon's device list after a reload); workers already
+        authorized on live connections keep working."""
+        self.auth = WorkerAuth(workers, allow_unknown)
 
     def map_worker(self, worker: str, device_id: str) -> None:
         """Attribute shares of `worker` to `device_id`, from now on (live connections included). A connection's
@@ -225,7 +253,9 @@ class StratumServer:
             notify = dataclasses.replace(self.current_job, clean=True)
         conn.send_job(notify, self.clock.now_ns())
 
-    def connection_authorized(self, conn: Connection, worker: str) -> None:
+    def connection_authorized(self, conn: Connection, worker: str, first: bool = True) -> None:
+        if first:
+            self.table.authorized(conn)
         self.fanout.publish(Event(self.clock.now_ns(), conn.device, Source.STRATUM, Kind.STATE,
                                   {"state": "online", "connection": conn.id, "worker": worker,
                                    "user_agent": conn.user_agent, "peer": conn.peer}))
@@ -233,7 +263,9 @@ class StratumServer:
             listener(conn, "authorized")
 
     def connection_closed(self, conn: Connection) -> None:
-        self.connections.pop(conn.id, None)
+        self.table.remove(conn)
+        if not conn.admitted:  # refused at the door: nobody heard of it
+            return
         if conn.workers:
             self.fanout.publish(Event(self.clock.now_ns(), conn.device, Source.STRATUM, Kind.STATE,
                                       {"state": "offline", "connection": conn.id}))

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import json
 import logging
 import re
@@ -21,11 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 from asicrc.native import DIFF1_TARGET
 
+from .auth import peer_ip
+from .gate import Refusal
 from .limits import TokenBucket
 from .validate import ERROR_CODES, ERROR_MESSAGES, Verdict, share_pow
-from .work import Notify, StratumFormatError, Submit, rolled_version
+from .work import Notify, StratumFormatError, Submit, candidate_versions
 
 if TYPE_CHECKING:
+    from .auth import IPAddress
     from .server import StratumServer
 
 log = logging.getLogger(__name__)
@@ -33,8 +38,10 @@ log = logging.getLogger(__name__)
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 _KEY = struct.Struct("<III")
 _TARGET_HEX = re.compile(r"[0-9a-fA-F]{1,64}")
-CLOSE_GRACE_S = 5.0
-LINES_PER_TURN = 256  # lines handled per event-loop turn and connection: a flood cannot starve the others  # a closed connection still flushing its replies is aborted after this
+CLOSE_GRACE_S = 5.0  # a closed connection still flushing its replies is aborted after this
+LINES_PER_TURN = 256  # lines handled per event-loop turn and connection: a flood cannot starve the others
+# ESP-Miner answers mining.ping with {"id": N, "method": "pong", "params": []} (a request, not a result)
+PONG_METHODS = frozenset({"pong", "mining.pong"})
 
 
 @dataclass(slots=True)
@@ -44,6 +51,9 @@ class SentJob:
     notify: Notify
     difficulty: float
     sent_ns: int
+    # the connection's version mask when the job was sent: firmware such as ESP-Miner applies a new
+    # mining.set_version_mask only from the next notify on, so shares of older jobs may still use this one
+    version_mask: int = 0
     seen: set[bytes] = field(default_factory=set)  # extranonce2 ‖ ntime ‖ nonce ‖ version of accepted shares
 
 
@@ -75,6 +85,9 @@ class Connection(asyncio.Protocol):
         self.id = conn_id
         self.transport: asyncio.Transport | None = None
         self.peer = ""
+        self.ip: IPAddress | None = None  # the peer's address (IPv4-mapped IPv6 folded to IPv4)
+        self.ip_key = ""  # what per-address limits count by
+        self.admitted = False  # the server's connection table took it (not refused at the door)
         self._buf = bytearray()
         self._paused = False
         self._closed = False
@@ -92,9 +105,12 @@ class Connection(asyncio.Protocol):
         self.extranonce1 = b""
         self.extranonce2_size = server.config.extranonce2_size
         self.version_mask = 0
-        self.workers: dict[str, str] = {}  # authorized worker -> device id of its shares
+        self.workers: dict[str, str] = {}  # authorized worker -> device id of its shares (bounded by Limits)
         self.first_worker = ""
-        self.device = f"conn{conn_id}"  # the first worker's device: the connection's identity
+        # the first worker's device: the connection's identity. Empty until a worker authorizes, so strangers'
+        # one-shot connections never become devices (events, features)
+        self.device = ""
+        self.auth_failures = 0
         self.difficulty = server.config.difficulty
         self.minimum_difficulty = 0.0
         self.difficulty_pinned = False  # a control hook set it: suggest_difficulty no longer applies
@@ -120,7 +136,12 @@ class Connection(asyncio.Protocol):
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         peer = transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if peer else ""
+        if peer:
+            host = str(peer[0])
+            self.peer = f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+            self.ip = peer_ip(host)
+            self.ip_key = str(self.ip) if self.ip is not None else host
+        self.server.admit(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -132,12 +153,14 @@ class Connection(asyncio.Protocol):
         self._buf.clear()
         self.server.connection_closed(self)
 
-    def close(self, reason: str = "", abort: bool = False) -> None:
+    def close(self, reason: str = "", abort: bool = False, quiet: bool = False) -> None:
         """Close after flushing pending replies (or at once with `abort`). A peer that does not read is
-        aborted after CLOSE_GRACE_S, so a closing connection cannot hold its write buffer forever."""
+        aborted after CLOSE_GRACE_S, so a closing connection cannot hold its write buffer forever. `quiet`: log
+        the reason at debug level (closes a flood causes, counted in the server stats instead)."""
         if not self._closed and self.transport is not None:
             if reason:
-                log.info("stratum: closing connection %d (%s): %s", self.id, self.peer, reason)
+                log.log(logging.DEBUG if quiet else logging.INFO, "stratum: closing connection %d (%s): %s",
+                        self.id, self.peer, reason)
             self._closed = True
             self._buf.clear()
             transport = self.transport
@@ -289,10 +312,13 @@ class Connection(asyncio.Protocol):
             self.send_error(None, 20, "Invalid request: id must be an integer, a string or null")
             return
         method = msg.get("method")
-        if method is None and isinstance(req_id, int) and req_id in self._server_requests:
+        if isinstance(req_id, int) and req_id in self._server_requests and (method is None or method in PONG_METHODS):
             fut = self._server_requests.pop(req_id)
             if not fut.done():
-                fut.set_result(msg.get("result"))
+                fut.set_result(msg.get("result") if method is None else "pong")
+            return
+        if method in PONG_METHODS:  # the answer to a ping that already timed out: nothing to reply
+            self.server.stats["late_pongs"] += 1
             return
         if not isinstance(method, str):
             self.server.stats["malformed"] += 1
@@ -367,8 +393,19 @@ class Connection(asyncio.Protocol):
             raise StratumFormatError("params must be [worker, password]")
         worker = params[0][:256]
         password = params[1] if len(params) > 1 and isinstance(params[1], str) else ""
-        if not self.server.check_password(worker, password):
-            self.send_error(req_id, 24, f"Unauthorized worker {worker[:64]!r}")
+        limits = self.server.limits
+        if worker not in self.workers and len(self.workers) >= limits.max_workers_per_connection:
+            self.server.stats["worker_cap_refusals"] += 1
+            self.send_error(req_id, 24, f"Unauthorized worker {worker[:64]!r}: this connection already has "
+                                        f"{len(self.workers)} workers (the pool's limit)")
+            return
+        reason = self.server.auth.refusal(worker, password, self.ip)
+        if reason is not None:
+            self.auth_failures += 1
+            self.server.auth_refused(self, worker, reason)
+            self.send_error(req_id, 24, f"Unauthorized worker {worker[:64]!r}: {reason}")
+            if self.auth_failures >= limits.max_auth_failures:
+                self.close(f"{self.auth_failures} refused authorizations")
             return
         first = not self.workers
         self.workers[worker] = self.server.device_for(worker, self.id)
@@ -377,7 +414,7 @@ class Connection(asyncio.Protocol):
             self.device = self.workers[worker]
             self.authorized_ns = t_ns
         self.send_result(req_id, True)
-        self.server.connection_authorized(self, worker)
+        self.server.connection_authorized(self, worker, first)
         if first and self.subscribed:
             self.server.start_work(self)
 
@@ -386,12 +423,17 @@ class Connection(asyncio.Protocol):
                 or not params[0] > 0:
             raise StratumFormatError("params must be [positive difficulty]")
         self.send_result(req_id, True)
-        if not self.difficulty_pinned:
-            d = self.server.clip_difficulty(float(params[0]))
-            if d != self.difficulty:
-                self.difficulty = d
-                if self.subscribed and self.workers:
-                    self.send_method("mining.set_difficulty", [d])
+        policy = self.server.config.suggest_difficulty
+        if self.difficulty_pinned or policy == "ignore":  # the pool's difficulty is the experiment's input
+            self.server.stats["suggestions_ignored"] += 1
+            return
+        d = self.server.clip_difficulty(float(params[0]))
+        if policy == "floor":
+            d = max(d, self.difficulty)
+        if d != self.difficulty:
+            self.difficulty = d
+            if self.subscribed and self.workers:
+                self.send_method("mining.set_difficulty", [d])
 
     def extranonce_subscribe(self, req_id: Any, params: list[Any], t_ns: int) -> None:
         self.extranonce_subscribed = True
@@ -423,7 +465,7 @@ class Connection(asyncio.Protocol):
                 old_id, _ = self.jobs.popitem(last=False)
                 self.stale_ids.append(old_id)
         self.jobs.pop(notify.job_id, None)
-        self.jobs[notify.job_id] = SentJob(notify, self.difficulty, t_ns)
+        self.jobs[notify.job_id] = SentJob(notify, self.difficulty, t_ns, self.version_mask)
         while len(self.jobs) > self.server.limits.max_jobs_per_connection:
             old_id, _ = self.jobs.popitem(last=False)
             self.stale_ids.append(old_id)
@@ -437,15 +479,44 @@ class Connection(asyncio.Protocol):
     # ---- shares --------------------------------------------------------------------------------------------
     def submit(self, req_id: Any, params: Any, t_ns: int) -> None:
         verdict, record = self._judge(params, t_ns)
-        code = ERROR_CODES[verdict]
-        if code is None:
+        gate = self.server.share_gate
+        decision = gate.admit(self, record) if gate is not None and verdict is Verdict.ACCEPTED else None
+        if isinstance(decision, Refusal):  # e.g. the proxy cannot forward it: the miner must not hear "accepted"
+            record = self._refused(record, decision)
+            self.send_error(req_id, _code(decision), decision.message)
+        elif decision is not None:  # held: the reply waits for the gate's answer (e.g. the upstream pool's)
+            decision.add_done_callback(functools.partial(self._reply_held, req_id))
+        elif (code := ERROR_CODES[verdict]) is None:
             self.send_result(req_id, True)
         else:
             self.send_error(req_id, code, ERROR_MESSAGES[verdict])
-        self.server.share_judged(self, record)
+        if self.workers:  # a stranger's submits before authorizing are counted in stats, not published as events
+            self.server.share_judged(self, record)
+        else:
+            self.server.stats[f"unattributed_{record.verdict}"] += 1
         if self._need_job:
             self._need_job = False
             self.server.push_job(self.id)
+
+    def _refused(self, record: ShareRecord, refusal: Refusal) -> ShareRecord:
+        self.accepted -= 1
+        self.accepted_difficulty -= record.assigned_diff
+        self.rejected += 1
+        return dataclasses.replace(record, verdict=refusal.verdict, error_code=_code(refusal))
+
+    def _reply_held(self, req_id: Any, fut: asyncio.Future[Refusal | None]) -> None:
+        if fut.cancelled():
+            self.send_error(req_id, 20, "share not forwarded: the pool is shutting down")
+            return
+        exc = fut.exception()
+        if exc is not None:
+            self.send_error(req_id, 20, f"share not forwarded: {exc}")
+            return
+        refusal = fut.result()
+        if refusal is None:
+            self.send_result(req_id, True)
+        else:
+            self.send_error(req_id, _code(refusal), refusal.message)
 
     def _judge(self, params: Any, t_ns: int) -> tuple[Verdict, ShareRecord]:
         sub: Submit | None = None
@@ -487,15 +558,27 @@ class Connection(asyncio.Protocol):
             return verdict_of(Verdict.BAD_EXTRANONCE2)
         if not notify.ntime <= sub.ntime <= notify.ntime + self.server.config.ntime_window_s:
             return verdict_of(Verdict.NTIME_OUT_OF_RANGE)
-        if sub.version_bits is not None and sub.version_bits & ~self.version_mask & 0xFFFFFFFF:
-            return verdict_of(Verdict.VERSION_OUT_OF_MASK)
-        version = rolled_version(notify.version, sub.version_bits, self.version_mask)
-        key = sub.extranonce2 + _KEY.pack(sub.ntime, sub.nonce, version)  # compact: duplicate memory
-        if key in sent.seen:
-            return verdict_of(Verdict.DUPLICATE)
-        achieved, pow_hash, header = share_pow(notify, self.extranonce1, sub.extranonce2, sub.ntime,
-                                               sub.nonce, version)
-        if achieved < assigned:
+        bits = sub.version_bits
+        if bits is None:
+            versions: tuple[int, ...] = (notify.version,)
+        else:
+            # the mask now, and (grace) the one in force when the job was sent
+            masks = (self.version_mask,) if sent.version_mask == self.version_mask else \
+                (self.version_mask, sent.version_mask)
+            versions = tuple(dict.fromkeys(v for m in masks if not bits & ~m & 0xFFFFFFFF
+                                           for v in candidate_versions(notify.version, bits, m)))
+            if not versions:
+                return verdict_of(Verdict.VERSION_OUT_OF_MASK)
+        key = b""
+        for version in versions:  # almost always one; two only for a job version with bits inside the mask
+            key = sub.extranonce2 + _KEY.pack(sub.ntime, sub.nonce, version)  # compact: duplicate memory
+            if key in sent.seen:
+                return verdict_of(Verdict.DUPLICATE)
+            achieved, pow_hash, header = share_pow(notify, self.extranonce1, sub.extranonce2, sub.ntime,
+                                                   sub.nonce, version)
+            if achieved >= assigned:
+                break
+        else:
             return verdict_of(Verdict.LOW_DIFFICULTY)
         sent.seen.add(key)
         if len(sent.seen) >= self.server.limits.max_shares_per_job:
@@ -504,6 +587,11 @@ class Connection(asyncio.Protocol):
             self.stale_ids.append(sub.job_id)
             self._need_job = True
         return verdict_of(Verdict.ACCEPTED)
+
+
+def _code(refusal: Refusal) -> int:
+    code = refusal.code if refusal.code is not None else ERROR_CODES[refusal.verdict]
+    return 20 if code is None else code
 
 
 _HANDLERS = {

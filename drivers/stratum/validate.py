@@ -28,6 +28,8 @@ class Verdict(StrEnum):
     VERSION_OUT_OF_MASK = "version-out-of-mask"
     DUPLICATE = "duplicate"
     LOW_DIFFICULTY = "low-difficulty"
+    UPSTREAM_UNAVAILABLE = "upstream-unavailable"  # proxy: valid, but the pool it belongs to cannot get it
+    UPSTREAM_REJECTED = "upstream-rejected"  # proxy: valid here, refused by the pool it was forwarded to
 
 
 # Stratum pool error codes (slush docs): 20 other, 21 job not found/stale, 22 duplicate, 23 low difficulty,
@@ -44,6 +46,8 @@ ERROR_CODES: dict[Verdict, int | None] = {
     Verdict.VERSION_OUT_OF_MASK: 20,
     Verdict.DUPLICATE: 22,
     Verdict.LOW_DIFFICULTY: 23,
+    Verdict.UPSTREAM_UNAVAILABLE: 20,
+    Verdict.UPSTREAM_REJECTED: 20,
 }
 
 ERROR_MESSAGES: dict[Verdict, str] = {
@@ -57,6 +61,8 @@ ERROR_MESSAGES: dict[Verdict, str] = {
     Verdict.VERSION_OUT_OF_MASK: "Version bits outside the negotiated mask",
     Verdict.DUPLICATE: "Duplicate share",
     Verdict.LOW_DIFFICULTY: "Low difficulty share",
+    Verdict.UPSTREAM_UNAVAILABLE: "Upstream pool unavailable: share not forwarded",
+    Verdict.UPSTREAM_REJECTED: "Upstream pool rejected the share",
 }
 
 

@@ -6,7 +6,9 @@ Conventions (docs/protocols.md §4.2-4.3, shared with asicrc.native):
 - merkle branches are raw sha256d outputs in header order;
 - submit `ntime`/`nonce` are ``"%08x"`` of the uint32 whose little-endian bytes are in the header, so the nonce
   value is the same uint32 the native batch APIs take;
-- a rolled version is ``(job_version & ~mask) | (version_bits & mask)`` (BIP310).
+- a rolled version is ``(job_version & ~mask) | (version_bits & mask)`` (BIP310); when the job version itself has
+  bits inside the mask, firmware that submits the difference (ESP-Miner) hashed ``job_version | version_bits``
+  instead, see :func:`candidate_versions`.
 
 LBRY jobs (10-param notify) carry a claimtrie root after prevhash, word-swapped like prevhash, and give a
 112-byte header; :func:`build_header` returns that header when the notify has a claimtrie.
@@ -219,6 +221,25 @@ def rolled_version(job_version: int, version_bits: int | None, mask: int) -> int
     if version_bits is None:
         return job_version
     return (job_version & ~mask & 0xFFFFFFFF) | (version_bits & mask)
+
+
+def candidate_versions(job_version: int, version_bits: int | None, mask: int) -> tuple[int, ...]:
+    """The header versions a miner may have hashed when it submits `version_bits` (already checked to lie inside
+    `mask`), the BIP310 one first.
+
+    BIP310 says the bits *replace* the masked part: ``(job & ~mask) | bits``. ESP-Miner submits ``rolled ^ job``
+    where its chip hashed ``rolled = job | bits``, i.e. only the bits it set beyond the job's; ckpool rebuilds that
+    as ``job | bits`` (and public-pool as ``job ^ bits``, the same whenever bits and job share no bit). The two
+    readings differ only when the job version has bits inside the mask (soft-fork signalling such as 0x20002000,
+    or an upstream pool's job behind the proxy), and only then is the second one returned. Each candidate is a
+    header the miner must have hashed for the share to meet its target, so trying both accepts what real miners
+    send without crediting work that was not done (the duplicate check is on the final version)."""
+    if version_bits is None:
+        return (job_version,)
+    bits = version_bits & mask
+    bip310 = (job_version & ~mask & 0xFFFFFFFF) | bits
+    difference = job_version | bits
+    return (bip310,) if difference == bip310 else (bip310, difference)
 
 
 def header_prefix(notify: Notify, extranonce1: bytes, extranonce2: bytes) -> bytes:

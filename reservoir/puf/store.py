@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from asicrc.drivers.atomicfile import atomic_write_json
+
 from .challenge import Challenge
 from .signature import Signature
 
@@ -84,9 +86,8 @@ class EnrolmentStore:
         target = self._file(enrolment.device_id)
         if not enrolment.enrolled_unix:
             enrolment.enrolled_unix = time.time()
-        tmp = target.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(enrolment.to_dict(), indent=1, sort_keys=True))
-        os.replace(tmp, target)  # atomic: a crash leaves the old file or the new one, never half of one
+        # atomic (drivers/atomicfile): a crash leaves the old file or the new one, never half of one
+        atomic_write_json(target, enrolment.to_dict(), indent=1, sort_keys=True)
         return target
 
     def load(self, device_id: str) -> Enrolment:

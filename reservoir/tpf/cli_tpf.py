@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from asicrc.drivers import strictjson
 from asicrc.drivers.atomicfile import atomic_write_json
 
+from ..outdir import default_out_dir
 from .data import difficulty_to_rate, random_header, rate_to_difficulty
 from .early_reject import measure_early_reject
 from .gate import TpfGate, worst_seed_section
@@ -96,23 +98,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--alpha", type=float, default=0.01, help="gate significance level")
     p.add_argument("--effort", type=_positive, default=1.0, help="training passes multiplier (1 = default)")
     p.add_argument("--no-plots", action="store_true", help="skip PNG plots")
-    p.add_argument("--out", type=Path, required=True, help="output directory (report.json, *.png)")
-
-
-def _clean(x: Any) -> Any:
-    """JSON without NaN/Infinity: non-finite floats become null (their meaning is stated in docs/tpf.md)."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        f = float(x)
-        return f if math.isfinite(f) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
+    p.add_argument("--out", type=Path, default=None,
+                   help="output directory (report.json, *.png); default runs/tpf-<UTC time>")
 
 
 def _progress(text: str) -> None:
@@ -201,7 +188,7 @@ def run(args: argparse.Namespace) -> int:
         from .recorded import load_recorded_events
 
         recorded_events = load_recorded_events(args.recording)
-    out: Path = args.out
+    out: Path = args.out if args.out is not None else default_out_dir("tpf")
     out.mkdir(parents=True, exist_ok=True)
     seeds = list(range(args.seeds))
     t0 = time.perf_counter()
@@ -259,6 +246,6 @@ def run(args: argparse.Namespace) -> int:
     report["seconds"] = time.perf_counter() - t0
     plots = [] if args.no_plots else _plots(report, out, seeds[0])
     report["plots"] = plots
-    atomic_write_json(out / "report.json", _clean(report), indent=1, allow_nan=False)
+    atomic_write_json(out / "report.json", strictjson.jsonable(report), indent=1, allow_nan=False)
     print(f"wrote {out / 'report.json'} and {len(plots)} plots in {report['seconds']:.0f} s")
     return 0

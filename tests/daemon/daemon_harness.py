@@ -95,11 +95,12 @@ class NotifySocket:
 
 class DaemonProc:
     def __init__(self, tmp: Path, broker: Broker, node: str | None = None, extra: str = "",
-                 devices: str = FLEET, watchdog_usec: int = 1_000_000) -> None:
+                 devices: str = FLEET, watchdog_usec: int = 1_000_000, prom_port: int | None = None) -> None:
         self.node = node or f"n{uuid.uuid4().hex[:8]}"
         self.tmp = tmp
         self.broker = broker
-        self.prom_port = free_port()
+        # 0 = the daemon picks a free port itself (many daemons at once: a port picked here may be taken meanwhile)
+        self.prom_port = free_port() if prom_port is None else prom_port
         self.config_path = tmp / f"{self.node}.toml"
         self.state_dir = tmp / f"state-{self.node}"
         self.write_config(extra, devices)

@@ -25,7 +25,7 @@ def _fake_command(monkeypatch: pytest.MonkeyPatch, run: Callable[[argparse.Names
     module.add_arguments = lambda parser: None  # type: ignore[attr-defined]
     module.run = run  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(cli.COMMANDS, "fake", (module.__name__, "test command"))
+    monkeypatch.setitem(cli.COMMANDS, "fake", (lambda: module, "test command"))
 
 
 def test_sigterm_unwinds_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -108,3 +108,10 @@ def test_closed_stdout_pipe_is_quiet() -> None:
         os.close(write_end)
     assert proc.returncode == 141, proc.stderr
     assert proc.stderr == ""
+
+
+def test_bare_asicrc_prints_usage_and_fails(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and "usage: asicrc" in out.err and "a COMMAND is required" in out.err
+    assert cli.main(["--help"]) == 0 and "usage: asicrc" in capsys.readouterr().out

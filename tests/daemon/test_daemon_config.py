@@ -88,7 +88,16 @@ def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
 
 def test_check_flag_validates_only(tmp_path: Path) -> None:
     proc = subprocess.run([ASICRC, "run", "--check"], capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0 and "ok (3 device(s)" in proc.stdout
+    assert proc.returncode == 0 and "ok (3 device(s)" in proc.stdout and proc.stderr == ""
+
+
+def test_check_says_when_no_device_is_configured(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.toml"
+    empty.write_text("[node]\nid = \"n1\"\n")
+    proc = subprocess.run([ASICRC, "run", "--check", "--config", str(empty)], capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0 and "ok (0 device(s)" in proc.stdout
+    assert "no enabled [[devices]]" in proc.stderr and proc.stderr.count("\n") == 1
 
 
 @pytest.mark.parametrize(("text", "expected"), [

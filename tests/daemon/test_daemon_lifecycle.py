@@ -113,6 +113,9 @@ async def test_narma_run_over_mqtt_reports_nrmse(mosquitto: Broker, tmp_path) ->
         cfg = _mq(mosquitto)
         bad = await request(cfg, d.node, "start_narma", {"steps": "many"}, 10)
         assert bad["status"] == "error" and "'steps' must be int" in bad["error"]
+        typo = await request(cfg, d.node, "start_narma", {"backend": "sim:lv6"}, 10)
+        assert typo["status"] == "error" and "unknown backend 'sim:lv6'" in typo["error"] and "sim:lv06" in typo["error"]
+        assert "narma" not in (await request(cfg, d.node, "status", {}, 10))["data"]["experiments"]
         started = await request(cfg, d.node, "start_narma", {"backend": "esn", "steps": 400, "seeds": 2}, 10)
         assert started["status"] == "ok", started
         again = await request(cfg, d.node, "start_narma", {"backend": "esn", "steps": 400, "seeds": 2}, 10)

@@ -13,7 +13,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.fleetstate import FleetState
-from asicrc.daemon.metrics import METRIC_NAMES, MetricsServer, make_registry
+from asicrc.daemon.metrics import METRIC_NAMES, MetricsServer, exposition, make_registry
 from asicrc.drivers.events import Event, Kind, Source
 
 S = 1_000_000_000
@@ -59,13 +59,13 @@ def _families(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 def test_exposition_passes_promtool() -> None:
     promtool = find_tool("promtool")
-    text = generate_latest(make_registry(_fleet().snapshot))
+    text = exposition(_fleet().snapshot)()  # what /metrics serves
     proc = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
 
 
 def test_values_and_labels() -> None:
-    fams = _families(generate_latest(make_registry(_fleet().snapshot)).decode())
+    fams = _families(exposition(_fleet().snapshot)().decode())
     for name in METRIC_NAMES:
         sample_names = {name, f"{name}_total", f"{name}_info"}
         assert sample_names & set(fams), f"{name} missing from the exposition"
@@ -86,8 +86,30 @@ def test_values_and_labels() -> None:
     assert [v for _, v in fams["asicrc_reservoir_nrmse"]] == [0.41]
 
 
+def test_fast_exposition_equals_the_reference_collector() -> None:
+    """The served text (device families written directly) exposes exactly what prometheus-client's rendering of
+    SnapshotCollector does: same families, types, label sets and values (NaN compared as NaN)."""
+    fleet = _fleet()
+    fleet.add_device("dead", "lbbox", "http")  # never polled: no telemetry, NaN share hashrate
+    fleet.refresh()
+
+    def parsed(text: str) -> dict[tuple[str, str], set[tuple[str, tuple[tuple[str, str], ...], str]]]:
+        out: dict[tuple[str, str], set[tuple[str, tuple[tuple[str, str], ...], str]]] = {}
+        for fam in text_string_to_metric_families(text):
+            if fam.name.startswith("process_"):
+                continue  # sampled separately by each rendering
+            out[(fam.name, fam.type)] = {(smp.name, tuple(sorted(smp.labels.items())), repr(smp.value))
+                                         for smp in fam.samples if fam.name != "asicrc_uptime_seconds"}
+        return out
+
+    fast = exposition(fleet.snapshot)().decode()
+    reference = generate_latest(make_registry(fleet.snapshot)).decode()
+    assert parsed(fast) == parsed(reference)
+    assert len(parsed(fast)) >= len(METRIC_NAMES) - 2
+
+
 def test_server_binds_loopback_and_serves() -> None:
-    server = MetricsServer(make_registry(_fleet().snapshot), "127.0.0.1", 0)
+    server = MetricsServer(_fleet().snapshot, "127.0.0.1", 0)
     port = server.start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
@@ -99,10 +121,10 @@ def test_server_binds_loopback_and_serves() -> None:
 
 
 def test_busy_port_is_a_clear_error() -> None:
-    first = MetricsServer(make_registry(_fleet().snapshot), "127.0.0.1", 0)
+    first = MetricsServer(_fleet().snapshot, "127.0.0.1", 0)
     port = first.start()
     try:
-        second = MetricsServer(make_registry(_fleet().snapshot), "127.0.0.1", port)
+        second = MetricsServer(_fleet().snapshot, "127.0.0.1", port)
         try:
             second.start()
         except OSError as exc:

@@ -42,7 +42,8 @@ serial_port = "/nonexistent/ttyUSB9"
 @pytest.fixture(scope="module")
 def daemon(module_broker, tmp_path_factory: pytest.TempPathFactory):  # noqa: F811
     d = DaemonProc(tmp_path_factory.mktemp("daemon"), module_broker, devices=FLEET + GHOSTS,
-                   extra='allow_commands = ["set_frequency", "set_voltage", "set_fan", "set_difficulty"]')
+                   extra='allow_commands = ["set_frequency", "set_voltage", "set_fan", "set_difficulty", '
+                                                          '"restart_device"]')
     try:
         d.notify.wait_for("READY=1", 30)
         _wait_until_up(d, ("s9", "lv06", "lbbox"), 40)
@@ -173,6 +174,10 @@ async def test_commands_go_through_the_envelope(daemon: DaemonProc) -> None:
     assert bad["status"] == "error" and "finite number" in bad["error"]
     missing = await request(cfg, daemon.node, "set_fan", {"device": "nope", "percent": 50}, 10)
     assert missing["status"] == "error" and "unknown or not running device 'nope'" in missing["error"]
+    # stock S9 firmware cannot be restarted over 4028: a one-line refusal, and no traceback in the daemon's log
+    no_restart = await request(cfg, daemon.node, "restart_device", {"device": "s9"}, 10)
+    assert no_restart["status"] == "error" and "restart" in no_restart["error"], no_restart
+    assert "Traceback" not in daemon.log()
 
 
 def test_failing_devices_do_not_take_the_daemon_down(daemon: DaemonProc) -> None:
@@ -259,7 +264,7 @@ async def test_home_assistant_restart_gets_discovery_again(daemon: DaemonProc) -
         await c.subscribe(topic, qos=1)
         await c.subscribe(legacy, qos=1)
         await c.publish("homeassistant/status", b"online", qos=1)  # HA's birth message
-        seen = await collect(c, lambda s: bool(s.get(topic)) and legacy in s and s[legacy] is None, 15)
+        seen = await collect(c, lambda s: bool(s.get(topic)) and legacy in s and s[legacy] is None, 30)
     power = seen[topic]["components"]["power_w"]
     assert power["device_class"] == "power" and power["unit_of_measurement"] == "W"
 

@@ -131,3 +131,18 @@ def test_installed_entry_point() -> None:
     proc = subprocess.run([str(exe), "frames", "encode", "--chip", "bm1366", "--pll", "525"],
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == "55aa5109000840a8023003"
+
+
+def test_decode_hex_text_file_without_format_flag(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    work = c.bm1387_work(SLUSH_HEADER, 0x21, [0x20000000, 0x20002000])
+    hexfile = tmp_path / "cap.txt"
+    hexfile.write_text(work.hex(" ") + "\n")
+    rc, out, _ = run_cli(capsys, "decode", "--chip", "bm1387", str(hexfile))  # auto: hex text is read as hex
+    assert rc == 0 and json.loads(out)["hex"] == work.hex()
+    # forced raw: the same text decodes to nothing, and that is an error naming the likely cause, not silence
+    rc, out, err = run_cli(capsys, "decode", "--chip", "bm1387", "--format", "raw", str(hexfile))
+    assert rc == 1 and out == "" and "no bm1387 frames in" in err and "--format hex" in err
+    noise = tmp_path / "noise.bin"
+    noise.write_bytes(bytes(range(0x80, 0xC0)))
+    rc, _, err = run_cli(capsys, "decode", "--chip", "bm1366", str(noise))
+    assert rc == 1 and "no bm1366 frames in 64 bytes" in err

@@ -102,3 +102,30 @@ def test_out_of_range_numbers_are_refused_up_front(args: list[str], message: str
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_save_is_atomic_through_the_shared_writer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save that dies before the rename (planted: os.replace fails) leaves the previous enrolment intact and no
+    temporary file behind; the same save without the fault replaces it."""
+    import os
+
+    from asicrc.drivers import atomicfile
+
+    ch = default_challenge("lv06", step_s=10)
+    sigs = [extract_signature(run_challenge("LV-1", ch, session_seed=s)) for s in (1, 2)]
+    store = EnrolmentStore(tmp_path)
+    store.save(Enrolment("LV-1", "lv06", "LV-1", ch, sigs[:1], [25.0]))
+    before = (tmp_path / "LV-1.json").read_text()
+    real_replace = os.replace
+
+    def crash(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(atomicfile.os, "replace", crash)
+    with pytest.raises(OSError, match="No space left"):
+        store.save(Enrolment("LV-1", "lv06", "LV-1", ch, sigs, [25.0, 25.0]))
+    assert (tmp_path / "LV-1.json").read_text() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["LV-1.json"]
+    monkeypatch.setattr(atomicfile.os, "replace", real_replace)
+    store.save(Enrolment("LV-1", "lv06", "LV-1", ch, sigs, [25.0, 25.0]))
+    assert len(EnrolmentStore(tmp_path).load("LV-1").sessions) == 2

@@ -13,10 +13,13 @@ from asicrc.drivers import atomicfile
 from asicrc.reservoir import experiment
 
 
-def test_out_is_required_unless_replay(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["narma", "--backend", "esn"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err == "asicrc narma: error: --out DIR is required (unless --replay DIR is given)"
+def test_without_out_a_run_writes_a_new_directory_under_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["narma", "--backend", "esn", "--steps", "301", "--seeds", "1", "--no-progress"]) == 0
+    (run,) = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("narma-") and (run / "report.json").is_file()
+    assert f"report: {Path('runs') / run.name / 'report.json'}" in capsys.readouterr().out
 
 
 def test_too_few_steps_names_the_minimum_before_anything_runs(tmp_path: Path,

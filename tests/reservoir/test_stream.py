@@ -51,3 +51,45 @@ async def test_stream_windows_features_per_device_and_records(tmp_path: Path) ->
 def test_stream_rejects_bad_window() -> None:
     with pytest.raises(ValueError, match="window_s"):
         FeatureStream(FanOut(), window_s=0)
+
+
+async def _run_windows(stream: FeatureStream, clock: Clock, fanout: FanOut, windows: list[list[str]]) -> None:
+    """Publish one share per listed device id in each window, then let the stream close that window."""
+    task = asyncio.create_task(stream.run())
+    await asyncio.sleep(0)
+    for ids in windows:
+        for device in ids:
+            fanout.publish(Event(clock.now_ns(), device, Source.STRATUM, Kind.SHARE, {"achieved_diff": 1.0}))
+        await clock.sleep(1.0)
+    await stream.stop()
+    await asyncio.wait_for(task, 5)
+
+
+async def test_one_shot_device_ids_are_bounded_and_forgotten() -> None:
+    # issue 13 item 1: 3000 one-shot ids kept the daemon recomputing 3000 devices every window, forever
+    clock = Clock(20.0)
+    fanout = FanOut()
+    stream = FeatureStream(fanout, clock, window_s=1.0, max_devices=50, evict_after_windows=3)
+    flood = [f"conn{i}" for i in range(3000)]
+    await _run_windows(stream, clock, fanout, [["a", *flood], ["a", ""], ["a"], ["a"], ["a"], ["a"], ["a"]])
+    assert set(stream.latest) == {"a"}  # the strangers left and were forgotten; the honest device stayed
+    assert stream.report()["ignored_events"] >= 3000 - 50  # beyond the cap from the first window on
+    assert len(stream._prev) <= 1 and len(stream._last_seen) == 1
+
+
+async def test_configured_devices_only() -> None:
+    clock = Clock(20.0)
+    fanout = FanOut()
+    configured = {"a", "b"}
+    stream = FeatureStream(fanout, clock, window_s=1.0, devices=lambda: configured)
+    windows = [["a", "b", "spoof", "conn7"], ["a", "b", "spoof"], ["a", "b"], ["a", "b"], ["a"]]
+
+    async def drop_b_after_three_windows() -> None:
+        await clock.sleep(3.5)
+        configured.discard("b")  # removed from the config: it leaves the stream at the next window
+
+    dropper = asyncio.create_task(drop_b_after_three_windows())
+    await _run_windows(stream, clock, fanout, windows)
+    await dropper
+    assert set(stream.latest) == {"a"}
+    assert 3 <= stream.report()["ignored_events"] <= 4  # the strangers, and b's event after it left the config

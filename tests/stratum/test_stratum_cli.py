@@ -59,8 +59,8 @@ async def _start(*args: str) -> tuple[asyncio.subprocess.Process, int]:
     proc = await asyncio.create_subprocess_exec(*ASICRC, "serve", "--port", "0", *args,
                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
                                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    assert proc.stderr is not None
+    line = (await asyncio.wait_for(proc.stderr.readline(), 30)).decode()
     m = re.search(r"listening on 127\.0\.0\.1:(\d+)", line)
     assert m, line
     return proc, int(m.group(1))
@@ -85,7 +85,7 @@ async def test_serve_pool_and_proxy() -> None:
         await client.close()
         # the pool printed the forwarded share, submitted by the proxy's upstream worker
         assert pool.stdout is not None
-        ev = json.loads(await asyncio.wait_for(pool.stdout.readline(), 10))
+        ev = json.loads(await asyncio.wait_for(pool.stdout.readline(), 10))  # stdout's first line is JSON
         assert ev["verdict"] == "accepted" and ev["worker"] == "asicrc" and ev["nonce"] == share.nonce
     finally:
         assert await _stop(proxy) == 0

@@ -11,6 +11,7 @@ import pytest
 
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.sim.cpuminer import find_shares
+from asicrc.drivers.stratum.auth import WorkerCredentials
 from asicrc.drivers.stratum.client import Job, StratumClient, StratumError
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.native import difficulty_batch
@@ -22,7 +23,9 @@ DIFF = 1 / 65536
 @pytest.fixture
 async def pool() -> AsyncIterator[StratumServer]:
     server = StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, min_difficulty=1e-6, max_difficulty=1e3,
-                                        allow={"rig": None, "locked.1": "s3cret"}),
+                                        workers={"rig": WorkerCredentials(),
+                                                 "locked.1": WorkerCredentials("s3cret")},
+                                        suggest_difficulty="honour"),
                            fanout=FanOut(), device_map={"rig.s9": "s9-a"})
     await server.start()
     try:

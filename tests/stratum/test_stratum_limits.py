@@ -46,15 +46,21 @@ async def test_rate_limit_delays_but_answers_every_line() -> None:
         w2.close()
 
 
-async def test_connection_cap_and_idle_timeout() -> None:
-    limits = Limits(max_connections=2, idle_timeout_s=0.3, handshake_timeout_s=5)
+async def test_connection_cap_evicts_pending_handshakes_then_refuses_and_idle_timeout() -> None:
+    limits = Limits(max_connections=2, idle_timeout_s=0.3, handshake_timeout_s=5, evict_silent_after_s=60)
     async with StratumServer(ServerConfig(limits=limits, job_interval_s=0)) as server:
         client = StratumClient("127.0.0.1", server.port, "a")
         await client.connect()
-        _, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+        r2, w2 = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.sleep(0.05)
         r3, w3 = await asyncio.open_connection("127.0.0.1", server.port)
-        assert await asyncio.wait_for(r3.read(), 2) == b""  # over the cap: closed at once
-        assert server.stats["refused"] == 1
+        # the pool is full: the pending handshake (w2) makes room, the authorized miner keeps its slot
+        assert await asyncio.wait_for(r2.read(), 2) == b""
+        assert server.stats["evicted_pending"] == 1 and client.connected.is_set()
+        # full with one miner and one pending socket: the next newcomer again only displaces the pending one
+        _r4, w4 = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(r3.read(), 2) == b""
+        assert server.stats["evicted_pending"] == 2 and server.stats["refused"] == 0
         # the authorized but silent client is dropped by the idle timeout
         for _ in range(100):
             await asyncio.sleep(0.05)
@@ -62,8 +68,22 @@ async def test_connection_cap_and_idle_timeout() -> None:
                 break
         assert not client.connected.is_set() and server.stats["idle_timeouts"] >= 1
         await client.close()
-        w2.close()
+        for w in (w2, w3, w4):
+            w.close()
+
+
+async def test_full_pool_of_working_miners_refuses_newcomers() -> None:
+    limits = Limits(max_connections=2, evict_silent_after_s=60)
+    async with StratumServer(ServerConfig(limits=limits, job_interval_s=0)) as server:
+        miners = [StratumClient("127.0.0.1", server.port, f"m{i}") for i in range(2)]
+        for m in miners:
+            await m.connect()
+        r3, w3 = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(r3.read(), 2) == b""  # nobody to displace: refused at the door
+        assert server.stats["refused"] == 1 and all(m.connected.is_set() for m in miners)
         w3.close()
+        for m in miners:
+            await m.close()
 
 
 async def test_full_duplicate_memory_retires_the_job() -> None:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.sim.cpuminer import find_shares
+from asicrc.drivers.stratum.auth import WorkerCredentials
 from asicrc.drivers.stratum.client import StratumClient
+from asicrc.drivers.stratum.gate import Refusal
 from asicrc.drivers.stratum.proxy import UpstreamProxy, parse_stratum_url
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 from asicrc.drivers.stratum.upstream import VARIANT_SIZE
+from asicrc.drivers.stratum.validate import Verdict
+from asicrc.native import difficulty_batch
 
 UP_DIFF = 1 / 32768
 DOWN_DIFF = 1 / 524288
@@ -140,7 +145,7 @@ async def test_proxy_with_several_upstream_sessions_routes_shares_to_their_pool(
     events = [FanOut(), FanOut()]
     pool_shares = [e.subscribe(kinds={"share"}) for e in events]
     pools = [StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=size,
-                                        allow={user: password}), fanout=ev)
+                                        workers={user: WorkerCredentials(password)}), fanout=ev)
              for size, user, password, ev in ((8, "acct_a", None, events[0]), (6, "acct_b", "pw", events[1]))]
     for pool in pools:
         await pool.start()
@@ -229,3 +234,53 @@ async def test_several_sessions_survive_an_upstream_session_change_without_movin
 def test_several_upstreams_refuse_the_direct_layout() -> None:
     with pytest.raises(ValueError, match="derive_jobs"):
         UpstreamProxy(["127.0.0.1:1", "127.0.0.1:2"], "acct", derive_jobs=False)
+
+
+class RefuseAll:
+    """A ShareGate for the *upstream* pool: it rejects every share (a pool with its own reasons to refuse)."""
+
+    def admit(self, conn: object, record: object) -> Refusal:
+        return Refusal(Verdict.LOW_DIFFICULTY, "Low difficulty share (upstream policy)")
+
+
+async def test_proxy_never_says_accepted_for_a_share_it_cannot_forward() -> None:
+    # issue 13 item 9: with the upstream down the proxy told miners "accepted" and dropped their shares
+    pool = StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=8))
+    await pool.start()
+    proxy = UpstreamProxy(f"127.0.0.1:{pool.port}", "acct", config=ServerConfig(difficulty=DOWN_DIFF))
+    server = await proxy.start()
+    shares = server.fanout.subscribe(kinds={"share"})
+    miner = StratumClient("127.0.0.1", server.port, "m0")
+    try:
+        await miner.connect()
+        job = await miner.wait_job(timeout_s=5)
+        up, below = find_shares(job, b"\1\0\0\0\0\0", 1, difficulty=UP_DIFF)[0], None
+        for s in find_shares(job, b"\2\0\0\0\0\0", 20, difficulty=DOWN_DIFF):
+            h = job.header(s.extranonce2, nonce=s.nonce)
+            if difficulty_batch(h, np.array([s.nonce], dtype=np.uint32))[0] < UP_DIFF:
+                below = s
+                break
+        assert below is not None
+        # upstream up: the forwarded share is answered only after the upstream accepted it
+        res = await miner.submit(up.job_id, up.extranonce2, up.ntime, up.nonce)
+        assert res.accepted and proxy.stats["upstream_accepted"] == 1
+        # upstream refuses: the miner hears the upstream's verdict, not "accepted"
+        pool.share_gate = RefuseAll()
+        up2 = find_shares(job, b"\3\0\0\0\0\0", 1, difficulty=UP_DIFF)[0]
+        res = await miner.submit(up2.job_id, up2.extranonce2, up2.ntime, up2.nonce)
+        assert not res.accepted and res.error_code == 23 and "upstream" in res.message.lower(), res
+        # upstream down: every share (forwardable or not) is refused with a clear error, so miners fail over
+        await pool.stop()
+        await wait_for(lambda: not proxy.client.connected.is_set())
+        for s in (find_shares(job, b"\4\0\0\0\0\0", 1, difficulty=UP_DIFF)[0], below):
+            res = await miner.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)
+            assert not res.accepted and res.error_code == 20 and "Upstream pool unavailable" in res.message, res
+        assert proxy.stats["refused_upstream_down"] == 2
+        # events carry the pool's own judgement: valid work (accepted), then refused while the upstream was down
+        verdicts = [e.data["verdict"] for e in shares.get_nowait_all()]
+        assert verdicts == ["accepted", "accepted", "upstream-unavailable", "upstream-unavailable"]
+        assert server.stats["upstream-unavailable"] == 2
+    finally:
+        await miner.close()
+        await proxy.stop()
+        await pool.stop()

@@ -1,0 +1,330 @@
+"""Fleet-scale benchmark: one `asicrc run` daemon polling N network S9s (cgminer 4028 API) on loopback.
+
+The N endpoints are lightweight: one asyncio listener per port in a separate process, each answering with the
+exact reply bytes captured from the simulated S9's 4028 server at the start of the run (so the daemon parses real
+bmminer-shaped replies, ~10 kB of `stats`). The endpoint process records when every request arrived.
+
+Measured per N (default 1000, 5000, 10000) at --interval seconds per poll, over --duration seconds after every
+device came up (or --up-timeout passed):
+  * CPU share of one core and RSS of the daemon (/proc), open file descriptors (peak), with the daemon's
+    RLIMIT_NOFILE set to --nofile (4096: what the systemd unit sets);
+  * polls seen by the endpoints, CPU ms per device poll, devices up (asicrc_device_up == 1 at the end);
+  * missed poll deadlines: a gap between two polls of one device longer than 1.5 x interval, or a device that
+    was not polled in an interval-long stretch of the window at all;
+  * stagger: the busiest 100 ms of requests against the mean per 100 ms (1.0 = perfectly spread);
+  * /metrics scrape time (max of the scrapes during the window).
+Reference measured in the same run: an idle daemon with the same config minus the devices (CPU share, RSS).
+Goals (issue 16): 10 000 devices at 10 s under one core (aim <= 0.3 ms CPU per poll), < 500 MB, 0 missed
+deadlines, peak fds well under the limit, scrape < 1 s. Exit status 1 if a goal is missed at the largest N.
+
+    .venv/bin/python bench/bench_fleet.py --devices 1000 5000 10000 --interval 10 --duration 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import itertools
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ASICRC = str(Path(sys.executable).with_name("asicrc"))
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+COMMANDS = ("version", "stats", "summary", "stats+summary", "devs", "pools")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# ---- captured replies --------------------------------------------------------------------------------------
+async def capture_replies() -> dict[str, str]:
+    """The simulated S9's 4028 replies (raw text up to the NUL) for each command the driver may send."""
+    from asicrc.drivers.sim import SimS9
+
+    sim = SimS9(serial="BENCH-S9", seed=1)
+    await sim.start()
+    try:
+        port = int(sim.ports["rpc"])
+        await asyncio.sleep(1.0)  # a few physics steps so the telemetry is not all zero
+        out: dict[str, str] = {}
+        for cmd in COMMANDS:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(json.dumps({"command": cmd}).encode())
+            await writer.drain()
+            raw = await reader.read()
+            writer.close()
+            out[cmd] = raw.split(b"\0", 1)[0].decode()
+        return out
+    finally:
+        await sim.stop()
+
+
+# ---- endpoint process ----------------------------------------------------------------------------------------
+class Endpoint(asyncio.Protocol):
+    """One connection: read the JSON request, answer the captured bytes + NUL, close (as cgminer does)."""
+
+    def __init__(self, index: int, replies: dict[str, bytes], log: list[list[float]]) -> None:
+        self.index = index
+        self.replies = replies
+        self.log = log
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.buf.rstrip().endswith(b"}"):
+            return
+        try:
+            command = str(json.loads(self.buf)["command"])
+        except (ValueError, KeyError, TypeError):
+            return  # not complete yet
+        if command.startswith("stats"):
+            self.log[self.index].append(time.monotonic())
+        assert self.transport is not None
+        self.transport.write(self.replies.get(command, self.replies["invalid"]))
+        self.transport.close()
+
+
+async def serve_endpoints(n: int, captured: dict[str, str]) -> list[list[float]]:
+    replies = {k: v.encode() + b"\0" for k, v in captured.items()}
+    replies["invalid"] = b'{"STATUS":[{"STATUS":"E","Code":14,"Msg":"Invalid command"}],"id":1}\0'
+    log: list[list[float]] = [[] for _ in range(n)]
+    loop = asyncio.get_running_loop()
+    servers = []
+    for i in range(n):
+        servers.append(await loop.create_server(functools.partial(Endpoint, i, replies, log), "127.0.0.1", 0,
+                                                backlog=64))
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    print(json.dumps(ports), flush=True)
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    await stop.wait()
+    for s in servers:
+        s.close()
+    return log
+
+
+# ---- one measurement ----------------------------------------------------------------------------------------
+def daemon_config(workdir: Path, ports: list[int], interval: float, prom_port: int) -> str:
+    lines = [f'[node]\nid = "bench-fleet"\nstate_dir = "{workdir / "state"}"\npoll_interval_s = {interval}\n'
+             f'log_level = "warning"\n[mqtt]\nenabled = false\n[prometheus]\nport = {prom_port}\n'
+             f'[stratum]\nport = 0\n'
+             # the live reservoir stream turns every device's events into a feature row per window (~1 ms each,
+             # measured in this bench's profile): a research feature for a few devices, not for a polled fleet
+             f'[reservoir]\nenabled = false\n']
+    for i, port in enumerate(ports):
+        lines.append(f'[[devices]]\nid = "s9-{i:05d}"\nmodel = "s9"\ntransport = "rpc"\nhost = "127.0.0.1"\n'
+                     f'port = {port}\n')
+    return "".join(lines)
+
+
+def start_daemon(config: Path, log: Path, nofile: int) -> subprocess.Popen[bytes]:
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+    return subprocess.Popen([ASICRC, "run", "--config", str(config)], stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, preexec_fn=limit)
+
+
+def scrape(port: int) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+        text = r.read().decode()
+    return time.perf_counter() - t0, text
+
+
+def devices_up(text: str) -> int:
+    return sum(1 for line in text.splitlines() if line.startswith("asicrc_device_up{") and line.endswith(" 1.0"))
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def deadlines(log: list[list[float]], t0: float, t1: float, interval: float) -> tuple[int, int]:
+    """(polls inside [t0, t1], missed deadlines) from per-device request times."""
+    polls = missed = 0
+    for times in log:
+        inside = [t for t in times if t0 <= t <= t1]
+        polls += len(inside)
+        edges = [t0, *inside, t1]
+        for a, b in itertools.pairwise(edges):
+            if b - a > 1.5 * interval:
+                missed += int((b - a) // interval)
+    return polls, missed
+
+
+def stagger(log: list[list[float]], t0: float, t1: float) -> float:
+    buckets: dict[int, int] = {}
+    for times in log:
+        for t in times:
+            if t0 <= t <= t1:
+                buckets[int((t - t0) * 10)] = buckets.get(int((t - t0) * 10), 0) + 1
+    if not buckets:
+        return float("nan")
+    mean = sum(buckets.values()) / max(1, int((t1 - t0) * 10))
+    return max(buckets.values()) / mean
+
+
+def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path) -> dict[str, Any]:
+    log_path = workdir / f"requests-{n}.json"
+    ep = subprocess.Popen([sys.executable, __file__, "--serve", str(n), "--replies", str(replies_path),
+                           "--log", str(log_path)], stdout=subprocess.PIPE,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n + 4096, n + 4096)))
+    assert ep.stdout is not None
+    ports = json.loads(ep.stdout.readline())
+    prom_port = free_port()
+    config = workdir / f"fleet-{n}.toml"
+    config.write_text(daemon_config(workdir, ports, args.interval, prom_port))
+    daemon = start_daemon(config, workdir / f"daemon-{n}.log", args.nofile)
+    result: dict[str, Any] = {"devices": n, "interval_s": args.interval}
+    try:
+        t_start = time.monotonic()
+        up = 0
+        while time.monotonic() - t_start < args.up_timeout:
+            time.sleep(2.0)
+            if daemon.poll() is not None:
+                raise SystemExit(f"bench_fleet: daemon exited: {(workdir / f'daemon-{n}.log').read_text()[-2000:]}")
+            try:
+                up = devices_up(scrape(prom_port)[1])
+            except OSError:
+                continue
+            if up == n:
+                break
+        result["up_after_s"] = round(time.monotonic() - t_start, 1)
+        time.sleep(min(args.interval, 10.0))  # one more interval: the first-contact burst is over
+        c0, w0 = cpu_seconds(daemon.pid), time.monotonic()
+        rss_peak = fds_peak = 0
+        scrapes: list[float] = []
+        next_scrape = w0
+        while time.monotonic() - w0 < args.duration:
+            rss_peak = max(rss_peak, rss_bytes(daemon.pid))
+            fds_peak = max(fds_peak, open_fds(daemon.pid))
+            if time.monotonic() >= next_scrape:
+                took, _ = scrape(prom_port)
+                scrapes.append(took)
+                next_scrape = time.monotonic() + max(5.0, args.duration / 6)
+            time.sleep(0.2)
+        c1, w1 = cpu_seconds(daemon.pid), time.monotonic()
+        up = devices_up(scrape(prom_port)[1])
+    finally:
+        stop(daemon)
+        ep.send_signal(signal.SIGTERM)
+        ep.wait(60)
+    log = json.loads(log_path.read_text())
+    polls, missed = deadlines(log, w0, w1, args.interval)
+    cpu = (c1 - c0) / (w1 - w0)
+    result.update({
+        "cpu_core_fraction": round(cpu, 3), "rss_mb": round(rss_peak / 1e6, 1), "fds_peak": fds_peak,
+        "nofile": args.nofile, "polls": polls, "expected_polls": round(n * (w1 - w0) / args.interval),
+        "cpu_ms_per_poll": round(1e3 * (c1 - c0) / polls, 3) if polls else None, "devices_up": up,
+        "missed_deadlines": missed, "stagger_peak_over_mean": round(stagger(log, w0, w1), 2),
+        "scrape_s_max": round(max(scrapes), 3) if scrapes else None,
+    })
+    return result
+
+
+def idle_reference(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    config = workdir / "idle.toml"
+    config.write_text(daemon_config(workdir, [], args.interval, free_port()))
+    daemon = start_daemon(config, workdir / "idle.log", args.nofile)
+    try:
+        time.sleep(5.0)
+        c0, w0 = cpu_seconds(daemon.pid), time.monotonic()
+        time.sleep(min(20.0, args.duration))
+        c1, w1 = cpu_seconds(daemon.pid), time.monotonic()
+        return {"cpu_core_fraction": round((c1 - c0) / (w1 - w0), 4), "rss_mb": round(rss_bytes(daemon.pid) / 1e6, 1)}
+    finally:
+        stop(daemon)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--devices", type=int, nargs="+", default=[1000, 5000, 10000])
+    p.add_argument("--interval", type=float, default=10.0, help="poll interval (s)")
+    p.add_argument("--duration", type=float, default=60.0, help="measured window per N (s)")
+    p.add_argument("--up-timeout", type=float, default=120.0, help="wait this long for every device to come up")
+    p.add_argument("--nofile", type=int, default=4096, help="the daemon's RLIMIT_NOFILE (LimitNOFILE in the unit)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--replies", type=Path, help=argparse.SUPPRESS)
+    p.add_argument("--log", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        log = asyncio.run(serve_endpoints(args.serve, json.loads(args.replies.read_text())))
+        args.log.write_text(json.dumps(log))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
+        workdir = Path(tmp)
+        replies_path = workdir / "replies.json"
+        replies_path.write_text(json.dumps(asyncio.run(capture_replies())))
+        print(f"bench_fleet: nproc {os.cpu_count()}, load {os.getloadavg()[0]:.2f}, captured S9 replies: "
+              f"stats {len(json.loads(replies_path.read_text())['stats'])} bytes", flush=True)
+        idle = idle_reference(args, workdir)
+        print(f"idle daemon (no devices): {idle['cpu_core_fraction']:.1%} of a core, {idle['rss_mb']} MB", flush=True)
+        results = []
+        for n in args.devices:
+            r = measure(n, args, replies_path, workdir)
+            results.append(r)
+            print(f"N={n:>5} @ {args.interval:g} s: up {r['devices_up']}/{n} (after {r['up_after_s']} s)  "
+                  f"cpu {r['cpu_core_fraction']:.1%} of a core ({r['cpu_core_fraction'] / max(idle['cpu_core_fraction'], 1e-4):.0f}x idle)  "
+                  f"{r['cpu_ms_per_poll']} ms/poll  rss {r['rss_mb']} MB  fds peak {r['fds_peak']}/{r['nofile']}  "
+                  f"polls {r['polls']}/{r['expected_polls']}  missed {r['missed_deadlines']}  "
+                  f"stagger {r['stagger_peak_over_mean']}  scrape {r['scrape_s_max']} s  "
+                  f"(load {os.getloadavg()[0]:.2f})", flush=True)
+        if args.json:
+            print(json.dumps({"idle": idle, "results": results}, indent=1))
+    big = results[-1]
+    goals = {
+        "all up": big["devices_up"] == big["devices"],
+        "< 1 core": big["cpu_core_fraction"] < 1.0,
+        "<= 0.3 ms/poll": (big["cpu_ms_per_poll"] or 99) <= 0.3,
+        "< 500 MB": big["rss_mb"] < 500,
+        "0 missed deadlines": big["missed_deadlines"] == 0,
+        "fds < half the limit": big["fds_peak"] < big["nofile"] / 2,
+        "scrape < 1 s": (big["scrape_s_max"] or 99) < 1.0,
+    }
+    print(f"goals at N={big['devices']}: " + ", ".join(f"{k} {'ok' if v else 'MISSED'}" for k, v in goals.items()))
+    return 0 if all(goals.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
