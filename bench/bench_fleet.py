@@ -211,10 +211,14 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
                           preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (n + 4096, n + 4096)))
     assert ep.stdout is not None
     ports = json.loads(ep.stdout.readline())
-    prom_port = free_port()
     config = workdir / f"fleet-{n}.toml"
-    config.write_text(daemon_config(workdir, ports, args.interval, prom_port))
-    daemon = start_daemon(config, workdir / f"daemon-{n}.log", args.nofile)
+    for _attempt in range(5):  # a port picked here can be taken by another program before the daemon binds it
+        prom_port = free_port()
+        config.write_text(daemon_config(workdir, ports, args.interval, prom_port))
+        daemon = start_daemon(config, workdir / f"daemon-{n}.log", args.nofile)
+        time.sleep(3.0)
+        if daemon.poll() is None or "address already in use" not in (workdir / f"daemon-{n}.log").read_text():
+            break
     result: dict[str, Any] = {"devices": n, "interval_s": args.interval}
     try:
         t_start = time.monotonic()

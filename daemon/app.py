@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import msgspec
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import Device, SafetyEnvelope
@@ -37,10 +38,11 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
-from .metrics import VERSION, MetricsServer
+from .metrics import VERSION, exposition
+from .metrics_http import MetricsServer
 from .mqtt import MqttBridge
 from .sdnotify import Notifier
-from .statefile import atomic_write_json, read_json, resolve_state_dir
+from .statefile import SavedIdentity, atomic_write_json, load_state, resolve_state_dir
 from .supervisor import Supervisor
 
 log = logging.getLogger("asicrc.daemon")
@@ -89,7 +91,9 @@ class Daemon:
             probe.unlink()
         except OSError as exc:
             raise OSError(f"state directory {self.state_dir} is not writable: {exc.strerror or exc}") from None
-        self.identities = read_json(self.state_dir / "identities.json", {}) or {}
+        saved: dict[str, SavedIdentity] = load_state(self.state_dir / "identities.json", dict[str, SavedIdentity],
+                                                     {}, "saved identities")
+        self.identities = {dev: msgspec.structs.asdict(ident) for dev, ident in saved.items()}
 
     async def _ensure_node_free(self) -> None:
         await nodeid.ensure_node_free(self.cfg.mqtt, self.node_id, self.instance)
@@ -102,7 +106,7 @@ class Daemon:
             except aiomqtt.MqttError as exc:
                 log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
-            self.metrics = MetricsServer(self.fleet.snapshot, self.cfg.prometheus.host,
+            self.metrics = MetricsServer(exposition(self.fleet.snapshot), self.cfg.prometheus.host,
                                          self.cfg.prometheus.port)
             self.metrics.start()
         loop = asyncio.get_running_loop()

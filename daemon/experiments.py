@@ -6,7 +6,6 @@ leaves the same recording directory and report.json as the CLI, so every result 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import json
@@ -16,7 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 log = logging.getLogger("asicrc.experiments")
 
@@ -73,35 +72,45 @@ def build_argv(name: str, params: Mapping[str, Any], out: Path, limits: Limits =
         if isinstance(value, str) and len(value) > 64:
             raise ExperimentError(f"{name}: parameter {key!r} is longer than 64 characters")
         flags += [flag, str(value)]
-    check_narma_size(flags, limits)
+    check_narma_size(params, limits)
     return [sys.executable, "-m", "asicrc.daemon.cli", command, "--out", str(out), "--no-progress", *flags]
 
 
-class _Refusing(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise ExperimentError(f"narma: {message}")
+# `asicrc narma`'s defaults and lower bound for the parameters MQTT may set. Mirrored here because importing the
+# CLI module pulls in scipy/matplotlib (5-12 s), which must never happen on the daemon's event loop; a test
+# (tests/daemon/test_daemon_request_guard.py) checks these against the CLI's own parser. The child process
+# runs the CLI's full checks again.
+NARMA_DEFAULTS = {"steps": 1000, "seeds": 5, "speed": 15.0, "mode": "monologue", "backend": "sim:lv06"}
+NARMA_DEFAULT_WASHOUT = 200
+NARMA_MIN_AFTER_WASHOUT = 101
 
 
-def check_narma_size(flags: list[str], limits: Limits) -> None:
-    """Parse the flags with the real `asicrc narma` parser (its defaults and checks), so a bad value is refused now
-    with a clear error instead of after `started: true`, and the run's size is capped before it costs anything."""
-    from asicrc.reservoir.backends import BACKENDS
-    from asicrc.reservoir.cli_narma import add_arguments, usage_problem
+def check_narma_size(params: Mapping[str, Any], limits: Limits) -> None:
+    """Refuse a bad or too large NARMA run now, with a clear error, instead of after `started: true`."""
+    from asicrc.reservoir.backends import BACKENDS  # light modules (numpy only)
+    from asicrc.reservoir.encoding import MODES
 
-    parser = _Refusing(prog="narma", add_help=False)
-    add_arguments(parser)
-    args = parser.parse_args([*flags, "--out", "-"])
-    if args.backend not in BACKENDS:
-        raise ExperimentError(f"narma: unknown backend {args.backend!r}; available: {', '.join(BACKENDS)}")
-    problem = usage_problem(args)
-    if problem:
-        raise ExperimentError(f"narma: {problem.replace('--', '')}")
-    work = args.steps * args.seeds
+    p = {**NARMA_DEFAULTS, **params}
+    if p["backend"] not in BACKENDS:
+        raise ExperimentError(f"narma: unknown backend {str(p['backend'])[:40]!r}; available: {', '.join(BACKENDS)}")
+    modes = [m for m in MODES if m != "constant"]  # the constant control runs beside every mode anyway
+    if p["mode"] not in modes:
+        raise ExperimentError(f"narma: invalid choice for mode: {str(p['mode'])[:40]!r} (choose from "
+                              f"{', '.join(modes)})")
+    steps, seeds = int(p["steps"]), int(p["seeds"])
+    if steps < 1 or seeds < 1:
+        raise ExperimentError("narma: seeds and steps must be >= 1")
+    need = NARMA_DEFAULT_WASHOUT + NARMA_MIN_AFTER_WASHOUT
+    if steps < need:
+        raise ExperimentError(f"narma: steps {steps} is too short for the washout of {NARMA_DEFAULT_WASHOUT}: need "
+                              f"steps >= {need}")
+    work = steps * seeds
     if work > limits.max_steps_x_seeds:
-        raise ExperimentError(f"narma: steps × seeds = {work} ({args.steps} × {args.seeds}) exceeds this node's "
+        raise ExperimentError(f"narma: steps × seeds = {work} ({steps} × {seeds}) exceeds this node's "
                               f"limit of {limits.max_steps_x_seeds} (see [experiments] max_steps_x_seeds)")
-    if not 0 < args.speed <= limits.max_speed:
-        raise ExperimentError(f"narma: speed must be in (0, {limits.max_speed:g}], got {args.speed:g} "
+    speed = float(p["speed"])
+    if not 0 < speed <= limits.max_speed:
+        raise ExperimentError(f"narma: speed must be in (0, {limits.max_speed:g}], got {speed:g} "
                               "(see [experiments] max_speed)")
 
 
@@ -152,8 +161,8 @@ class Experiments:
         if rc == 0 and report_path.is_file():
             try:
                 run.result = {"status": "done", **summarize_report(json.loads(report_path.read_text()))}
-            except (OSError, ValueError) as exc:
-                run.result = {"status": "error", "error": f"unreadable report: {exc}"}
+            except (OSError, ValueError, AttributeError, TypeError) as exc:  # a report of the wrong shape too
+                run.result = {"status": "error", "error": f"unreadable report: {type(exc).__name__}: {exc}"}
         else:
             tail = (run.out / "stderr.log").read_text(errors="replace").strip().splitlines()[-1:] \
                 if (run.out / "stderr.log").exists() else []

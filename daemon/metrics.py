@@ -1,4 +1,4 @@
-"""Prometheus exposition: a custom collector over the fleet snapshot, served on its own thread.
+"""Prometheus exposition: a custom collector over the fleet snapshot (served by asicrc.daemon.metrics_http).
 
 A scrape reads the last snapshot the event loop built (`FleetState.snapshot`), so it never touches hardware
 and never waits on the loop. Devices are polled on the daemon's own timer; `asicrc_last_poll_timestamp_seconds`
@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-
-from asicrc.drivers.netbind import bind_error
 
 log = logging.getLogger("asicrc.metrics")
 
@@ -390,53 +386,3 @@ def make_registry(get_snapshot: Callable[[], Snapshot]) -> CollectorRegistry:
     registry.register(SnapshotCollector(get_snapshot))
     ProcessCollector(namespace="", registry=registry)  # process_cpu_seconds_total, process_resident_memory_bytes
     return registry
-
-
-class _Handler(BaseHTTPRequestHandler):
-    render: Callable[[], bytes]
-
-    def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] not in ("/", "/metrics"):
-            self.send_error(404, "only /metrics is served here")
-            return
-        body = type(self).render()
-        self.send_response(200)
-        self.send_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # one line per scrape is noise in the journal
-
-
-class MetricsServer:
-    """`/metrics` over HTTP on a daemon thread; the body comes from `exposition` (fast device families)."""
-
-    def __init__(self, get_snapshot: Callable[[], Snapshot], host: str, port: int) -> None:
-        self.render = exposition(get_snapshot)
-        self.host = host
-        self.requested_port = port
-        self.port = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> int:
-        handler = type("MetricsHandler", (_Handler,), {"render": staticmethod(self.render)})
-        try:
-            server = ThreadingHTTPServer((self.host, self.requested_port), handler)
-        except OSError as exc:
-            raise bind_error(exc, self.host, self.requested_port, "prometheus") from None
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="prometheus", daemon=True)
-        self._thread.start()
-        self.port = int(server.server_address[1])
-        log.info("prometheus: serving /metrics on http://%s:%d/metrics", self.host, self.port)
-        return self.port
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None

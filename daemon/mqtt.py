@@ -129,6 +129,7 @@ _client_log.addFilter(_OncePerMinute())
 # Room for the fixed header, topic and properties on top of a request payload of max_request_bytes.
 PACKET_OVERHEAD_BYTES = 4096
 MAX_QUEUED_INCOMING = 1000  # messages waiting for the request loop; beyond this paho's messages are dropped
+MAX_QUEUED_OUTGOING = 10000  # publishes paho holds unacknowledged (a slow broker); beyond this they fail at once
 
 
 def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
@@ -152,7 +153,8 @@ def build_client(cfg: MqttConfig, identifier: str, will_topic: str | None,
     return aiomqtt.Client(
         cfg.host, cfg.port, identifier=identifier, protocol=proto, keepalive=cfg.keepalive_s, will=will,
         username=cfg.username or None, password=password or None, tls_context=tls_context, timeout=timeout_s,
-        properties=connect_props, max_queued_incoming_messages=MAX_QUEUED_INCOMING, logger=_client_log,
+        properties=connect_props, max_queued_incoming_messages=MAX_QUEUED_INCOMING,
+        max_queued_outgoing_messages=MAX_QUEUED_OUTGOING, logger=_client_log,
     )
 
 

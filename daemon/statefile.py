@@ -8,11 +8,18 @@ directory is fsynced, so a crash or power cut leaves either the old or the new f
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from asicrc.drivers import atomicfile
+
+log = logging.getLogger("asicrc.state")
+T = TypeVar("T")
 
 
 def resolve_state_dir(configured: str) -> Path:
@@ -41,3 +48,38 @@ def read_json(path: Path, default: Any = None) -> Any:
         return default
     except (OSError, ValueError) as exc:
         raise ValueError(f"{path}: unreadable state file ({exc}); move it aside to start fresh") from None
+
+
+class SavedIdentity(msgspec.Struct, omit_defaults=True):
+    """What the daemon remembers about a device it has seen online (identities.json, one entry per device)."""
+
+    model: str | None = None
+    serial: str | None = None
+    firmware: str | None = None
+    chips: int | None = None
+
+
+def load_state(path: Path, schema: Any, default: T, what: str) -> T:
+    """A state file decoded as `schema`, or `default` when it is absent. A corrupt file (not UTF-8, not JSON,
+    truncated, wrong types) must not stop the daemon: it is moved aside as ``<name>.corrupt-<time>`` (kept for
+    inspection, never overwritten), one warning line says so, and the daemon starts with `default`."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return default
+    except OSError as exc:
+        log.warning("state: cannot read %s (%s); starting with no %s", path, exc.strerror or exc, what)
+        return default
+    try:
+        value: T = msgspec.json.decode(data, type=schema)
+        return value
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}")
+    try:
+        os.replace(path, aside)
+        where = f"moved to {aside.name}"
+    except OSError as exc:
+        where = f"could not move it aside ({exc.strerror or exc})"
+    log.warning("state: %s is corrupt (%s); %s, starting with no %s", path, problem, where, what)
+    return default

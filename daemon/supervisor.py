@@ -85,7 +85,8 @@ class Supervisor:
             except Exception as exc:  # the point of a supervisor: contain any failure of one child
                 child.running = False
                 child.restarts += 1
-                child.last_error = f"{type(exc).__name__}: {exc}"
+                leaf = _first_leaf(exc)  # an ExceptionGroup's own text says nothing about what failed
+                child.last_error = f"{type(leaf).__name__}: {leaf}"
                 if loop.time() - started > self.HEALTHY_AFTER_S:
                     child.backoff.reset()
                 delay = child.backoff.next_delay()
@@ -95,3 +96,9 @@ class Supervisor:
                 if child.on_restart is not None:
                     child.on_restart(child.restarts, child.last_error)
                 await asyncio.sleep(delay)
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc

@@ -88,13 +88,16 @@ class SafetyEnvelope:
         current: float | None,
         since_last_change_s: float | None,
         temperature_c: float | None,
+        temperature_fault: str = "",
     ) -> None:
         """Raise EnvelopeViolation if `value` may not be sent now; return None when it may.
 
         current: the setting's present value (None = unknown: then only a value inside the range and no larger
         than the range's first step above `low` is allowed, because the step size cannot be checked).
         since_last_change_s: clock seconds since the last accepted change of this setting (None = never).
-        temperature_c: hottest chip temperature now (None = unknown).
+        temperature_c: hottest plausible chip temperature now (None = the model reports none).
+        temperature_fault: why the temperature reading cannot be trusted ("" = it can): then no heating increase
+            is allowed at all, whatever `temperature_c` says (a broken sensor is not a cold chip).
         """
         r = self.range_for(setting)
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
@@ -102,6 +105,11 @@ class SafetyEnvelope:
         if not r.low <= value <= r.high:
             raise EnvelopeViolation(device_id, setting, value, f"outside [{r.low:g}, {r.high:g}]")
         increase = current is None or value > current
+        if setting in HEATING_SETTINGS and increase and temperature_fault:
+            raise EnvelopeViolation(
+                device_id, setting, value,
+                f"chip temperature not trusted ({temperature_fault}): no increases until it reads sanely",
+            )
         if setting in HEATING_SETTINGS and increase and temperature_c is not None:
             if temperature_c >= self.thermal_stop_c:
                 raise EnvelopeViolation(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -10,6 +11,21 @@ import aiohttp
 from .errors import HttpStatusError, MalformedReply, TransportError
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+READ_CHUNK_BYTES = 65536
+
+
+async def read_whole_body(resp: aiohttp.ClientResponse, limit: int, where: str) -> bytes:
+    """The complete body, however it arrives (Content-Length over several TCP segments, chunked, or until the
+    server closes), refusing more than `limit` bytes. A single `read(n)` returns only what is buffered so far:
+    real ESP32 and Goldshell replies span several segments."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise MalformedReply(f"{where}: body larger than {limit} bytes (Content-Length {resp.content_length})")
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(READ_CHUNK_BYTES):
+        body += chunk
+        if len(body) > limit:
+            raise MalformedReply(f"{where}: body larger than {limit} bytes")
+    return bytes(body)
 
 
 class JsonHttp:
@@ -42,18 +58,18 @@ class JsonHttp:
     ) -> Any:
         url = self.base_url + path
         try:
-            async with self._get_session().request(
+            # One deadline for the whole exchange (connect, headers, every body segment): a server that sends a
+            # byte now and then must not hold the poll forever.
+            async with asyncio.timeout(self.timeout_s), self._get_session().request(
                 method, url, params=params, json=json_body, headers=headers
             ) as resp:
-                body = await resp.content.read(MAX_BODY_BYTES + 1)
+                body = await read_whole_body(resp, MAX_BODY_BYTES, f"{method} {url}")
                 if resp.status >= 400:
                     raise HttpStatusError(f"{method} {url}", resp.status, body.decode("utf-8", "replace"))
         except TimeoutError:
-            raise TransportError(f"{method} {url}: no reply within {self.timeout_s:g} s") from None
+            raise TransportError(f"{method} {url}: no complete reply within {self.timeout_s:g} s") from None
         except aiohttp.ClientError as exc:
             raise TransportError(f"{method} {url}: {exc.__class__.__name__}: {exc}") from None
-        if len(body) > MAX_BODY_BYTES:
-            raise MalformedReply(f"{method} {url}: body larger than {MAX_BODY_BYTES} bytes")
         if not body.strip():
             if expect_json:
                 raise MalformedReply(f"{method} {url}: empty body where JSON was expected")

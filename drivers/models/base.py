@@ -19,6 +19,7 @@ from ..pacer import PollPacer, next_deadline
 from ..registry import ModelData
 from ..tasks import cancel_and_wait
 from .device_spec import DeviceSpec
+from .plausibility import TEMPERATURE_KEYS, check_telemetry
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ class BaseDevice(Device):
         self._act_lock = asyncio.Lock()
         self._failures = 0
         self._restarting = False  # restart() owns the online/offline story until the device is back
+        # why the chip temperature cannot be trusted right now ("" = it can): refuses heating increases and
+        # keeps the thermal guard from releasing (a broken sensor is never "cold")
+        self._temp_fault = ""
 
     # ---- hooks for models -------------------------------------------------------------------------------------
     async def _connect(self) -> None:
@@ -191,6 +195,8 @@ class BaseDevice(Device):
         except ApiError as exc:
             self._failures += 1
             self.fault(exc.reason, str(exc), poll_failed=True)
+            if TEMPERATURE_KEYS & self._snapshot.keys():  # a model that reports temperature now reports none
+                self._temp_fault = f"no valid reading, the last poll failed ({exc.reason})"
             if self._failures >= OFFLINE_AFTER_FAILURES or not self.online:
                 if self.online:
                     self._set_online(False, str(exc))
@@ -200,7 +206,13 @@ class BaseDevice(Device):
         self._failures = 0
         self._backoff.reset()
         self._set_online(True)
-        self._ingest(tel)
+        checked = check_telemetry(tel)
+        if checked.problems:
+            more = f" (+{len(checked.problems) - 4} more)" if len(checked.problems) > 4 else ""
+            self.fault("implausible", "; ".join(checked.problems[:4]) + more)
+        bad_temps = sorted(TEMPERATURE_KEYS & checked.faulty_keys)
+        self._temp_fault = f"implausible {', '.join(bad_temps)}" if bad_temps else ""
+        self._ingest(checked.telemetry)
         await self._thermal_guard()
         return True
 
@@ -233,6 +245,7 @@ class BaseDevice(Device):
                 self.envelope.check(
                     self.spec.device_id, setting, value, current=self._settings.get(setting),
                     since_last_change_s=None if last is None else now - last, temperature_c=self.temperature_c(),
+                    temperature_fault=self._temp_fault,
                 )
             except EnvelopeViolation as exc:
                 self.fault("envelope", str(exc))
@@ -273,6 +286,8 @@ class BaseDevice(Device):
         if temp is None:
             return
         target: float | None
+        if self._temp_fault and temp < env.thermal_throttle_c:
+            return  # the plausible sensors are cool but another is broken: hold the current state, never release
         if temp >= env.thermal_stop_c:
             state, target = "stop", env.frequency_mhz.low
         elif temp >= env.thermal_throttle_c:

@@ -322,9 +322,11 @@ static void fill_reply(const asicrc_decoder *d, const uint8_t *b, uint64_t off, 
         } else {
             r->midstate = b[4];
             r->job_id = b[5];
-            /* the low nonce byte carries the chip address (braiins: (nonce >> 2) & 0x3F at interval 4) */
-            r->chip = (uint8_t)((nonce_h & 0xFF) / (d->address_interval ? d->address_interval : 4));
-            r->core = (uint8_t)((nonce_h >> 24) & 0x7F);
+            /* rx0 (header byte 76, the nonce's low byte) carries the chip address: cgminer-gekko takes the chip
+             * from rx[0] / (256 / chips), braiins (nonce >> 2) & 0x3F at interval 4; the core is rx3 & 0x7F
+             * (braiins (nonce >> 24) & 0x7F) */
+            r->chip = (uint8_t)(p[0] / (d->address_interval ? d->address_interval : 4));
+            r->core = (uint8_t)(p[3] & 0x7F);
         }
     } else {
         r->kind = ASICRC_KIND_REGISTER;

@@ -20,11 +20,13 @@ NODES = 20
 
 
 def test_status_all_lists_twenty_daemons_quickly(module_broker, tmp_path: Path) -> None:  # noqa: F811
+    codes: dict[str, int] = {}
     daemons = [DaemonProc(tmp_path, module_broker, node=f"fleet{i:02d}", devices=BARE, prom_port=0) for i in range(NODES)]
     try:
         for d in daemons:
             d.notify.wait_for("READY=1", 150)  # 20 interpreters starting at once on 2 cores
-        assert daemons[-1].stop() == 0  # a clean stop leaves a retained "offline"
+        codes[daemons[-1].node] = daemons[-1].stop()  # a clean stop leaves a retained "offline"
+        assert codes[daemons[-1].node] == 0
         # the survey `status --all` runs, timed without the CLI's interpreter start-up (about 0.5 s of imports,
         # which says nothing about how the survey scales with daemons and swings with the machine's load)
         t0 = time.monotonic()
@@ -43,5 +45,7 @@ def test_status_all_lists_twenty_daemons_quickly(module_broker, tmp_path: Path) 
                                capture_output=True, text=True, timeout=30)
         assert table.returncode == 0 and sum(line.startswith("fleet") for line in table.stdout.splitlines()) == NODES
     finally:
-        for d in daemons[:-1]:
-            assert d.stop() == 0, d.log()[-2000:]
+        for d in daemons:  # every daemon stopped before any assertion can end the loop
+            if d.node not in codes:
+                codes[d.node] = d.stop()
+    assert all(rc == 0 for rc in codes.values()), codes

@@ -13,7 +13,8 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.fleetstate import FleetState
-from asicrc.daemon.metrics import METRIC_NAMES, MetricsServer, exposition, make_registry
+from asicrc.daemon.metrics import METRIC_NAMES, exposition, make_registry
+from asicrc.daemon.metrics_http import MetricsServer
 from asicrc.drivers.events import Event, Kind, Source
 
 S = 1_000_000_000
@@ -109,7 +110,7 @@ def test_fast_exposition_equals_the_reference_collector() -> None:
 
 
 def test_server_binds_loopback_and_serves() -> None:
-    server = MetricsServer(_fleet().snapshot, "127.0.0.1", 0)
+    server = MetricsServer(exposition(_fleet().snapshot), "127.0.0.1", 0)
     port = server.start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
@@ -121,10 +122,10 @@ def test_server_binds_loopback_and_serves() -> None:
 
 
 def test_busy_port_is_a_clear_error() -> None:
-    first = MetricsServer(_fleet().snapshot, "127.0.0.1", 0)
+    first = MetricsServer(exposition(_fleet().snapshot), "127.0.0.1", 0)
     port = first.start()
     try:
-        second = MetricsServer(_fleet().snapshot, "127.0.0.1", port)
+        second = MetricsServer(exposition(_fleet().snapshot), "127.0.0.1", port)
         try:
             second.start()
         except OSError as exc:

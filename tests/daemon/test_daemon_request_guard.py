@@ -86,6 +86,7 @@ def test_experiment_size_and_values_are_checked_before_start(tmp_path: Path) -> 
              ({"backend": "nope"}, "unknown backend 'nope'"),
              ({"mode": "chatter"}, "invalid choice"),
              ({"steps": 0}, "must be >= 1"),
+             ({"steps": 250}, "too short for the washout"),
              ({"speed": 1e9}, "speed must be in (0, 50]"),
              ({"seeds": 10**30}, "out of range"),
              ({"steps": "many"}, "must be int"),
@@ -96,3 +97,20 @@ def test_experiment_size_and_values_are_checked_before_start(tmp_path: Path) -> 
         assert needle in str(err.value), (params, str(err.value))
     with pytest.raises(ExperimentError, match="unknown experiment"):
         build_argv("../../etc", {}, out, limits)
+
+
+def test_mirrored_narma_defaults_match_the_cli() -> None:
+    """experiments.py mirrors `asicrc narma`'s defaults (importing the CLI would stall the daemon's loop)."""
+    import argparse
+
+    from asicrc.daemon import experiments
+    from asicrc.reservoir import experiment
+    from asicrc.reservoir.cli_narma import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args([])
+    for key, value in experiments.NARMA_DEFAULTS.items():
+        assert getattr(args, key) == value, key
+    assert args.washout == experiments.NARMA_DEFAULT_WASHOUT
+    assert experiment.MIN_AFTER_WASHOUT == experiments.NARMA_MIN_AFTER_WASHOUT

@@ -70,7 +70,7 @@ async def test_axeos_patch_and_restart_wait(axeos: FakeAxeOS) -> None:
 @pytest.mark.parametrize(
     ("mode", "error", "needle"),
     [("500", HttpStatusError, "HTTP 500"), ("garbage", MalformedReply, "not JSON"),
-     ("missing", MalformedReply, "missing field 'hashRate'"), ("hang", TransportError, "no reply within 0.3 s")],
+     ("missing", MalformedReply, "missing field 'hashRate'"), ("hang", TransportError, "no complete reply within 0.3 s")],
 )
 async def test_axeos_faults_are_typed(axeos: FakeAxeOS, mode: str, error: type, needle: str) -> None:
     axeos.mode = mode

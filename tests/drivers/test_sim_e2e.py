@@ -163,7 +163,7 @@ async def test_lbbox_against_sim() -> None:
     sim = SimLBBox(serial="LB-E2E", seed=7, clock=clock, stratum=("127.0.0.1", server.port), user="lab.lb")
     dev, sub = await start_pair(rig, sim, lambda ports: {"model": "lbbox", "device_id": "lb", "http_port": ports["http"],
                                            "rpc_port": ports["rpc"], "worker": "lab.lb",
-                                           "poll_interval_s": 5.0, "timeout_s": 1.0})
+                                           "poll_interval_s": 5.0, "timeout_s": 3.0})
     try:
         online = await wait_for(sub, kind(Kind.STATE, state="online"))
         assert online.data["firmware"] == "2.2.5" and online.data["serial"] == sim.mac
