@@ -29,7 +29,9 @@ BM1366_UART_1MBAUD = 0x11300200
 BM1387_REG_PLL = 0x0C
 BM1387_REG_TICKET_MASK = 0x18
 BM1387_REG_MISC_CONTROL = 0x1C
-BM1387_MISC_S9 = 0x40209A80  # stock S9 value: baud divider 26 in bits 12:8
+BM1387_MISC_S9 = 0x40209A80  # stock S9 value: baud divider 26 in bits 12:8, not_set_baud (bit 30) set
+BM1387_MISC_BAUD = 0x00200000  # cgminer-gekko's baud write: inv_clock (bit 21), not_set_baud clear, divider in 12:8
+BM1387_NOT_SET_BAUD = 1 << 30  # braiins: with this bit set the chips ignore the divider of the write
 BM1387_CHIP_ID = 0x1387
 
 
@@ -151,7 +153,9 @@ def bm1387_baud_divider(baud: int) -> int:
 
 
 def bm1387_baud_value(baud: int) -> int:
-    return (BM1387_MISC_S9 & ~(0x1F << 8)) | (bm1387_baud_divider(baud) << 8)
+    """MISC_CONTROL value that switches the chips' UART, as cgminer-gekko writes it (``58 09 00 1C 00 20 div 00``):
+    bit 30 (not_set_baud) must be clear or the chips keep their speed."""
+    return BM1387_MISC_BAUD | (bm1387_baud_divider(baud) << 8)
 
 
 def bm1387_baud_frame(baud: int) -> bytes:

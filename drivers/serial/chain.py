@@ -24,7 +24,7 @@ from .link import SerialError, SerialLink
 ENUM_FIRST_REPLY_S = 1.0  # ESP-Miner waits up to 1 s for each chip-id reply
 ENUM_QUIET_S = 0.3  # after the last reply, this much silence ends enumeration
 CMD_GAP_S = 0.002  # breathing room between init commands (ESP-Miner delays a few ms)
-BAUD_SETTLE_S = 0.05  # the chip switches after the frame; wait before the host follows
+RESET_HOLD_S = 0.1  # the chain is held in reset this long before bring-up, and given this long after
 
 
 @dataclass(slots=True)
@@ -125,8 +125,12 @@ class UartChain:
         self.link.close()
 
     async def init(self, freq_mhz: float, difficulty: float, expect_chips: int | None = None) -> int:
-        """ESP-Miner/gekko bring-up: enumerate, address, registers, PLL, ticket mask, then the fast baud.
-        Returns the number of chips that answered; SerialError if none did."""
+        """ESP-Miner/gekko bring-up: reset pulse, enumerate, address, registers, PLL, ticket mask, then the fast
+        baud. Returns the number of chips that answered; SerialError if none did."""
+        # start from power-on state whatever the chain was left in (e.g. still at the fast baud after a restart):
+        # the hang-up pulse is the simulated chains' reset line
+        await self.link.pulse_hangup(RESET_HOLD_S)
+        await asyncio.sleep(RESET_HOLD_S)
         while not self._registers.empty():
             self._registers.get_nowait()
         self._decoder = self.ops.decoder(1)
@@ -149,9 +153,9 @@ class UartChain:
         self._last_job_id = None
         baud_frames = self.ops.baud_frames()
         if baud_frames and self.ops.fast_baud:
+            # as ESP-Miner does: the chip switches at the end of the baud frame, so once the frame has left the
+            # UART (tcdrain) the host follows at once; nothing is sent in between
             await self._send(baud_frames)
-            await self.link.drain()
-            await asyncio.sleep(BAUD_SETTLE_S)
             await self.link.set_baud(self.ops.fast_baud)
             self.baud = self.ops.fast_baud
             self._decoder = self.ops.decoder(chips)  # bytes straddling the switch are garbage: start clean

@@ -4,6 +4,7 @@ bytes out are queued without blocking; the host baud rate can be switched after 
 from __future__ import annotations
 
 import asyncio
+import termios
 from collections.abc import Callable
 from typing import Any
 
@@ -67,17 +68,52 @@ class SerialLink(asyncio.Protocol):
         self._transport.write(data)
 
     async def drain(self, timeout_s: float = 2.0) -> None:
-        """Wait until the transport's buffer is empty (needed before a baud-rate switch)."""
+        """Wait until every byte written has left the UART (needed before a baud-rate switch): the transport's
+        buffer and the kernel's output queue are polled empty, then ``tcdrain`` waits out the bytes still in the
+        UART's hardware FIFO (in a thread, since it blocks; on a pty it returns at once)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         # Polled: neither the transport's buffer nor the tty's output queue signals when it empties.
         for _ in range(int(timeout_s / DRAIN_POLL_S) + 1):
-            if not self.alive or self._pending_out() == 0:
+            if not self.alive:
+                return
+            if self._pending_out() == 0:
+                fd = self._fd()
+                if fd is not None:
+                    try:
+                        await asyncio.wait_for(asyncio.to_thread(termios.tcdrain, fd),
+                                               max(0.01, deadline - loop.time()))
+                    except TimeoutError:
+                        break
+                    except (termios.error, OSError):
+                        pass  # not a tty (e.g. a socket:// URL): nothing more to wait for
                 return
             if loop.time() > deadline:
                 break
             await asyncio.sleep(DRAIN_POLL_S)
         raise SerialError(f"serial port {self.url}: output did not drain within {timeout_s:g} s")
+
+    def _fd(self) -> int | None:
+        fd = getattr(self._transport.serial, "fd", None) if self._transport is not None else None
+        return fd if isinstance(fd, int) and fd >= 0 else None
+
+    async def pulse_hangup(self, hold_s: float = 0.1) -> None:
+        """Hold the line hung up (speed B0: DTR and RTS drop) for ``hold_s``, then restore the speed: the reset
+        line of the simulated chains (and of boards that wire reset to DTR). A no-op where there is no tty."""
+        fd = self._fd()
+        if fd is None or not self.alive:
+            return
+        try:
+            attrs = termios.tcgetattr(fd)
+            attrs[4] = attrs[5] = termios.B0
+            termios.tcsetattr(fd, termios.TCSANOW, attrs)
+        except termios.error:
+            return
+        await asyncio.sleep(hold_s)
+        try:
+            self._transport.serial.baudrate = self._transport.serial.baudrate  # re-applies pyserial's settings
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise SerialError(f"serial port {self.url}: cannot restore the speed after the reset pulse: {exc}") from None
 
     def _pending_out(self) -> int:
         try:

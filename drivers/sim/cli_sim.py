@@ -63,6 +63,15 @@ def validate(args: argparse.Namespace) -> tuple[str, int] | None:
     return parse_hostport(args.stratum) if args.stratum else None
 
 
+def scaled_difficulty_note(difficulty_scale: float) -> str:
+    """What a firmware author meets first: the chips' nonces are easy by ``difficulty_scale`` (docs/sim.md)."""
+    return (f"asicrc sim: note: the simulated chips return nonces meeting ticket difficulty x {difficulty_scale:.3g} "
+            f"(not x 1): firmware that submits only nonces with difficulty >= the pool's submits all of them at a "
+            f"pool difficulty <= {256 * difficulty_scale:.2g} (ticket 256), a fraction "
+            f"{256 * difficulty_scale:.2g} / pool difficulty above, i.e. nothing at ESP-Miner's suggested 1000; "
+            f"counters and timing are unscaled (docs/sim.md, 'What real firmware sees')")
+
+
 async def _warn_unreachable_pool(device_id: str, faults: Subscription, stratum: tuple[str, int]) -> None:
     """One stderr line per device the first time its pool cannot be reached (the firmware keeps retrying)."""
     async for ev in faults:
@@ -92,7 +101,9 @@ async def serve(args: argparse.Namespace, stratum: tuple[str, int] | None) -> in
                             clock=clock, chips=args.chips, ambient_c=args.ambient) for i in range(args.count)]
             for chain in chains:
                 await chain.start()
-            report["devices"] = [{"serial": c.serial, "port_path": c.port_path, "chips": c.chips} for c in chains]
+            report["devices"] = [{"serial": c.serial, "port_path": c.port_path, "chips": c.chips,
+                                  "difficulty_scale": c.difficulty_scale, "hash_scale": c.hash_scale} for c in chains]
+            print(scaled_difficulty_note(chains[0].difficulty_scale), file=sys.stderr, flush=True)
         else:
             fleet = SimFleet.from_mapping({args.model: args.count}, clock=clock, stratum=stratum, seed=args.seed,
                                           ambient_c=args.ambient)

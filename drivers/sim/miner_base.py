@@ -87,6 +87,7 @@ class SimMiner:
         ports: Mapping[str, int] | None = None,
         start_warm: bool = True,
         fanout: FanOut | None = None,
+        waits_after_share: bool = False,
     ) -> None:
         if host != "127.0.0.1":
             raise ValueError(f"simulated devices listen on 127.0.0.1 only, got host {host!r}")
@@ -114,6 +115,12 @@ class SimMiner:
         self.arrivals = ShareArrivals(np.random.default_rng([self.seed & 0xFFFFFFFF,
                                                              (stable_int(self.serial) + 3) & 0xFFFFFFFF]))
         self._share_timer: asyncio.TimerHandle | None = None
+        # stop-and-wait miner (off by default; no Stratum miner works this way: they roll extranonce2 and keep
+        # hashing the job they hold): after each share it stops hashing until the pool sends a new job. The case
+        # a "virtual block manager" is meant for (docs/vbm.md); idle_seconds() is the time it spent waiting.
+        self.waits_after_share = bool(waits_after_share)
+        self._waiting_since: float | None = None
+        self._idle_s = 0.0
         self._work_rate = 0.0  # scaled H/s booked by _book_work
         self._work_t = clock.now()
         self.firmware = Firmware(self.spec, self.physics, self.rng, clock.now(), self.hw_ticket_diff,
@@ -295,11 +302,13 @@ class SimMiner:
         loop was busy (a late timer on a loaded wall clock) are taken first, at the old rate, so none is lost."""
         now = self.clock.now()
         due = self.arrivals.due
-        while due is not None and due <= now:
+        while due is not None and due <= now and self._waiting_since is None:
             self._take_share(due)
-            due = self.arrivals.arrived(due)
+            if self._waiting_since is None:
+                due = self.arrivals.arrived(due)
         self._book_work(now)
-        hashing = self.client is not None and self.physics.hashing and self.state in ("running", "overheat")
+        hashing = (self.client is not None and self.physics.hashing and self.state in ("running", "overheat")
+                   and self._waiting_since is None)
         self._work_rate = self.scanner.hash_rate(self.physics) if hashing else 0.0
         rate = self._work_rate * self.scanner.share_probability
         self._schedule_share(self.arrivals.update(now, rate), now)
@@ -315,13 +324,26 @@ class SimMiner:
     def _share_due(self, t: float) -> None:
         self._share_timer = None
         self._take_share(t)
-        self._schedule_share(self.arrivals.arrived(t), self.clock.now())
+        if self._waiting_since is None:
+            self._schedule_share(self.arrivals.arrived(t), self.clock.now())
+
+    def idle_seconds(self) -> float:
+        """Simulated seconds a stop-and-wait miner has spent waiting for work (0 for a Stratum miner)."""
+        open_gap = self.clock.now() - self._waiting_since if self._waiting_since is not None else 0.0
+        return self._idle_s + max(0.0, open_gap)
 
     def _take_share(self, t: float) -> None:
         """A share is found at t: search its nonce on the job held now, submit it (after the firmware's poll)."""
         share = self.scanner.find(t, self.physics) if self.client is not None else None
         if share is None:
             return
+        if self.waits_after_share:  # stop-and-wait: this share ends the job's work until a new job arrives
+            self._book_work(max(t, self._work_t))
+            self._work_rate = 0.0
+            self.arrivals.arrived(t)  # the next share's work, to be done once hashing resumes
+            self.arrivals.update(t, 0.0)
+            self._schedule_share(None, t)
+            self._waiting_since = t
         poll = self.spec.share_poll_s
         due = math.ceil(t / poll) * poll if poll > 0 else t
         now = self.clock.now()
@@ -360,6 +382,9 @@ class SimMiner:
         })
 
     def _on_job(self, job: Job) -> None:
+        if self._waiting_since is not None:  # stop-and-wait: work again
+            self._idle_s += max(0.0, self.clock.now() - self._waiting_since)
+            self._waiting_since = None
         self._book_work()
         self.scanner.set_job(job)
         self.firmware.counters.pool_difficulty = job.difficulty

@@ -175,8 +175,9 @@ class ReferenceDecoder:
                                version_bits=int.from_bytes(frame[8:10], "big") << 13,
                                chip=((nonce_h >> 17) & 0xFF) // self.address_interval, core=(nonce_h >> 25) & 0x7F)
                 else:
-                    rec.update(midstate=frame[4], job_id=frame[5], chip=(nonce_h & 0xFF) // self.address_interval,
-                               core=(nonce_h >> 24) & 0x7F)
+                    # rx0 = header byte 76 carries the chip address, rx3 & 0x7F the core (cgminer-gekko, braiins)
+                    rec.update(midstate=frame[4], job_id=frame[5], chip=p[0] // self.address_interval,
+                               core=p[3] & 0x7F)
             else:
                 rec.update(kind=REGISTER, value=int.from_bytes(p, "big"))
                 if is1366:

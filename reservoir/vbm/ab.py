@@ -10,6 +10,12 @@ hashrate, rejects by reason, and the miners' idle time (share -> next job). The 
 the exact conditional test for two Poisson rates: given n = n_on + n_off shares at one difficulty,
 n_on ~ Binomial(n, p) with p = T_on r_on / (T_on r_on + T_off r_off); the Clopper-Pearson interval of p gives an
 exact interval for the rate ratio r_on / r_off. "Outside noise" means that interval excludes 1.
+
+Conditions (docs/vbm.md): `miner` "stratum" is every real Stratum miner (it keeps hashing the job it holds and
+rolls its own extranonce2, so it never waits for work); "stop_and_wait" is the miner the paper's η_time formula
+assumes (after each share it idles until the pool sends a new job). `latency_s` puts a one-way delay between
+miner and pool (`latency.DelayRelay`: a round trip costs 2 × latency_s). Per arm the report accounts for the work:
+hashed time, idle time (stop-and-wait), stale shares and the work they wasted.
 """
 
 from __future__ import annotations
@@ -32,9 +38,13 @@ from asicrc.drivers.stratum.session import Connection, ShareRecord
 from asicrc.drivers.stratum.validate import Verdict
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
 
+from .latency import DelayRelay
+
 AB_MODELS = simulated_models(pool="bitcoin")  # simulated miners on a Bitcoin pool (the LB-Box mines LBRY)
 PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
 SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
+MINERS = ("stratum", "stop_and_wait")
+STALE_VERDICTS = (str(Verdict.STALE), str(Verdict.JOB_NOT_FOUND))  # work done on a job the pool replaced
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class AbConfig:
     upstream_pools: int = 0  # > 0: that many local pools behind an UpstreamProxy (real upstream sessions)
     job_interval_s: float = 30.0
     seed: int = 1
+    miner: str = "stratum"  # or "stop_and_wait": idles after each share until a new job arrives
+    latency_s: float = 0.0  # one-way miner <-> pool delay (simulated seconds); round trip = 2 x latency_s
 
     def validate(self) -> None:
         if self.model not in AB_MODELS:
@@ -64,6 +76,14 @@ class AbConfig:
             raise ValueError(f"upstream_pools must be in 0..8, got {self.upstream_pools}")
         if not (self.block_s > 0 and self.speed > 0 and self.shares_per_s > 0 and self.warmup_s >= 0):
             raise ValueError("block_s, speed and shares_per_s must be > 0, warmup_s >= 0")
+        if self.miner not in MINERS:
+            raise ValueError(f"miner must be one of {', '.join(MINERS)}, got {self.miner!r}")
+        if not 0 <= self.latency_s <= 2:
+            raise ValueError(f"latency_s (one way) must be in 0..2 s, got {self.latency_s!r}")
+        if not self.job_interval_s > 0:
+            raise ValueError(f"job_interval_s must be > 0, got {self.job_interval_s!r}")
+        if self.miner == "stop_and_wait" and self.upstream_pools:
+            raise ValueError("the stop-and-wait miner runs against the local pool (no upstream pools)")
 
     @property
     def difficulty(self) -> float:
@@ -79,6 +99,7 @@ class Arm:
     true_rate_hs: list[float] = field(default_factory=list)  # modeled hashrate (scaled) sampled per block
     hashes_scanned: int = 0  # nonces the simulated miners actually hashed in this arm (the exact truth)
     idle_gaps_s: list[float] = field(default_factory=list)
+    miner_idle_s: float = 0.0  # device-seconds the miners spent waiting for work (stop-and-wait only)
 
 
 def rate_ratio_interval(n_on: int, t_on: float, n_off: int, t_off: float,
@@ -137,12 +158,18 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
             arm.rejected[str(rec.verdict)] = arm.rejected.get(str(rec.verdict), 0) + 1
 
     server.add_share_listener(on_share)
+    relay: DelayRelay | None = None
+    pool_port = server.port
+    if cfg.latency_s > 0:
+        relay = DelayRelay(("127.0.0.1", server.port), cfg.latency_s, clock)
+        pool_port = await relay.start()
     devices: list[SimMiner] = []
     try:
         for i in range(cfg.devices):
             devices.append(await start_simulator(cfg.model, serial=f"VBM-{cfg.seed}-{i}", seed=cfg.seed * 100 + i,
-                                                 clock=clock, pool=("127.0.0.1", server.port),
-                                                 search_rate_hs=SEARCH_RATE_HS))
+                                                 clock=clock, pool=("127.0.0.1", pool_port),
+                                                 search_rate_hs=SEARCH_RATE_HS,
+                                                 waits_after_share=cfg.miner == "stop_and_wait"))
         deadline = asyncio.get_running_loop().time() + 20.0
         while len(server.active_connections()) < cfg.devices:
             if asyncio.get_running_loop().time() > deadline:
@@ -153,7 +180,12 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
             name = "off" if b % 2 == 0 else "on"
             vbm.enable() if name == "on" else vbm.disable()
             vbm.meter.reset()
+            if cfg.miner == "stop_and_wait":
+                # both arms start with a fresh (non-clean) job: a waiting miner must not carry the previous
+                # block's wait into this one (VBM only pushes a job after a share, which a waiting miner never finds)
+                server.push_job(clean=False)
             h0 = sum(d.scanner.hashes_done for d in devices)
+            idle0 = sum(d.idle_seconds() for d in devices)
             current[0] = name
             t0 = clock.now()
             await clock.sleep(cfg.block_s)
@@ -161,12 +193,15 @@ async def run_ab(cfg: AbConfig) -> dict[str, Any]:
             arm = arms[name]
             arm.seconds += clock.now() - t0
             arm.hashes_scanned += sum(d.scanner.hashes_done for d in devices) - h0
+            arm.miner_idle_s += sum(d.idle_seconds() for d in devices) - idle0
             arm.true_rate_hs.append(sum(d.physics.hashrate_hs / d.hash_scale for d in devices))
             arm.idle_gaps_s.extend(vbm.meter.gaps_s)
     finally:
         for dev in devices:
             await dev.stop()
         await vbm.stop()
+        if relay is not None:
+            await relay.stop()
         await (proxy.stop() if proxy is not None else server.stop())
         for pool in pools:
             await pool.stop()
@@ -185,6 +220,9 @@ def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], statu
         gaps = sorted(arm.idle_gaps_s)
         modeled = sum(arm.true_rate_hs) / len(arm.true_rate_hs) if arm.true_rate_hs else 0.0
         scanned = arm.hashes_scanned / arm.seconds if arm.seconds > 0 else 0.0
+        stale = sum(arm.rejected.get(v, 0) for v in STALE_VERDICTS)
+        found = arm.accepted + stale
+        device_s = arm.seconds * cfg.devices
         out["arms"][name] = {
             "seconds": arm.seconds, "accepted": arm.accepted, "rejected": arm.rejected,
             "hashrate_hs": est.rate_hs, "hashrate_ci_hs": [est.low_hs, est.high_hs],
@@ -193,6 +231,19 @@ def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], statu
             "idle_gap_median_s": gaps[len(gaps) // 2] if gaps else None,
             "idle_gap_mean_s": sum(gaps) / len(gaps) if gaps else None,
             "idle_gaps": len(gaps),
+            # the work account: where the miners' time went
+            "miner_idle_fraction": arm.miner_idle_s / device_s if device_s > 0 else 0.0,
+            # stop-and-wait: every found share starts a wait, so this is the mean share -> next-job wait the miner
+            # saw (network both ways + pool + event-loop delays of this machine)
+            "wait_per_share_ms": (1e3 * arm.miner_idle_s / (found + sum(arm.rejected.values()) - stale)
+                                  if cfg.miner == "stop_and_wait" and found else None),
+            "hashing_fraction": min(1.0, scanned / modeled) if modeled > 0 else 0.0,
+            "stale_shares": stale,
+            "stale_fraction": stale / found if found else 0.0,
+            # each share stands for difficulty x 2^32 hashes of work on average: what the stale ones wasted
+            "stale_work_hashes": stale * cfg.difficulty * 2**32,
+            "stale_work_fraction_of_hashed": (stale * cfg.difficulty * 2**32 / arm.hashes_scanned
+                                              if arm.hashes_scanned else 0.0),
         }
     on, off = arms["on"], arms["off"]
     if len(difficulties) > 1:
@@ -222,7 +273,8 @@ def summarize(report: dict[str, Any]) -> str:
     cfg = report["config"]
     lines = [f"VBM A/B: {cfg['devices']} simulated {cfg['model']}, {cfg['blocks']} alternating blocks of "
              f"{cfg['block_s']:g} s (simulated, speed {cfg['speed']:g}x), pool difficulty {report['difficulty']:.3g}, "
-             f"clean jobs {cfg['clean_jobs']}, " + (
+             f"clean jobs {cfg['clean_jobs']}, miner {cfg['miner']}, one-way latency "
+             f"{cfg['latency_s'] * 1e3:g} ms, " + (
                  f"{cfg['upstream_pools']} real upstream session(s) through the proxy" if cfg["upstream_pools"]
                  else f"{cfg['upstream_sessions']} local job session(s)")]
     for name in ("off", "on"):
@@ -232,7 +284,12 @@ def summarize(report: dict[str, Any]) -> str:
             f"  {name:>3}: {a['accepted']} accepted in {a['seconds']:.0f} s, rejected {a['rejected'] or 0}; "
             f"hashrate {a['hashrate_hs']:.4g} H/s [{a['hashrate_ci_hs'][0]:.4g}, {a['hashrate_ci_hs'][1]:.4g}] "
             f"(hashed {a['scanned_hashrate_hs']:.4g}, modeled {a['modeled_hashrate_hs']:.4g}); "
-            f"median idle share->job {idle} over {a['idle_gaps']} shares")
+            f"median idle share->job {idle} over {a['idle_gaps']} shares; miners hashing "
+            f"{a['hashing_fraction']:.1%}, waiting for work {a['miner_idle_fraction']:.1%}"
+            + ("" if a["wait_per_share_ms"] is None else f" ({a['wait_per_share_ms']:.0f} ms per share)")
+            + "; stale "
+            f"{a['stale_shares']} ({a['stale_fraction']:.1%} of found shares, ~{a['stale_work_fraction_of_hashed']:.1%}"
+            f" of the hashed work)")
     per_hash = report.get("ratio_per_hash_on_off")
     if per_hash:
         lines.append(f"  accepted shares per hashed nonce, ON/OFF = {per_hash['point']:.3f} "

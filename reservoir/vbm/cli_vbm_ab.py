@@ -25,18 +25,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream-pools", type=int, default=d.upstream_pools,
                         help="run N pools on 127.0.0.1 behind the upstream proxy; the VBM rotates those real "
                              "upstream sessions")
+    parser.add_argument("--miner", choices=("stratum", "stop_and_wait"), default=d.miner,
+                        help="stratum: keeps hashing the job it holds (every real miner); stop_and_wait: idles "
+                             "after each share until the pool sends a new job (the paper's premise)")
+    parser.add_argument("--latency-ms", type=float, default=d.latency_s * 1e3,
+                        help="one-way miner<->pool delay in simulated ms (round trip = 2x)")
+    parser.add_argument("--job-interval-s", type=float, default=d.job_interval_s,
+                        help="the pool's periodic new job, simulated seconds")
     parser.add_argument("--seed", type=int, default=d.seed, help="simulator seed (device serials and variation)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    for flag, value in (("--block-s", args.block_s), ("--speed", args.speed), ("--shares-per-s", args.shares_per_s)):
+    for flag, value in (("--block-s", args.block_s), ("--speed", args.speed), ("--shares-per-s", args.shares_per_s),
+                        ("--job-interval-s", args.job_interval_s)):
         if not 0 < value < float("inf"):
             raise ValueError(f"{flag} must be a number > 0, got {value}")
+    if not 0 <= args.latency_ms <= 2000:
+        raise ValueError(f"--latency-ms must be 0..2000, got {args.latency_ms}")
     cfg = AbConfig(model=args.model, devices=args.devices, blocks=args.blocks, block_s=args.block_s,
                    speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
                    prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,
-                   upstream_pools=args.upstream_pools, seed=args.seed)
+                   upstream_pools=args.upstream_pools, seed=args.seed, miner=args.miner,
+                   latency_s=args.latency_ms / 1e3, job_interval_s=args.job_interval_s)
     report = asyncio.run(run_ab(cfg))
     print(json.dumps(report, indent=1) if args.json else summarize(report))
     return 0

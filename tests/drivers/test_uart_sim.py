@@ -67,7 +67,9 @@ async def test_chain_end_to_end(model: str, sim_cls: type, chips: int) -> None:
         online = await wait_for(sub, is_(Kind.STATE, state="online"))
         assert online.data["chips"] == chips and dev.identity.chips == chips
         if model == "bm1366-uart":
-            assert dev.chain is not None and dev.chain.baud == 1_000_000 and sim.chip_baud == 1_000_000
+            # ESP-Miner's 0x11300200: divider 2 from 25 MHz = 1,041,667 baud, 4 % from the host's 1 Mbaud
+            assert dev.chain is not None and dev.chain.baud == 1_000_000
+            assert sim.chip_baud == pytest.approx(25e6 / 24) and sim.host_baud == 1_000_000
         start_mhz = dev.start_frequency_mhz
         await until(lambda: np.allclose(sim.physics.freq_hz, start_mhz * 1e6))
         nonce = await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=30)
@@ -133,7 +135,7 @@ async def test_port_lost_and_returning(tmp_path: Path) -> None:
         link.symlink_to(back.port_path)
         await wait_for(sub, is_(Kind.STATE, state="online"), wall_s=30)
         await wait_for(nonces, lambda e: e.device == "stick", wall_s=30)  # re-initialized and hashing again
-        assert back.jobs_received > 0 and back.chip_baud == 1_000_000
+        assert back.jobs_received > 0 and back.chip_baud == pytest.approx(25e6 / 24)
     finally:
         await dev.stop()
         await back.stop()

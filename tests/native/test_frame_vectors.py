@@ -72,7 +72,11 @@ def test_register_values() -> None:
     assert r.bm1387_pll_value(r.bm1387_pll(650)) == 0x680221
     assert r.bm1366_hash_counting(1, 485) == 864804
     assert r.bm1387_baud_divider(115741) == 26
-    assert r.bm1387_baud_value(115741) == 0x40209A80
+    assert r.bm1387_baud_value(115741) == 0x00201A00  # not_set_baud (bit 30) clear, or the chips ignore it
+    # cgminer-gekko's baud write with its default bauddiv 1 ("1.5Mbps"): 58 09 00 1C 00 20 01 00 (+ CRC5)
+    assert r.bm1387_baud_frame(1_500_000)[:8] == bytes.fromhex("5809001C00200100")
+    frame = r.bm1387_baud_frame(1_500_000)
+    assert ref.crc5(frame[:-1]) == frame[-1]
     assert r.ticket_mask(64) == 0x000000FC
 
 
@@ -139,9 +143,12 @@ def test_bm1387_nonce_reply_fields() -> None:
     reply = c.bm1387_nonce_reply(0xB2957C02, job_id=0x75, extra=3)
     assert reply == refc.bm1387_nonce_reply(0xB2957C02, 0x75, 3)
     rec = c.BM1387Decoder().feed(reply)[0]
-    nonce_h = int.from_bytes(reply[:4], "big")
     assert (rec["kind"], rec["nonce"], rec["job_id"], rec["midstate"]) == (c.Kind.NONCE, 0xB2957C02, 0x75, 3)
-    assert rec["chip"] == (nonce_h >> 2) & 0x3F and rec["core"] == (nonce_h >> 24) & 0x7F
+    # braiins' CoreAddress over the header-order nonce: chip (nonce >> 2) & 0x3F, core (nonce >> 24) & 0x7F
+    nonce = int(rec["nonce"])
+    assert rec["chip"] == (nonce >> 2) & 0x3F and rec["core"] == (nonce >> 24) & 0x7F
+    # cgminer-gekko: the chip from the first reply byte, rx[0] / (0x100 / chips)
+    assert c.BM1387Decoder(address_interval=0x100 // 8).feed(reply)[0]["chip"] == reply[0] // (0x100 // 8)
 
 
 def test_init_sequence_order() -> None:
@@ -193,10 +200,11 @@ def test_chip_attribution_follows_address_interval() -> None:
     nonce = int.from_bytes(nonce_h.to_bytes(4, "big"), "little")
     rec = c.BM1366Decoder(address_interval=64).feed(c.bm1366_nonce_reply(nonce, 0))[0]
     assert (rec["chip"], rec["core"]) == (2, 5)
-    # BM1387: chip address in the low nonce byte; default interval 4 (S9) = braiins' (nonce >> 2) & 0x3F
-    nonce_h = 0x12000000 | 0x28  # address 0x28 -> chip 10 at interval 4, chip 5 at interval 8
-    nonce = int.from_bytes(nonce_h.to_bytes(4, "big"), "little")
+    # BM1387: chip address in the first reply byte (header byte 76, the nonce's low byte), core in the last
+    # (rx3 & 0x7F); default interval 4 (S9) = braiins' (nonce >> 2) & 0x3F
+    nonce = 0x12000000 | 0x28  # address 0x28 -> chip 10 at interval 4, chip 5 at interval 8; core 0x12
     reply = c.bm1387_nonce_reply(nonce, 1)
+    assert reply[0] == 0x28 and reply[3] == 0x12
     assert c.BM1387Decoder().feed(reply)[0]["chip"] == 10
     assert c.BM1387Decoder(address_interval=8).feed(reply)[0]["chip"] == 5
     assert c.BM1387Decoder().feed(reply)[0]["core"] == 0x12

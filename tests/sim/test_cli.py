@@ -54,7 +54,11 @@ def test_cli_serial_model_prints_a_pty_path() -> None:
     proc, report = start("--model", "bm1366", "--duration", "0.5")
     devices = report["devices"]
     assert isinstance(devices, list) and devices[0]["port_path"].startswith("/dev/pts/")
+    assert devices[0]["difficulty_scale"] == 2.0**-24
     assert proc.wait(10) == 0
+    assert proc.stderr is not None
+    note = proc.stderr.read()
+    assert "ticket difficulty x 5.96e-08" in note and "<= 1.5e-05" in note  # where a firmware author meets it
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -3,71 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import struct
-from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
-import serial_asyncio_fast
+from chain_host import job_header, open_host
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.sim import Fault
 from asicrc.drivers.sim.serial_chain import SimBM1366Chain, SimBM1387Chain, ticket_difficulty
-from asicrc.drivers.stratum.jobs import TemplateJobSource
-from asicrc.drivers.stratum.work import build_header
 from asicrc.native import codecs, difficulty_batch, registers
 from asicrc.native.codecs import Kind
-
-
-class Host:
-    """A minimal host side: writes frames, collects decoded replies."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, decoder: codecs._StreamDecoder):
-        self.reader, self.writer, self.decoder = reader, writer, decoder
-        self.records: list[np.void] = []
-        self._task = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        while True:
-            data = await self.reader.read(4096)
-            if not data:
-                return
-            self.records.extend(self.decoder.feed(data))
-
-    async def send(self, *frames: bytes) -> None:
-        for f in frames:
-            self.writer.write(f)
-        await self.writer.drain()
-
-    async def collect(self, seconds: float) -> list[np.void]:
-        start = len(self.records)
-        await asyncio.sleep(seconds)
-        return self.records[start:]
-
-    def set_baud(self, baud: int) -> None:
-        self.writer.transport.serial.baudrate = baud  # type: ignore[attr-defined]
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self.writer.close()
-
-
-@contextlib.asynccontextmanager
-async def open_host(path: str, decoder: codecs._StreamDecoder) -> AsyncIterator[Host]:
-    reader, writer = await serial_asyncio_fast.open_serial_connection(url=path, baudrate=115200)
-    host = Host(reader, writer, decoder)
-    try:
-        yield host
-    finally:
-        await host.close()
-
-
-def job_header() -> bytes:
-    notify = TemplateJobSource(8, seed=4).make_job(clean=True)
-    return build_header(notify, b"\x01\x02\x03\x04", b"\x00\x00\x00\x07")
 
 
 async def test_bm1366_chain_init_pll_ticket_baud_jobs_and_faults() -> None:
