@@ -2,7 +2,9 @@
 
 pyproject.toml holds the metadata; this file only computes the package list
 (walking each mapped folder) and registers the cffi extension, neither of which
-pyproject can express alone.
+pyproject can express alone. The extension uses only the stable ABI (cffi builds
+it with Py_LIMITED_API), so the wheel is tagged cp311-abi3: one wheel for every
+CPython >= 3.11.
 """
 
 from __future__ import annotations
@@ -35,9 +37,14 @@ def find_mapped_packages() -> tuple[list[str], dict[str, str]]:
 
 
 PACKAGES, PACKAGE_DIR = find_mapped_packages()
+# The C sources ship beside the extension as a data-only package (declared, so setuptools does not warn that an
+# importable folder is left out of `packages`).
+PACKAGES.append("asicrc.native.src")
+PACKAGE_DIR["asicrc.native.src"] = os.path.join("native", "src")
 
 setup(
     packages=PACKAGES,
     package_dir=PACKAGE_DIR,
     cffi_modules=["native/build_native.py:ffibuilder"],
+    options={"bdist_wheel": {"py_limited_api": "cp311"}},
 )

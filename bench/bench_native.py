@@ -1,6 +1,6 @@
 """Benchmarks of the native core, each printed as a ratio against a reference measured in the same run.
 
-    .venv/bin/python bench/bench_native.py [--frames 1000000] [--ref-frames 50000] [--nonces 200000]
+    .venv/bin/python bench/bench_native.py [--frames 1000000] [--ref-frames 50000] [--nonces 200000] [--encodes 20000]
 
 1. Decode throughput of the C streaming decoder vs the pure-Python reference (asicrc.native.reference) on one
    stream of BM1366 chip replies (and BM1387 replies). The reference decodes a prefix of the same stream (it needs
@@ -9,6 +9,8 @@
 2. sha256d share verifications/s: batch C (difficulty_batch, meets_target_batch) vs a hashlib loop on the same
    header and nonces (goal >= 3x).
 3. The exact round-61 early reject: compression rounds and time with and without it on the same random nonces.
+4. Encode rate of the Python wrappers over the bounded C encoders vs the pure-Python reference encoders (same
+   frames; the wrappers validate arguments and pass out_len, so this is the per-frame cost a driver pays).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import numpy as np
 
 from asicrc.native import codecs, difficulty_batch, difficulty_to_target, meets_target_batch
 from asicrc.native.reference import ReferenceDecoder
+from asicrc.native.reference import codecs as reference_codecs
 
 LINE_RATE_1366 = 1_000_000 / 10 / 11  # 1 Mbaud, 10 bits per byte on the wire, 11-byte replies
 
@@ -128,16 +131,42 @@ def bench_sha256d(n: int) -> None:
           f"{full.rounds / n:.0f} rounds/nonce); time {t_early / t_full:.3f}x of full")
 
 
+def bench_encode(n: int) -> None:
+    rng = random.Random(3)
+    header = rng.randbytes(80)
+    mids = [rng.randbytes(32) for _ in range(4)]
+    nonces = [rng.getrandbits(32) for _ in range(n)]
+    c_calls: dict[str, Callable[[], object]] = {
+        "bm1366_nonce_reply": lambda: [codecs.bm1366_nonce_reply(x, 8 * (x & 15)) for x in nonces],
+        "bm1366_job": lambda: [codecs.bm1366_job(header, 8 * (x & 15)) for x in nonces],
+        "bm1387_work_raw": lambda: [codecs.bm1387_work_raw(x & 0x7F, 0x1703A30C, x, header[64:68], mids)
+                                    for x in nonces],
+    }
+    ref_calls: dict[str, Callable[[], object]] = {
+        "bm1366_nonce_reply": lambda: [reference_codecs.bm1366_nonce_reply(x, 8 * (x & 15)) for x in nonces],
+        "bm1366_job": lambda: [reference_codecs.bm1366_job(header, 8 * (x & 15)) for x in nonces],
+        "bm1387_work_raw": lambda: [reference_codecs.bm1387_work_raw(x & 0x7F, 0x1703A30C, x, header[64:68], mids)
+                                    for x in nonces],
+    }
+    for name, c_call in c_calls.items():
+        assert c_call() == ref_calls[name](), f"{name}: C and reference frames differ"
+        t_c, t_ref = best_of(c_call), best_of(ref_calls[name], 2)
+        print(f"[encode {name}] {n} frames: C {n / t_c / 1e3:.0f} k frames/s, reference {n / t_ref / 1e3:.0f} "
+              f"k frames/s, ratio C/reference = {t_ref / t_c:.1f}x")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--frames", type=int, default=1_000_000)
     p.add_argument("--ref-frames", type=int, default=50_000)
     p.add_argument("--nonces", type=int, default=200_000)
+    p.add_argument("--encodes", type=int, default=20_000)
     args = p.parse_args(argv)
     print(f"bench_native: python {sys.version.split()[0]}, {os.cpu_count()} CPUs visible, one thread")
     bench_decode("bm1366", args.frames, args.ref_frames)
     bench_decode("bm1387", args.frames, args.ref_frames)
     bench_sha256d(args.nonces)
+    bench_encode(args.encodes)
     return 0
 
 

@@ -19,7 +19,6 @@ import numpy as np
 
 from asicrc.native import hashing
 from asicrc.reservoir.tpf.data import rate_to_difficulty, state_features
-from asicrc.reservoir.tpf.native_features import k_states
 
 
 def timed(fn: Callable[[], Any]) -> float:
@@ -56,13 +55,10 @@ def main() -> int:
     t_full = min(timed(full) for _ in range(3))
     print(f"reference: full sha256d target check on {n} nonces: {n / t_full / 1e6:.2f} Mhash/s")
 
-    print("k-round state extraction, C (core: first compression + k rounds, full second schedule):")
+    print("k-round state extraction, C (first compression + k rounds, only the schedule words they read):")
     for k in range(1, 9):
-        print(line(f"core second_compression_states k={k}", n,
+        print(line(f"second_compression_states k={k}", n,
                    paired(full, partial(hashing.second_compression_states, header, nonces, k), reps)))
-    print("k-round state extraction, C (tpf_features.c: only the schedule words the k rounds use):")
-    for k in range(1, 9):
-        print(line(f"tpf k_states k={k}", n, paired(full, partial(k_states, header, nonces, k), reps)))
     states = hashing.second_compression_states(header, nonces, 5)
     print(line("words+bits expansion (C) of k=5 states", n, paired(full, partial(state_features, states), reps),
                "Mrows/s"))

@@ -1,43 +1,53 @@
 """cffi API-mode (out-of-line) build of the asicrc native core.
 
-Built by `pip install .` through setup.py's ``cffi_modules``; produces the
-extension module ``asicrc.native._core``. Every ``src/*.c`` is compiled; the
-Python-visible declarations are gathered from ``src/*.cdef``.
+Built by `pip install .` through setup.py's ``cffi_modules``; produces the extension module
+``asicrc.native._core``. Every ``src/*.c`` is compiled. The Python-visible declarations are not written twice:
+the cdef is generated from ``src/asicrc_native.h`` (``header_cdef``), and because the structs are declared
+whole (no ``...;``), cffi checks at build and import time that their layout is the C compiler's.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(HERE, "src")
+HEADER = os.path.join(SRC, "asicrc_native.h")
 
-# Each C file native/src/NAME.c declares what Python may call in native/src/NAME.cdef (cffi cdef syntax),
-# so adding a C module never means editing this script.
-CDEF = "\n".join(
-    open(os.path.join(SRC, name), encoding="utf-8").read()
-    for name in sorted(os.listdir(SRC))
-    if name.endswith(".cdef")
-)
+_COMMENT = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
+_INT_DEFINE = re.compile(r"#\s*define\s+\w+\s+(?:0[xX][0-9A-Fa-f]+|\d+)[uUlL]*\s*$")
+
+
+def header_cdef(path: str = HEADER) -> str:
+    """The cffi cdef of a C header: comments and preprocessor lines dropped, except ``#define NAME <integer>``
+    (cffi exposes those as ``lib.NAME``; include guards and #includes have no value and are dropped)."""
+    with open(path, encoding="utf-8") as f:
+        text = _COMMENT.sub("", f.read())
+    kept = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#") and not _INT_DEFINE.match(stripped):
+            continue
+        if stripped:
+            kept.append(line.rstrip())
+    return "\n".join(kept) + "\n"
+
 
 # setuptools refuses absolute source paths, so name them relative to the build's working directory.
 SOURCES = sorted(os.path.relpath(os.path.join(SRC, name)) for name in os.listdir(SRC) if name.endswith(".c"))
 
 ffibuilder = FFI()
-ffibuilder.cdef(CDEF)
-# The shared header first, then any per-module header (src/NAME.h) so every .cdef function has a prototype.
-OWN_HEADERS = sorted(name for name in os.listdir(SRC) if name.endswith(".h") and name != "asicrc_native.h")
-HEADERS = ["asicrc_native.h", *OWN_HEADERS]
-
+ffibuilder.cdef(header_cdef())
 ffibuilder.set_source(
     "asicrc.native._core",
-    "\n".join(f'#include "{name}"' for name in HEADERS),
+    '#include "asicrc_native.h"',
     sources=SOURCES,
     include_dirs=[os.path.relpath(SRC)],
-    depends=sorted(os.path.relpath(os.path.join(SRC, n)) for n in os.listdir(SRC) if n.endswith((".h", ".inc"))),
+    depends=[os.path.relpath(HEADER)],
     extra_compile_args=["-O3", "-std=c11", "-Wall", "-Wextra", "-fno-strict-aliasing"],
 )
 

@@ -19,12 +19,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
 from ._core import ffi, lib
+
+if TYPE_CHECKING:
+    from ._core import CData  # a name of the typing stub only (tools/typecheck.py)
 
 
 class FrameError(ValueError):
@@ -42,60 +45,28 @@ class Kind(IntEnum):
 
 MAX_FRAME = int(lib.ASICRC_MAX_FRAME)
 
-REPLY_DTYPE = np.dtype(
-    [
-        ("offset", "<u8"),  # stream offset of the frame's first byte (counted since the decoder was made)
-        ("nonce", "<u4"),  # header-order nonce (uint32 of header bytes 76..79, LE)
-        ("value", "<u4"),  # register value (big-endian on the wire)
-        ("version_bits", "<u4"),  # BM1366: rolled version bits (already << 13); 0 on BM1387
-        ("kind", "u1"),
-        ("crc_ok", "u1"),
-        ("job_id", "u1"),
-        ("small_core", "u1"),  # BM1366 b7 & 7
-        ("midstate", "u1"),  # BM1366 b6 ("midstate_num"); BM1387 rx4
-        ("chip", "u1"),  # chip index from the nonce (BM1366: bits 17..24, BM1387: bits 0..7; / address_interval)
-        ("core", "u1"),  # core from the nonce (BM1366: bits 25..31; BM1387: bits 24..30)
-        ("chip_addr", "u1"),  # BM1366 register replies: answering chip's address
-        ("reg", "u1"),  # BM1366 register replies: register address
-        ("flags", "u1"),  # top 3 bits of the CRC byte
-        ("pad", "u1", (2,)),
-    ]
-)
-
-HOST_FRAME_DTYPE = np.dtype(
-    [
-        ("offset", "<u8"),
-        ("value", "<u4"),  # register write value (9-byte commands), big-endian on the wire
-        ("nbits", "<u4"),  # jobs: as in the header (LE)
-        ("ntime", "<u4"),
-        ("version", "<u4"),  # BM1366 jobs only (BM1387 work carries midstates instead)
-        ("starting_nonce", "<u4"),
-        ("frame_len", "<u2"),
-        ("kind", "u1"),
-        ("crc_ok", "u1"),
-        ("hdr", "u1"),
-        ("length", "u1"),  # the LEN byte
-        ("chip_addr", "u1"),  # commands: first payload byte
-        ("reg", "u1"),  # commands: second payload byte
-        ("job_id", "u1"),
-        ("num_midstates", "u1"),
-        ("pad", "u1", (2,)),
-        ("frame", "u1", (MAX_FRAME,)),  # the whole frame (first frame_len bytes)
-    ]
-)
+_NUMPY_OF_C = {"uint8_t": "u1", "uint16_t": "<u2", "uint32_t": "<u4", "uint64_t": "<u8"}
 
 
-def _check_layout(dtype: np.dtype, ctype: str) -> None:
-    # The C struct and the numpy mirror must agree byte for byte; fail at import, not with corrupted records.
-    if ffi.sizeof(ctype) != dtype.itemsize:
-        raise ImportError(f"{ctype} is {ffi.sizeof(ctype)} bytes but its dtype is {dtype.itemsize}")
-    for name in dtype.names or ():
-        if ffi.offsetof(ctype, name) != dtype.fields[name][1]:  # type: ignore[index]
-            raise ImportError(f"{ctype}.{name} offset differs between C and numpy")
+def _record_dtype(ctype: str) -> np.dtype:
+    """The numpy mirror of a C record, read from the compiled module (so it cannot drift from the header)."""
+    names: list[str] = []
+    formats: list[object] = []
+    offsets: list[int] = []
+    for name, field in ffi.typeof(ctype).fields:
+        t = field.type
+        if t.kind == "array":
+            formats.append((_NUMPY_OF_C[t.item.cname], (t.length,)))
+        else:
+            formats.append(_NUMPY_OF_C[t.cname])
+        names.append(name)
+        offsets.append(field.offset)
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": ffi.sizeof(ctype)})
 
 
-_check_layout(REPLY_DTYPE, "asicrc_reply")
-_check_layout(HOST_FRAME_DTYPE, "asicrc_host_frame")
+# Field meanings are documented on the C structs in native/src/asicrc_native.h.
+REPLY_DTYPE = _record_dtype("asicrc_reply")
+HOST_FRAME_DTYPE = _record_dtype("asicrc_host_frame")
 
 
 # ------------------------------------------------------------------------------------------- CRCs
@@ -139,6 +110,14 @@ def _header(header: bytes) -> bytes:
     return h
 
 
+def _written(out: CData, n: int, what: str) -> bytes:
+    # The C encoders return 0 (and write nothing) when the output would not fit or an argument is invalid;
+    # the checks above make that unreachable from here, so a 0 is reported rather than returned as b"".
+    if n == 0:
+        raise FrameError(f"{what}: the C encoder refused the arguments")
+    return bytes(ffi.buffer(out, n))
+
+
 def _payload(payload: bytes) -> bytes:
     p = bytes(payload)
     if len(p) > lib.ASICRC_MAX_CMD_PAYLOAD:
@@ -159,9 +138,9 @@ BM1366_JOB = 0x21
 def bm1366_cmd(hdr: int, payload: bytes) -> bytes:
     """``55 AA HDR LEN payload CRC5`` (LEN = len(payload)+3; CRC5 over HDR..payload)."""
     p = _payload(payload)
-    out = ffi.new("uint8_t[]", len(p) + 5)
-    n = lib.asicrc_bm1366_cmd(_byte(hdr, "hdr"), p, len(p), out)
-    return bytes(ffi.buffer(out, n))
+    size = len(p) + 5
+    out = ffi.new("uint8_t[]", size)
+    return _written(out, lib.asicrc_bm1366_cmd(_byte(hdr, "hdr"), p, len(p), out, size), "bm1366_cmd")
 
 
 def bm1366_write_reg(reg: int, value: int, chip_addr: int | None = None) -> bytes:
@@ -186,9 +165,10 @@ def bm1366_set_address(chip_addr: int) -> bytes:
 
 def bm1366_job_payload(header: bytes, job_id: int) -> bytes:
     """The 82-byte ``BM1366_job`` for an 80-byte header (nonce bytes are ignored: the chip searches them)."""
-    out = ffi.new("uint8_t[82]")
-    lib.asicrc_bm1366_job_payload(_header(header), _byte(job_id, "job_id"), out)
-    return bytes(ffi.buffer(out, 82))
+    size = lib.ASICRC_BM1366_JOB_PAYLOAD
+    out = ffi.new("uint8_t[]", size)
+    n = lib.asicrc_bm1366_job_payload(_header(header), _byte(job_id, "job_id"), out, size)
+    return _written(out, n, "bm1366_job_payload")
 
 
 def bm1366_job(header: bytes, job_id: int) -> bytes:
@@ -201,9 +181,9 @@ def bm1366_job_frame(payload: bytes) -> bytes:
     p = bytes(payload)
     if len(p) != 82:
         raise FrameError(f"BM1366 job payload must be 82 bytes, got {len(p)}")
-    out = ffi.new("uint8_t[88]")
-    lib.asicrc_bm1366_job(p, out)
-    return bytes(ffi.buffer(out, 88))
+    size = lib.ASICRC_BM1366_JOB_FRAME
+    out = ffi.new("uint8_t[]", size)
+    return _written(out, lib.asicrc_bm1366_job(p, out, size), "bm1366_job_frame")
 
 
 # ------------------------------------------------------------------------------------------- BM1366 chip->host
@@ -222,16 +202,19 @@ def bm1366_nonce_reply(
         raise FrameError(f"small_core must be 0..7, got {small_core!r}")
     if _u32(version_bits, "version_bits") & ~VERSION_ROLL_MASK:
         raise FrameError(f"version_bits 0x{version_bits:08x} has bits outside 0x{VERSION_ROLL_MASK:08x}")
-    out = ffi.new("uint8_t[11]")
-    lib.asicrc_bm1366_nonce_reply(_u32(nonce, "nonce"), _byte(midstate, "midstate"), job_id | small_core,
-                                  version_bits >> 13, out)
-    return bytes(ffi.buffer(out, 11))
+    size = lib.ASICRC_BM1366_REPLY
+    out = ffi.new("uint8_t[]", size)
+    n = lib.asicrc_bm1366_nonce_reply(_u32(nonce, "nonce"), _byte(midstate, "midstate"), job_id | small_core,
+                                      version_bits >> 13, out, size)
+    return _written(out, n, "bm1366_nonce_reply")
 
 
 def bm1366_register_reply(value: int, chip_addr: int = 0, reg: int = 0) -> bytes:
-    out = ffi.new("uint8_t[11]")
-    lib.asicrc_bm1366_register_reply(_u32(value, "value"), _byte(chip_addr, "chip_addr"), _byte(reg, "reg"), out)
-    return bytes(ffi.buffer(out, 11))
+    size = lib.ASICRC_BM1366_REPLY
+    out = ffi.new("uint8_t[]", size)
+    n = lib.asicrc_bm1366_register_reply(_u32(value, "value"), _byte(chip_addr, "chip_addr"), _byte(reg, "reg"),
+                                         out, size)
+    return _written(out, n, "bm1366_register_reply")
 
 
 # ------------------------------------------------------------------------------------------- BM1387 host->chip
@@ -247,9 +230,9 @@ BM1387_WORK = 0x21
 def bm1387_cmd(hdr: int, payload: bytes) -> bytes:
     """``HDR LEN payload CRC5`` (no preamble; LEN counts every byte; CRC5 over all bytes but the last)."""
     p = _payload(payload)
-    out = ffi.new("uint8_t[]", len(p) + 3)
-    n = lib.asicrc_bm1387_cmd(_byte(hdr, "hdr"), p, len(p), out)
-    return bytes(ffi.buffer(out, n))
+    size = len(p) + 3
+    out = ffi.new("uint8_t[]", size)
+    return _written(out, lib.asicrc_bm1387_cmd(_byte(hdr, "hdr"), p, len(p), out, size), "bm1387_cmd")
 
 
 def bm1387_write_reg(reg: int, value: int, chip_addr: int | None = None) -> bytes:
@@ -275,9 +258,9 @@ def bm1387_midstate_wire(header: bytes, version: int | None = None) -> bytes:
     """Midstate of the header's first 64 bytes (with ``version`` substituted) in BM1387 wire order."""
     h = _header(header)
     v = int.from_bytes(h[:4], "little") if version is None else _u32(version, "version")
-    out = ffi.new("uint8_t[32]")
-    lib.asicrc_bm1387_midstate_wire(h, v, out)
-    return bytes(ffi.buffer(out, 32))
+    size = lib.ASICRC_MIDSTATE
+    out = ffi.new("uint8_t[]", size)
+    return _written(out, lib.asicrc_bm1387_midstate_wire(h, v, out, size), "bm1387_midstate_wire")
 
 
 def bm1387_work(header: bytes, job_id: int, versions: Sequence[int] | None = None) -> bytes:
@@ -287,9 +270,10 @@ def bm1387_work(header: bytes, job_id: int, versions: Sequence[int] | None = Non
     if not 1 <= len(vs) <= 4:
         raise FrameError(f"BM1387 work takes 1-4 midstates, got {len(vs)}")
     arr = ffi.new("uint32_t[]", vs)
-    out = ffi.new("uint8_t[]", 22 + 32 * len(vs))
-    n = lib.asicrc_bm1387_work_from_header(h, _byte(job_id, "job_id"), arr, len(vs), out)
-    return bytes(ffi.buffer(out, n))
+    size = 22 + 32 * len(vs)
+    out = ffi.new("uint8_t[]", size)
+    n = lib.asicrc_bm1387_work_from_header(h, _byte(job_id, "job_id"), arr, len(vs), out, size)
+    return _written(out, n, "bm1387_work")
 
 
 def bm1387_work_raw(job_id: int, nbits: int, ntime: int, merkle_tail: bytes, midstates: Sequence[bytes]) -> bytes:
@@ -300,25 +284,27 @@ def bm1387_work_raw(job_id: int, nbits: int, ntime: int, merkle_tail: bytes, mid
     mids = [bytes(m) for m in midstates]
     if not 1 <= len(mids) <= 4 or any(len(m) != 32 for m in mids):
         raise FrameError("midstates must be 1-4 items of 32 bytes each")
-    out = ffi.new("uint8_t[]", 22 + 32 * len(mids))
+    size = 22 + 32 * len(mids)
+    out = ffi.new("uint8_t[]", size)
     n = lib.asicrc_bm1387_work(_byte(job_id, "job_id"), _u32(nbits, "nbits"), _u32(ntime, "ntime"), tail,
-                               b"".join(mids), len(mids), out)
-    return bytes(ffi.buffer(out, n))
+                               b"".join(mids), len(mids), out, size)
+    return _written(out, n, "bm1387_work_raw")
 
 
 # ------------------------------------------------------------------------------------------- BM1387 chip->host
 
 
 def bm1387_nonce_reply(nonce: int, job_id: int, extra: int = 0) -> bytes:
-    out = ffi.new("uint8_t[7]")
-    lib.asicrc_bm1387_nonce_reply(_u32(nonce, "nonce"), _byte(extra, "extra"), _byte(job_id, "job_id"), out)
-    return bytes(ffi.buffer(out, 7))
+    size = lib.ASICRC_BM1387_REPLY
+    out = ffi.new("uint8_t[]", size)
+    n = lib.asicrc_bm1387_nonce_reply(_u32(nonce, "nonce"), _byte(extra, "extra"), _byte(job_id, "job_id"), out, size)
+    return _written(out, n, "bm1387_nonce_reply")
 
 
 def bm1387_register_reply(value: int) -> bytes:
-    out = ffi.new("uint8_t[7]")
-    lib.asicrc_bm1387_register_reply(_u32(value, "value"), out)
-    return bytes(ffi.buffer(out, 7))
+    size = lib.ASICRC_BM1387_REPLY
+    out = ffi.new("uint8_t[]", size)
+    return _written(out, lib.asicrc_bm1387_register_reply(_u32(value, "value"), out, size), "bm1387_register_reply")
 
 
 # ------------------------------------------------------------------------------------------- decoders

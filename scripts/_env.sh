@@ -21,16 +21,16 @@ fi
 if [ ! -x "$VENV/bin/python" ]; then
     echo "asicrc: creating virtual environment in $VENV" >&2
     python3 -m venv "$VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip setuptools wheel "cffi>=1.16" >/dev/null 2>&1 ||
-        "$VENV/bin/python" -m pip install --upgrade pip setuptools wheel "cffi>=1.16"
+    "$VENV/bin/python" -m pip install -q --upgrade pip "setuptools>=77" wheel "cffi>=1.16" >/dev/null 2>&1 ||
+        "$VENV/bin/python" -m pip install --upgrade pip "setuptools>=77" wheel "cffi>=1.16"
 fi
-STAMP_INPUT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/native/build_native.py "$ROOT"/native/src/*.[ch] "$ROOT"/native/src/*.inc "$ROOT"/native/src/*.cdef 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
+STAMP_INPUT="$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" "$ROOT"/native/build_native.py "$ROOT"/native/src/*.[ch] 2>/dev/null | sha256sum | cut -c1-16)-$EXTRAS"
 STAMP="$VENV/.asicrc-installed"
 if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$STAMP_INPUT" ] || ! ls "$ROOT"/native/_core*.so >/dev/null 2>&1; then
     echo "asicrc: installing asicrc${EXTRAS:+[$EXTRAS]} (builds the C core)" >&2
     LOG="$VENV/asicrc-install.log"
     # pip's build chatter goes to a log; it is shown only when the install fails.
-    if ! { "$VENV/bin/python" -m pip install -q --upgrade setuptools wheel "cffi>=1.16" &&
+    if ! { "$VENV/bin/python" -m pip install -q --upgrade "setuptools>=77" wheel "cffi>=1.16" &&
            (cd "$ROOT" && "$VENV/bin/python" -m pip install -q --no-build-isolation -e ".${EXTRAS:+[$EXTRAS]}"); } >"$LOG" 2>&1; then
         cat "$LOG" >&2
         echo "asicrc: installation failed (log above, also in $LOG)" >&2

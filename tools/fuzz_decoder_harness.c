@@ -88,32 +88,34 @@ static uint64_t rnd(void) {
     return rng_state;
 }
 
+/* One random valid frame of `mode` into out (ASICRC_MAX_FRAME bytes of room). */
 static size_t random_frame(int mode, uint8_t *out) {
+    const size_t room = ASICRC_MAX_FRAME;
     uint8_t payload[82], header[80];
     for (int i = 0; i < 80; i++) header[i] = (uint8_t)rnd();
     for (int i = 0; i < 82; i++) payload[i] = (uint8_t)rnd();
     switch (mode) {
     case ASICRC_MODE_BM1366_REPLY:
-        if (rnd() & 1) return asicrc_bm1366_nonce_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), (uint16_t)rnd(), out);
-        return asicrc_bm1366_register_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), out);
+        if (rnd() & 1) return asicrc_bm1366_nonce_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), (uint16_t)rnd(), out, room);
+        return asicrc_bm1366_register_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), out, room);
     case ASICRC_MODE_BM1387_REPLY:
-        if (rnd() & 1) return asicrc_bm1387_nonce_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), out);
-        return asicrc_bm1387_register_reply((uint32_t)rnd(), out);
+        if (rnd() & 1) return asicrc_bm1387_nonce_reply((uint32_t)rnd(), (uint8_t)rnd(), (uint8_t)rnd(), out, room);
+        return asicrc_bm1387_register_reply((uint32_t)rnd(), out, room);
     case ASICRC_MODE_BM1366_HOST: {
         static const uint8_t hdrs[] = {0x40, 0x41, 0x42, 0x43, 0x50, 0x51, 0x52, 0x53};
         if (rnd() % 5 == 0) {
-            asicrc_bm1366_job_payload(header, (uint8_t)rnd(), payload);
-            return asicrc_bm1366_job(payload, out);
+            asicrc_bm1366_job_payload(header, (uint8_t)rnd(), payload, sizeof payload);
+            return asicrc_bm1366_job(payload, out, room);
         }
-        return asicrc_bm1366_cmd(hdrs[rnd() % 8], payload, (rnd() & 1) ? 2 : 6, out);
+        return asicrc_bm1366_cmd(hdrs[rnd() % 8], payload, (rnd() & 1) ? 2 : 6, out, room);
     }
     default: {
         static const uint8_t hdrs[] = {0x41, 0x44, 0x45, 0x48, 0x54, 0x55, 0x58};
         if (rnd() % 5 == 0) {
             uint32_t v[4] = {(uint32_t)rnd(), (uint32_t)rnd(), (uint32_t)rnd(), (uint32_t)rnd()};
-            return asicrc_bm1387_work_from_header(header, (uint8_t)rnd(), v, 1 + rnd() % 4, out);
+            return asicrc_bm1387_work_from_header(header, (uint8_t)rnd(), v, 1 + rnd() % 4, out, room);
         }
-        return asicrc_bm1387_cmd(hdrs[rnd() % 7], payload, (rnd() & 1) ? 2 : 6, out);
+        return asicrc_bm1387_cmd(hdrs[rnd() % 7], payload, (rnd() & 1) ? 2 : 6, out, room);
     }
     }
 }

@@ -58,7 +58,7 @@ def package_files(root: Path) -> list[Path]:
 # The part of cffi's FFI object that asicrc uses, typed. cffi's own stubs (types-cffi) take only objects with
 # ``__buffer__`` for from_buffer, which numpy arrays declare only from Python 3.12 on.
 _FFI_STUB = """
-class _CData:
+class CData:
     \"\"\"A cffi cdata (pointer or array of C numbers); items read and write as Python numbers.\"\"\"
     def __getitem__(self, index: int, /) -> int: ...
     def __setitem__(self, index: int, value: int, /) -> None: ...
@@ -84,12 +84,12 @@ class _CType:
 """
 
 _FFI_METHODS = """
-    NULL: _CData
+    NULL: CData
     def from_buffer(self, cdecl_or_buffer: object, python_buffer: object = ..., /,
-                    require_writable: bool = ...) -> _CData: ...
-    def buffer(self, cdata: _CData, size: int = ..., /) -> _Buffer: ...
-    def memmove(self, dest: _CData, src: _CData | bytes | bytearray, n: int, /) -> None: ...
-    def sizeof(self, cdecl: str | _CData, /) -> int: ...
+                    require_writable: bool = ...) -> CData: ...
+    def buffer(self, cdata: CData, size: int = ..., /) -> _Buffer: ...
+    def memmove(self, dest: CData, src: CData | bytes | bytearray, n: int, /) -> None: ...
+    def sizeof(self, cdecl: str | CData, /) -> int: ...
     def offsetof(self, cdecl: str, *fields: str | int) -> int: ...
     def typeof(self, cdecl: str | object, /) -> _CType: ...
     def list_types(self) -> tuple[list[str], list[str], list[str]]: ...
@@ -111,7 +111,7 @@ def core_stub() -> str:
         if kind in ("pointer", "array"):
             # cffi accepts bytes for char-sized pointers; the C core takes no other Python objects
             item = getattr(getattr(ctype, "item", None), "cname", "")
-            return "_CData | bytes" if arg and item in ("uint8_t", "char", "unsigned char") else "_CData"
+            return "CData | bytes" if arg and item in ("uint8_t", "char", "unsigned char") else "CData"
         raise TypeError(f"asicrc.native._core: no Python type for C type {cname!r}")
 
     lines = [
@@ -122,7 +122,7 @@ def core_stub() -> str:
     ]
     typedefs = sorted(ffi.list_types()[0])
     for name in typedefs:
-        lines.append(f"class _{name}_p(_CData):")
+        lines.append(f"class _{name}_p(CData):")
         for field, cfield in ffi.typeof(name).fields:
             lines.append(f"    {field}: {py_type(cfield.type, arg=False)}")
         lines.append("")
@@ -134,7 +134,7 @@ def core_stub() -> str:
         ]
     lines += [
         "    @overload",
-        "    def new(self, cdecl: str, init: object = ..., /) -> _CData: ...",
+        "    def new(self, cdecl: str, init: object = ..., /) -> CData: ...",
         _FFI_METHODS,
         "ffi: _FFI",
         "",

@@ -95,25 +95,31 @@ static inline void wr_le32(uint8_t *p, uint32_t v) {
 
 /* ---------------------------------------------------------------- encoders: host -> chip */
 
-size_t asicrc_bm1366_cmd(uint8_t hdr, const uint8_t *payload, size_t plen, uint8_t *out) {
-    if (plen > ASICRC_MAX_CMD_PAYLOAD) return 0;
+/* The records' sizes are part of the ABI (numpy reads them as structured arrays). */
+_Static_assert(sizeof(asicrc_reply) == 32, "asicrc_reply must stay 32 bytes");
+_Static_assert(sizeof(asicrc_host_frame) == 192, "asicrc_host_frame must stay 192 bytes");
+
+size_t asicrc_bm1366_cmd(uint8_t hdr, const uint8_t *payload, size_t plen, uint8_t *out, size_t out_len) {
+    if (plen > ASICRC_MAX_CMD_PAYLOAD || out_len < plen + 5) return 0;
     out[0] = 0x55; out[1] = 0xAA; out[2] = hdr; out[3] = (uint8_t)(plen + 3);
     if (plen) memcpy(out + 4, payload, plen);
     out[4 + plen] = asicrc_crc5(out + 2, plen + 2);
     return plen + 5;
 }
 
-size_t asicrc_bm1366_job(const uint8_t payload[82], uint8_t out[88]) {
+size_t asicrc_bm1366_job(const uint8_t payload[82], uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1366_JOB_FRAME) return 0;
     out[0] = 0x55; out[1] = 0xAA; out[2] = 0x21; out[3] = 82 + 4;
     memcpy(out + 4, payload, 82);
     uint16_t c = asicrc_crc16_false(out + 2, 84);
     out[86] = (uint8_t)(c >> 8); out[87] = (uint8_t)c;
-    return 88;
+    return ASICRC_BM1366_JOB_FRAME;
 }
 
 /* ESP-Miner's BM1366_job: the whole header (no midstate); merkle root and prevhash with their eight 4-byte
  * words in reverse order. */
-void asicrc_bm1366_job_payload(const uint8_t header[80], uint8_t job_id, uint8_t out[82]) {
+size_t asicrc_bm1366_job_payload(const uint8_t header[80], uint8_t job_id, uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1366_JOB_PAYLOAD) return 0;
     out[0] = job_id; out[1] = 1;
     memset(out + 2, 0, 4);
     memcpy(out + 6, header + 72, 4);  /* nbits LE */
@@ -123,10 +129,11 @@ void asicrc_bm1366_job_payload(const uint8_t header[80], uint8_t job_id, uint8_t
         memcpy(out + 46 + 4 * w, header + 4 + 4 * (7 - w), 4);
     }
     memcpy(out + 78, header, 4); /* version LE */
+    return ASICRC_BM1366_JOB_PAYLOAD;
 }
 
-size_t asicrc_bm1387_cmd(uint8_t hdr, const uint8_t *payload, size_t plen, uint8_t *out) {
-    if (plen > ASICRC_MAX_CMD_PAYLOAD) return 0;
+size_t asicrc_bm1387_cmd(uint8_t hdr, const uint8_t *payload, size_t plen, uint8_t *out, size_t out_len) {
+    if (plen > ASICRC_MAX_CMD_PAYLOAD || out_len < plen + 3) return 0;
     out[0] = hdr; out[1] = (uint8_t)(plen + 3);
     if (plen) memcpy(out + 2, payload, plen);
     out[2 + plen] = asicrc_crc5(out, plen + 2);
@@ -134,9 +141,10 @@ size_t asicrc_bm1387_cmd(uint8_t hdr, const uint8_t *payload, size_t plen, uint8
 }
 
 size_t asicrc_bm1387_work(uint8_t job_id, uint32_t nbits, uint32_t ntime, const uint8_t merkle_tail[4],
-                          const uint8_t *midstates, size_t n_midstates, uint8_t *out) {
+                          const uint8_t *midstates, size_t n_midstates, uint8_t *out, size_t out_len) {
     if (n_midstates < 1 || n_midstates > 4) return 0;
     size_t len = 22 + 32 * n_midstates;
+    if (out_len < len) return 0;
     out[0] = 0x21; out[1] = (uint8_t)len; out[2] = job_id; out[3] = (uint8_t)n_midstates;
     memset(out + 4, 0, 4);
     wr_le32(out + 8, nbits);
@@ -149,57 +157,64 @@ size_t asicrc_bm1387_work(uint8_t job_id, uint32_t nbits, uint32_t ntime, const 
 }
 
 /* Midstate in BM1387 wire order: the SHA-256 state serialized big-endian, then fully byte-reversed. */
-void asicrc_bm1387_midstate_wire(const uint8_t header[80], uint32_t version, uint8_t out[32]) {
+size_t asicrc_bm1387_midstate_wire(const uint8_t header[80], uint32_t version, uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_MIDSTATE) return 0;
     uint8_t h[64];
     uint32_t st[8];
     memcpy(h, header, 64);
     wr_le32(h, version);
     asicrc_midstate(h, st);
     for (int w = 0; w < 8; w++) wr_le32(out + 4 * (7 - w), st[w]);
+    return ASICRC_MIDSTATE;
 }
 
 size_t asicrc_bm1387_work_from_header(const uint8_t header[80], uint8_t job_id, const uint32_t *versions,
-                                      size_t n_versions, uint8_t *out) {
-    uint8_t mids[128];
-    if (n_versions < 1 || n_versions > 4) return 0;
-    for (size_t i = 0; i < n_versions; i++) asicrc_bm1387_midstate_wire(header, versions[i], mids + 32 * i);
+                                      size_t n_versions, uint8_t *out, size_t out_len) {
+    uint8_t mids[4 * ASICRC_MIDSTATE];
+    if (n_versions < 1 || n_versions > 4 || out_len < 22 + 32 * n_versions) return 0;
+    for (size_t i = 0; i < n_versions; i++)
+        asicrc_bm1387_midstate_wire(header, versions[i], mids + 32 * i, ASICRC_MIDSTATE);
     return asicrc_bm1387_work(job_id, rd_le32(header + 72), rd_le32(header + 68), header + 64, mids, n_versions,
-                              out);
+                              out, out_len);
 }
 
 /* ---------------------------------------------------------------- encoders: chip -> host */
 
 size_t asicrc_bm1366_nonce_reply(uint32_t nonce, uint8_t midstate, uint8_t job_byte, uint16_t version_hi,
-                                 uint8_t out[11]) {
+                                 uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1366_REPLY) return 0;
     out[0] = 0xAA; out[1] = 0x55;
     wr_le32(out + 2, nonce);
     out[6] = midstate; out[7] = job_byte;
     out[8] = (uint8_t)(version_hi >> 8); out[9] = (uint8_t)version_hi;
     out[10] = 0x80;
     out[10] |= asicrc_crc5_bits(out + 2, 8 * 9 - 5);
-    return 11;
+    return ASICRC_BM1366_REPLY;
 }
 
-size_t asicrc_bm1366_register_reply(uint32_t value, uint8_t chip_addr, uint8_t reg, uint8_t out[11]) {
+size_t asicrc_bm1366_register_reply(uint32_t value, uint8_t chip_addr, uint8_t reg, uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1366_REPLY) return 0;
     out[0] = 0xAA; out[1] = 0x55;
     wr_be32(out + 2, value);
     out[6] = chip_addr; out[7] = reg; out[8] = 0; out[9] = 0; out[10] = 0;
     out[10] = asicrc_crc5_bits(out + 2, 8 * 9 - 5);
-    return 11;
+    return ASICRC_BM1366_REPLY;
 }
 
-size_t asicrc_bm1387_nonce_reply(uint32_t nonce, uint8_t extra, uint8_t job_id, uint8_t out[7]) {
+size_t asicrc_bm1387_nonce_reply(uint32_t nonce, uint8_t extra, uint8_t job_id, uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1387_REPLY) return 0;
     wr_le32(out, nonce);
     out[4] = extra; out[5] = job_id; out[6] = 0x80;
     out[6] |= asicrc_crc5_bits(out, 8 * 7 - 5);
-    return 7;
+    return ASICRC_BM1387_REPLY;
 }
 
-size_t asicrc_bm1387_register_reply(uint32_t value, uint8_t out[7]) {
+size_t asicrc_bm1387_register_reply(uint32_t value, uint8_t *out, size_t out_len) {
+    if (out_len < ASICRC_BM1387_REPLY) return 0;
     wr_be32(out, value);
     out[4] = 0; out[5] = 0; out[6] = 0;
     out[6] = asicrc_crc5_bits(out, 8 * 7 - 5);
-    return 7;
+    return ASICRC_BM1387_REPLY;
 }
 
 /* ---------------------------------------------------------------- streaming decoder */

@@ -5,7 +5,26 @@
 #include "asicrc_native.h"
 #include <string.h>
 
-#include "sha256_rounds.inc"
+static const uint32_t K256[64] = {
+    0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
+    0xd807aa98u, 0x12835b01u, 0x243185beu, 0x550c7dc3u, 0x72be5d74u, 0x80deb1feu, 0x9bdc06a7u, 0xc19bf174u,
+    0xe49b69c1u, 0xefbe4786u, 0x0fc19dc6u, 0x240ca1ccu, 0x2de92c6fu, 0x4a7484aau, 0x5cb0a9dcu, 0x76f988dau,
+    0x983e5152u, 0xa831c66du, 0xb00327c8u, 0xbf597fc7u, 0xc6e00bf3u, 0xd5a79147u, 0x06ca6351u, 0x14292967u,
+    0x27b70a85u, 0x2e1b2138u, 0x4d2c6dfcu, 0x53380d13u, 0x650a7354u, 0x766a0abbu, 0x81c2c92eu, 0x92722c85u,
+    0xa2bfe8a1u, 0xa81a664bu, 0xc24b8b70u, 0xc76c51a3u, 0xd192e819u, 0xd6990624u, 0xf40e3585u, 0x106aa070u,
+    0x19a4c116u, 0x1e376c08u, 0x2748774cu, 0x34b0bcb5u, 0x391c0cb3u, 0x4ed8aa4au, 0x5b9cca4fu, 0x682e6ff3u,
+    0x748f82eeu, 0x78a5636fu, 0x84c87814u, 0x8cc70208u, 0x90befffau, 0xa4506cebu, 0xbef9a3f7u, 0xc67178f2u};
+
+static const uint32_t IV256[8] = {0x6a09e667u, 0xbb67ae85u, 0x3c6ef372u, 0xa54ff53au,
+                                  0x510e527fu, 0x9b05688cu, 0x1f83d9abu, 0x5be0cd19u};
+
+#define ROTR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+#define CH(x, y, z) (((x) & (y)) ^ (~(x) & (z)))
+#define MAJ(x, y, z) (((x) & (y)) ^ ((x) & (z)) ^ ((y) & (z)))
+#define BSIG0(x) (ROTR(x, 2) ^ ROTR(x, 13) ^ ROTR(x, 22))
+#define BSIG1(x) (ROTR(x, 6) ^ ROTR(x, 11) ^ ROTR(x, 25))
+#define SSIG0(x) (ROTR(x, 7) ^ ROTR(x, 18) ^ ((x) >> 3))
+#define SSIG1(x) (ROTR(x, 17) ^ ROTR(x, 19) ^ ((x) >> 10))
 
 static inline uint32_t load_be32(const uint8_t *p) {
     return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
@@ -17,23 +36,16 @@ static inline uint32_t bswap32(uint32_t v) {
     return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
 }
 
-static void expand(uint32_t W[64]) {
-    for (int t = 16; t < 64; t++) W[t] = SSIG1(W[t - 2]) + W[t - 7] + SSIG0(W[t - 15]) + W[t - 16];
+/* Message schedule words W[from..to) from the words before them. */
+static inline void expand_range(uint32_t W[64], int from, int to) {
+    for (int t = from; t < to; t++) W[t] = SSIG1(W[t - 2]) + W[t - 7] + SSIG0(W[t - 15]) + W[t - 16];
 }
 
-/* Run rounds [0, rounds) on working state s (a..h) with schedule W. */
-static inline void run_rounds(uint32_t s[8], const uint32_t W[64], int rounds) {
-    uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
-    for (int t = 0; t < rounds; t++) {
-        uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + W[t];
-        uint32_t t2 = BSIG0(a) + MAJ(a, b, c);
-        h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
-}
+static void expand(uint32_t W[64]) { expand_range(W, 16, 64); }
 
-/* Rounds [from, to) on state s with schedule W (the scalar tail after a SHA-NI prefix). */
-static inline void run_rounds_from(uint32_t s[8], const uint32_t W[64], int from, int to) {
+/* The scalar SHA-256 round loop (the only one): rounds [from, to) on working state s (a..h) with schedule W.
+ * Used whole, as the tail after a SHA-NI prefix, and to finish rounds 61..63 after the early-reject test. */
+static inline void run_rounds(uint32_t s[8], const uint32_t W[64], int from, int to) {
     uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
     for (int t = from; t < to; t++) {
         uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + W[t];
@@ -116,12 +128,12 @@ static inline void rounds_with_schedule(uint32_t s[8], uint32_t W[64], int round
     if (use_shani()) {
         int groups = rounds / 4;
         shani_rounds(s, W, groups);
-        run_rounds_from(s, W, 4 * groups, rounds);
+        run_rounds(s, W, 4 * groups, rounds);
         return;
     }
 #endif
     expand(W);
-    run_rounds(s, W, rounds);
+    run_rounds(s, W, 0, rounds);
 }
 
 void asicrc_sha256_compress(uint32_t state[8], const uint8_t block[64]) {
@@ -139,7 +151,7 @@ void asicrc_sha256_compress_rounds(uint32_t state[8], const uint8_t block[64], i
     for (int i = 0; i < 16; i++) W[i] = load_be32(block + 4 * i);
     expand(W);
     memcpy(s, state, sizeof s);
-    run_rounds(s, W, rounds);
+    run_rounds(s, W, 0, rounds);
     for (int i = 0; i < 8; i++) state[i] += s[i];
 }
 
@@ -205,11 +217,6 @@ static inline void second_block(const uint32_t dig[8], uint32_t W[64]) {
     W[8] = 0x80000000u;
     for (int i = 9; i < 15; i++) W[i] = 0;
     W[15] = 256;
-}
-
-static inline void second_schedule(const uint32_t dig[8], uint32_t W[64]) {
-    second_block(dig, W);
-    expand(W);
 }
 
 static inline void full_second(const uint32_t dig[8], uint32_t out[8]) {
@@ -289,14 +296,7 @@ size_t asicrc_meets_target_batch(const uint8_t header[80], const uint32_t *nonce
             rounds_with_schedule(s, W, 61);
             uint32_t top = bswap32(IV256[7] + s[4]);
             if (top > target_top) { ok = 0; rounds += 64 + 61; goto done; }
-            /* finish rounds 61..63 */
-            uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
-            for (int t = 61; t < 64; t++) {
-                uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + W[t];
-                uint32_t t2 = BSIG0(a) + MAJ(a, b, c);
-                h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-            }
-            s[0] = a; s[1] = b; s[2] = c; s[3] = d; s[4] = e; s[5] = f; s[6] = g; s[7] = h;
+            run_rounds(s, W, 61, 64); /* finish rounds 61..63 */
         } else {
             rounds_with_schedule(s, W, 64);
         }
@@ -324,9 +324,10 @@ void asicrc_second_states_batch(const uint8_t header[80], const uint32_t *nonces
     for (size_t i = 0; i < n; i++) {
         uint32_t dig[8], W[64], s[8];
         first_hash(&j, nonces[i], dig);
-        second_schedule(dig, W);
+        second_block(dig, W);
+        expand_range(W, 16, k); /* only the schedule words rounds [0, k) read */
         memcpy(s, IV256, sizeof s);
-        run_rounds(s, W, k);
+        run_rounds(s, W, 0, k);
         memcpy(out + 8 * i, s, sizeof s);
     }
 }
@@ -348,15 +349,10 @@ size_t asicrc_search_nonces(const uint8_t header[80], uint32_t start, uint64_t c
         rounds_with_schedule(s, W, 61);
         done++;
         if (bswap32(IV256[7] + s[4]) > target_top) continue;
+        run_rounds(s, W, 61, 64);
         {
-            uint32_t a = s[0], b = s[1], cc = s[2], d = s[3], e = s[4], f = s[5], g = s[6], h = s[7];
-            for (int t = 61; t < 64; t++) {
-                uint32_t t1 = h + BSIG1(e) + CH(e, f, g) + K256[t] + W[t];
-                uint32_t t2 = BSIG0(a) + MAJ(a, b, cc);
-                h = g; g = f; f = e; e = d + t1; d = cc; cc = b; b = a; a = t1 + t2;
-            }
-            uint32_t fin[8] = {IV256[0] + a, IV256[1] + b, IV256[2] + cc, IV256[3] + d,
-                               IV256[4] + e, IV256[5] + f, IV256[6] + g, IV256[7] + h};
+            uint32_t fin[8];
+            for (int k = 0; k < 8; k++) fin[k] = IV256[k] + s[k];
             uint8_t hh[32];
             words_to_hash(fin, hh);
             if (hash_le_target(hh, target)) out[found++] = nonce;

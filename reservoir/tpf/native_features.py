@@ -1,4 +1,7 @@
-"""Python wrappers for the TPF's C extractor (native/src/tpf_features.c)."""
+"""Python wrapper for the TPF's C feature expansion (native/src/tpf_features.c).
+
+The k-round states themselves come from the core: `asicrc.native.second_compression_states` (which computes
+only the schedule words the k rounds read)."""
 
 from __future__ import annotations
 
@@ -6,26 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from asicrc.native._core import ffi, lib
-from asicrc.native.hashing import HeaderError
 
 _U32 = np.dtype("<u4")
-
-
-def k_states(header: bytes, nonces: npt.ArrayLike, k: int) -> npt.NDArray[np.uint32]:
-    """Working state after k rounds (0..64) of SHA-256d's second compression, shape (n, 8); same values as
-    `asicrc.native.hashing.second_compression_states`, computed without the unused schedule words."""
-    if not 0 <= k <= 64:
-        raise HeaderError(f"k must be in 0..64, got {k}")
-    hdr = bytes(header)
-    if len(hdr) != 80:
-        raise HeaderError(f"header must be exactly 80 bytes, got {len(hdr)}")
-    n_arr = np.ascontiguousarray(np.asarray(nonces), dtype=_U32)
-    if n_arr.ndim != 1:
-        raise HeaderError(f"nonces must be a 1-D array of uint32, got shape {n_arr.shape}")
-    out = np.empty((n_arr.shape[0], 8), dtype=_U32)
-    lib.asicrc_tpf_k_states(hdr, ffi.from_buffer("uint32_t[]", n_arr), n_arr.shape[0], int(k),
-                            ffi.from_buffer("uint32_t[]", out))
-    return out
 
 
 def state_matrix(states: npt.NDArray[np.uint32], words: bool = True, bits: bool = True) -> npt.NDArray[np.float32]:
