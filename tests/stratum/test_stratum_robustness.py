@@ -79,12 +79,19 @@ async def test_server_survives_abuse() -> None:
         # this test holds 500 idle sockets from one address to load the handshake sweep: lift the per-address
         # caps that would otherwise evict them at once (tested on their own in test_stratum_admission.py)
         "--max-per-ip", "1000", "--max-pending-per-ip", "1000",
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stderr is not None
+    # the CLI announces its port on stderr (stdout is reserved for --print-shares JSON)
+    line = ""
+    while "listening on" not in line:
+        raw = await asyncio.wait_for(proc.stderr.readline(), 30)
+        assert raw, "stratum serve exited before listening"
+        line = raw.decode()
     m = re.search(r":(\d+)$", line.strip())
     assert m, line
     port = int(m.group(1))
+    # keep draining stderr so the server's warnings under abuse can never block it on a full pipe
+    drain = asyncio.create_task(proc.stderr.read())
     writers: list[asyncio.StreamWriter] = []
     idle: list[asyncio.StreamReader] = []
     try:
@@ -168,3 +175,4 @@ async def test_server_survives_abuse() -> None:
             w.close()
         proc.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(proc.wait(), 20) == 0
+        await drain
