@@ -40,10 +40,6 @@ def url_credentials(url: str) -> tuple[str | None, str | None]:
 class UpstreamSession:
     """A client session to one pool; also a job source (`make_job`) for the downstream server or the VBM."""
 
-    # VirtualBlockManager: jobs are made from the latest upstream job at send time (a prefetched job would go
-    # stale with the next upstream block), and their ids are already unique across sessions
-    relayed = True
-
     def __init__(self, index: int, host: str, port: int, user: str, password: str, *, version_rolling: int | None,
                  clock: Clock, user_agent: str) -> None:
         self.index = index

@@ -30,8 +30,10 @@ from typing import Any
 
 from ..tasks import cancel_and_wait
 from .jobs import JobSource, TemplateJobSource
+from .proxy import UpstreamProxy
 from .server import StratumServer
 from .session import Connection, ShareRecord
+from .upstream import UpstreamSession
 from .validate import Verdict
 from .work import Notify
 
@@ -100,7 +102,7 @@ class VirtualBlockManager:
 
     Job sources: `sources` if given; else the sessions of the server's `UpstreamProxy` (derived layout) if it has
     one; else the server's own job source plus `upstream_sessions - 1` local template sources. A source with a
-    true `relayed` attribute (`UpstreamSession`) is asked at send time and keeps its job ids; the others are
+    relayed source (`UpstreamSession`) is asked at send time and keeps its job ids; the others are
     prefetched (`prefetch` jobs each) and their ids prefixed with the source index, since theirs may collide.
     """
 
@@ -111,7 +113,9 @@ class VirtualBlockManager:
         self.enabled = self.config.enabled
         self.meter = IdleTimeMeter()
         self.sources: list[JobSource] = list(sources) if sources else self._default_sources()
-        self._relayed = [bool(getattr(src, "relayed", False)) for src in self.sources]
+        # an upstream session's jobs are made from its latest upstream job at send time (a prefetched job would go
+        # stale with the next upstream block), and their ids are already unique across sessions
+        self._relayed = [isinstance(src, UpstreamSession) for src in self.sources]
         self._queues: list[deque[Notify]] = [deque() for _ in self.sources]
         self._next_source = 0
         self._jobs_made = 0
@@ -126,9 +130,9 @@ class VirtualBlockManager:
 
     def _default_sources(self) -> list[JobSource]:
         base = self.server.job_source
-        sessions: list[JobSource] | None = getattr(base, "sessions", None)
-        if sessions is not None:  # an UpstreamProxy: its real upstream sessions are the sessions
-            if not getattr(base, "distinct_jobs", False):
+        if isinstance(base, UpstreamProxy):  # its real upstream sessions are the sessions
+            sessions = base.sessions
+            if not base.distinct_jobs:
                 raise ValueError("VBM on an upstream proxy needs distinct jobs: UpstreamProxy(derive_jobs=True) (the "
                                  "default with several upstreams) and room for a job variant in the upstream "
                                  "extranonce2 (else prefix_size=1): a relayed job must be new work each time")
@@ -137,7 +141,7 @@ class VirtualBlockManager:
                                  f"{len(sessions)} upstream sessions")
             return list(sessions)
         extra: list[JobSource] = []
-        size = getattr(base, "extranonce_size", None)
+        size = base.extranonce_size if isinstance(base, TemplateJobSource) else None
         for k in range(1, self.config.upstream_sessions):
             if size is None:
                 raise ValueError("several upstream sessions need a job source with a known extranonce size")
