@@ -367,8 +367,13 @@ class Daemon:
             return
         if new.node_id != self.node_id:
             log.warning("reload: node.id changes need a restart; keeping %r", self.node_id)
-        for section in ("mqtt", "prometheus", "stratum", "reservoir", "tpf", "recording", "experiments"):
-            if getattr(new, section) != getattr(self.cfg, section):
+        old = self.cfg
+        sections = (("mqtt", new.mqtt == old.mqtt), ("prometheus", new.prometheus == old.prometheus),
+                    ("stratum", new.stratum == old.stratum), ("reservoir", new.reservoir == old.reservoir),
+                    ("tpf", new.tpf == old.tpf), ("recording", new.recording == old.recording),
+                    ("experiments", new.experiments == old.experiments))
+        for section, unchanged in sections:
+            if not unchanged:
                 log.warning("reload: changes to [%s] need a restart; keeping the running values", section)
         wanted = {dc.id: dc for dc in new.devices if dc.enabled}
         for dev_id in list(self.device_configs):

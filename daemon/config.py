@@ -274,15 +274,15 @@ def check_semantics(cfg: Config, source: str) -> None:
         for name, value in setpoints:
             if value is None:
                 continue
-            rng = getattr(envelope, name)
+            rng = envelope.range_for(name)
             if not rng.low <= value <= rng.high:
                 raise ConfigError(f"{where}.{name}: {value:g} is outside the {dev.model} safety envelope "
                                   f"[{rng.low:g}, {rng.high:g}]")
     mq = cfg.mqtt
     if mq.password and mq.password_file:
         raise ConfigError(f"{source}: mqtt.password_file: set either mqtt.password or mqtt.password_file, not both")
-    for key in ("ca_file", "cert_file", "key_file", "password_file"):
-        path = getattr(mq, key)
+    for key, path in (("ca_file", mq.ca_file), ("cert_file", mq.cert_file), ("key_file", mq.key_file),
+                      ("password_file", mq.password_file)):
         if path and not Path(path).is_file():
             raise ConfigError(f"{source}: mqtt.{key}: file {path!r} does not exist")
     if (mq.cert_file or mq.key_file or mq.ca_file) and not mq.tls:

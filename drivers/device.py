@@ -71,13 +71,13 @@ class SafetyEnvelope:
     difficulty: Range = Range(1e-9, 1e15, math.inf, 0.0)  # share difficulty / ticket mask: no heat, wide
 
     def range_for(self, setting: str) -> Range:
+        """The range of a setting named as commands and config keys name it; KeyError for any other name."""
+        ranges = {"frequency_mhz": self.frequency_mhz, "core_voltage_mv": self.core_voltage_mv,
+                  "fan_percent": self.fan_percent, "difficulty": self.difficulty}
         try:
-            r = getattr(self, setting)
-        except AttributeError:
+            return ranges[setting]
+        except KeyError:
             raise KeyError(f"unknown setting {setting!r}") from None
-        if not isinstance(r, Range):
-            raise KeyError(f"unknown setting {setting!r}")
-        return r
 
     def check(
         self,
