@@ -80,7 +80,7 @@ def build_argv(name: str, params: Mapping[str, Any], out: Path, limits: Limits =
 # CLI module pulls in scipy/matplotlib (5-12 s), which must never happen on the daemon's event loop; a test
 # (tests/daemon/test_daemon_request_guard.py) checks these against the CLI's own parser. The child process
 # runs the CLI's full checks again.
-NARMA_DEFAULTS = {"steps": 1000, "seeds": 5, "speed": 15.0, "mode": "monologue", "backend": "sim:lv06"}
+NARMA_DEFAULTS = {"steps": 1000, "seeds": 7, "speed": 15.0, "mode": "monologue", "backend": "sim:lv06"}
 NARMA_DEFAULT_WASHOUT = 200
 NARMA_MIN_AFTER_WASHOUT = 101
 

@@ -20,7 +20,9 @@ def input_lags(u: npt.ArrayLike, k: int) -> F64:
 
 
 def quadratic_features(L: npt.ArrayLike) -> F64:
-    """[L, all products L_i·L_j for i <= j]: a second-order Volterra/NG-RC expansion (10 lags -> 65 columns)."""
+    """[L, all products L_i·L_j for i <= j]: a second-order Volterra/NG-RC expansion (10 lags -> 65 columns; 20 ->
+    230; 30 -> 495). With the readout's unpenalised intercept this is the NG-RC feature vector of Gauthier et al.
+    2021 (constant + linear + quadratic monomials of the last k inputs)."""
     A = np.asarray(L, dtype=float)
     i, j = np.triu_indices(A.shape[1])
     return np.concatenate([A, A[:, i] * A[:, j]], axis=1)
@@ -31,3 +33,16 @@ def time_shuffled(X: npt.ArrayLike, seed: int) -> F64:
     its alignment with the input history."""
     A = np.asarray(X, dtype=float)
     return A[np.random.default_rng(seed).permutation(len(A))]
+
+
+def commanded_lags(commanded: npt.ArrayLike, k: int) -> F64:
+    """(T, k): the last k knob values the host commanded, as of the end of each step. `commanded` is (T,) or
+    (T, V) (one value per sub-window); with V sub-windows the series is read in command order and lag j is the
+    j-th most recent command at the step's last sub-window. This is the input as it physically reached the device
+    after the host's slew limiter (which itself remembers u(t−1)), so a device is credited only beyond it."""
+    c = np.asarray(commanded, dtype=float)
+    if c.ndim not in (1, 2) or c.size == 0:
+        raise ValueError(f"commanded series must be a non-empty (T,) or (T, V) array, got shape {c.shape}")
+    per_step = 1 if c.ndim == 1 else c.shape[1]
+    flat = input_lags(c.reshape(-1), k)
+    return flat[per_step - 1 :: per_step]

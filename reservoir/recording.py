@@ -6,6 +6,10 @@ A run file ``<name>.npz`` holds:
   bounds_ns (T·V+1,) int64  sub-window boundaries on the experiment Clock (empty for software backends)
   features (T, F) float64   the state the readout saw (recomputed from events on replay when events exist)
   feature_names (F,) str
+  commanded (T,) or (T, V) float64  actuation encodings: the knob value (MHz / mV) the host actually commanded for
+                            each step (or each of its V sub-windows) after slew limiting and envelope clipping, i.e.
+                            what physically reached the device; empty (shape (0,)) for encodings without a knob.
+                            The `commanded20` control reads it, so host-side memory is never credited to the device.
   ev__<column>              event columns (see asicrc.reservoir.eventcols): ev__t_ns, ev__kind, ev__source,
                             ev__achieved_diff, ev__nonce, ev__temp_chip_c, ...
 ``<name>.json`` holds the metadata: device, firmware, backend, mode, encoding settings, seed, clock speed,
@@ -41,6 +45,7 @@ class RunRecord:
     bounds_ns: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     events: Columns = field(default_factory=empty_columns)
     meta: dict[str, Any] = field(default_factory=dict)
+    commanded: F64 = field(default_factory=lambda: np.zeros(0))  # see the module docstring; (0,) when no knob
 
     def __post_init__(self) -> None:
         T = len(self.u)
@@ -49,6 +54,10 @@ class RunRecord:
         if self.features.ndim != 2 or self.features.shape[1] != len(self.feature_names):
             raise ValueError("features must be (T, F) with one name per column")
         validate_columns(self.events)
+        c = np.asarray(self.commanded, dtype=float)
+        if c.size and (c.ndim not in (1, 2) or len(c) != T or not np.all(np.isfinite(c))):
+            raise ValueError(f"commanded series must be finite with shape (T,) or (T, V), T = {T}; got {c.shape}")
+        self.commanded = c
 
 
 def versions() -> dict[str, str]:
@@ -65,7 +74,7 @@ def save_run(directory: Path, name: str, run: RunRecord) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, Any] = {
         "u": run.u, "target": run.target, "bounds_ns": run.bounds_ns, "features": run.features,
-        "feature_names": np.array(run.feature_names, dtype=str),
+        "feature_names": np.array(run.feature_names, dtype=str), "commanded": run.commanded,
     }
     arrays.update({EV_PREFIX + k: v for k, v in run.events.items()})
     path = directory / f"{name}.npz"
@@ -88,6 +97,7 @@ def load_run(directory: Path, name: str) -> RunRecord:
             meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
             return RunRecord(u=z["u"], target=z["target"], features=z["features"],
                              feature_names=[str(s) for s in z["feature_names"]], bounds_ns=z["bounds_ns"],
-                             events=events or empty_columns(), meta=meta)
+                             events=events or empty_columns(), meta=meta,
+                             commanded=z["commanded"] if "commanded" in z.files else np.zeros(0))
     except (KeyError, OSError, ValueError, json.JSONDecodeError) as exc:
         raise ValueError(f"recording {path} is not a valid run file: {exc}") from exc

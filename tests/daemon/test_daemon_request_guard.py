@@ -82,7 +82,7 @@ def test_experiment_size_and_values_are_checked_before_start(tmp_path: Path) -> 
     argv = build_argv("narma", {"steps": 1000, "seeds": 5, "backend": "esn"}, out, limits)
     assert "--steps" in argv and argv[argv.index("--steps") + 1] == "1000"
     cases = [({"steps": 50_000_000, "seeds": 5}, "steps × seeds = 250000000 (50000000 × 5) exceeds"),
-             ({"steps": 10_000}, "steps × seeds = 50000 (10000 × 5)"),  # the CLI's default seeds count
+             ({"steps": 10_000}, "steps × seeds = 70000 (10000 × 7)"),  # the CLI's default seeds count
              ({"backend": "nope"}, "unknown backend 'nope'"),
              ({"mode": "chatter"}, "invalid choice"),
              ({"steps": 0}, "must be >= 1"),

@@ -14,19 +14,25 @@ from asicrc.reservoir.recording import RunRecord, load_run
 
 def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "esn"
-    rc = main(["narma", "--backend", "esn", "--steps", "2500", "--seeds", "5", "--out", str(out), "--esn-units",
+    rc = main(["narma", "--backend", "esn", "--steps", "2500", "--seeds", "7", "--out", str(out), "--esn-units",
                "100"])
     assert rc == 0
     captured = capsys.readouterr()
     assert "narma esn [" in captured.err  # progress bar on stderr
-    assert "BEATS the best input-only control" in captured.out  # an ESN-100 beats 10/20 lags on NARMA-10
     report = json.loads((out / "report.json").read_text())
+    # an ESN-100 adds information over 10 input lags but does not beat NG-RC's quadratic features of 30 lags
+    decision = report["decision"]
+    assert decision["adds_over_lags10"] is True and decision["beats_best_input_only"] is False
+    assert decision["best_input_only"] == "quad30" and decision["level_reachable"] is True
+    assert "ADD significant information over 10 input lags" in captured.out
+    assert "adds_over_lags10=True" in captured.out and "does NOT beat the best input-only control quad30" in captured.out
     for png in ("prediction.png", "nrmse_bars.png", "memory_capacity.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     models = report["models"]
-    for m in ("mean", "lags10", "lags20", "quad10", "device", "device_shuffled", "constant_drive",
+    for m in ("mean", "lags10", "lags20", "quad10", "quad20", "quad30", "device", "device_shuffled", "constant_drive",
               "device+lags10", "esn_ref"):
-        assert models[m]["nrmse"]["n"] == 5 and len(models[m]["nrmse"]["per_seed"]) == 5
+        assert models[m]["nrmse"]["n"] == 7 and len(models[m]["nrmse"]["per_seed"]) == 7
+    assert "commanded20" not in models  # the esn backend has no actuation knob
     assert models["mean"]["nrmse"]["mean"] == pytest.approx(1.0, abs=0.05)
     assert models["device_shuffled"]["nrmse"]["mean"] > 0.95
     assert models["constant_drive"]["nrmse"]["mean"] > 0.95
@@ -43,7 +49,7 @@ def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureF
     assert rc == 0
     again = json.loads((tmp_path / "replayed" / "report.json").read_text())
     assert again["models"] == report["models"]
-    assert again["verdict"] == report["verdict"]
+    assert again["verdict"] == report["verdict"] and again["decision"] == report["decision"]
 
 
 def test_constant_feature_run_is_caught(tmp_path: Path) -> None:
