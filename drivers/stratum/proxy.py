@@ -43,6 +43,9 @@ from .work import Notify
 log = logging.getLogger(__name__)
 
 UPSTREAM_DOWN = Refusal(Verdict.UPSTREAM_UNAVAILABLE, "Upstream pool unavailable: share not forwarded")
+# upstream rejections that say nothing about the version form (stale, duplicate, unauthorized, not subscribed):
+# no retry in the other form
+NOT_A_VERSION_REJECTION = frozenset({21, 22, 24, 25})
 
 
 def parse_stratum_url(url: str) -> tuple[str, int]:
@@ -250,22 +253,24 @@ class UpstreamProxy:
             self._count(session, "extranonce_mismatch")
             return None
         self._count(session, "forwarded")
-        # upstream gets the BIP310 form of the version the miner hashed (its bits inside the upstream's mask),
-        # whichever form the miner sent (see work.candidate_versions): a BIP310 pool and ckpool both rebuild it
-        bits = None if sub.version_bits is None else rec.version & session.client.version_mask
-        task = asyncio.ensure_future(self._submit(session, up_job.job_id, en2, sub.ntime, sub.nonce, bits))
+        forms = None if sub.version_bits is None else version_forms(rec.version, up_job.notify.version,
+                                                                   session.client.version_mask)
+        task = asyncio.ensure_future(self._submit(session, up_job.job_id, en2, sub.ntime, sub.nonce, forms))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
     async def _submit(self, session: UpstreamSession, job_id: str, en2: bytes, ntime: int, nonce: int,
-                      version_bits: int | None) -> Refusal | None:
+                      forms: tuple[int, int] | None) -> Refusal | None:
         client = session.client
         try:
-            res = await client.submit(job_id, en2, ntime, nonce, version_bits, worker=client.user)
+            if forms is None:
+                res = await client.submit(job_id, en2, ntime, nonce, None, worker=client.user)
+            else:
+                res = await self._submit_rolled(session, job_id, en2, ntime, nonce, forms)
         except (ConnectionError, TimeoutError) as exc:
             self._count(session, "upstream_errors")
-            log.warning("proxy: upstream %d submit failed: %s", session.index, exc)
+            log.warning("proxy: upstream %d submit failed: %s", session.index, exc or "timed out")
             return Refusal(Verdict.UPSTREAM_UNAVAILABLE,
                            f"Upstream pool did not take the share ({exc or 'timed out'}): share not forwarded")
         self.upstream_results.append(res)
@@ -274,3 +279,35 @@ class UpstreamProxy:
             return None
         return Refusal(Verdict.UPSTREAM_REJECTED, f"Upstream pool rejected the share: {res.message}",
                        code=res.error_code or 20)
+
+    async def _submit_rolled(self, session: UpstreamSession, job_id: str, en2: bytes, ntime: int, nonce: int,
+                             forms: tuple[int, int]) -> SubmitResult:
+        """Submit a version-rolled share in the form this upstream rebuilds; learn the form from its verdicts.
+
+        Pools disagree on how submitted bits become the header version when the job version has bits inside the
+        mask (docs/stratum.md): BIP310 pools (and ckpool, which ORs) take the BIP310 form, public-pool (which
+        XORs) the difference form. When the two differ, a rejection of the form tried first is retried once in the
+        other, and a form the upstream accepted is used first from then on. Both are the same hashed header, so a
+        pool credits at most one of them (the other does not meet its target or is its duplicate)."""
+        client = session.client
+        first, second = forms if not session.version_xor else (forms[1], forms[0])
+        res = await client.submit(job_id, en2, ntime, nonce, first, worker=client.user)
+        if res.accepted or first == second or res.error_code in NOT_A_VERSION_REJECTION:
+            return res
+        self._count(session, "version_form_retries")
+        retry = await client.submit(job_id, en2, ntime, nonce, second, worker=client.user)
+        if retry.accepted:
+            session.version_xor = second == forms[1]
+            log.info("proxy: upstream %d rebuilds rolled versions from the %s form", session.index,
+                     "difference (job ^ bits)" if session.version_xor else "BIP310")
+            return retry
+        return res
+
+
+def version_forms(version: int, job_version: int, mask: int) -> tuple[int, int]:
+    """(BIP310 form, difference form) of the version bits for header `version` of a job with `job_version`.
+
+    BIP310 pools rebuild ``(job & ~mask) | bits`` and need ``version & mask``; public-pool rebuilds ``job ^ bits``
+    and needs ``(version ^ job) & mask``; ckpool rebuilds ``job | bits`` and takes either when the miner kept the
+    job's bits. They are equal unless the job version has bits inside the mask."""
+    return version & mask, (version ^ job_version) & mask

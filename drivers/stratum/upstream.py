@@ -49,6 +49,8 @@ class UpstreamSession:
         self.latest: Job | None = None
         self.previous: Job | None = None
         self.stats: Counter[str] = Counter()
+        # this pool rebuilds rolled versions as job ^ bits (public-pool) rather than BIP310's: learned by the proxy
+        self.version_xor = False
         # set by the proxy when it starts (they depend on every session's extranonce sizes)
         self.derive = False
         self.prefix_size = 0
