@@ -12,7 +12,7 @@ experiments (reservoir device backend, VBM A/B) and the benches all build their 
 * :class:`Rig`: pool + one simulator + its Device as an async context manager, ready when the miner is connected
   and its driver reports telemetry (what an experiment runs on).
 
-Everything listens on 127.0.0.1.
+Everything listens on 127.0.0.1 (on a virtual-time loop: its in-memory loopback network, asicrc.drivers.vtime).
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from .stratum.server import ServerConfig, StratumServer
 LOOPBACK = "127.0.0.1"
 
 
-async def start_pool(config: ServerConfig, *, fanout: FanOut, clock: Clock) -> StratumServer:
-    """A started Stratum pool (`config.port` 0: a free port, read `.port`) publishing on `fanout`."""
-    server = StratumServer(config, fanout=fanout, clock=clock)
+async def start_pool(config: ServerConfig, *, fanout: FanOut, clock: Clock, seed: int | None = None) -> StratumServer:
+    """A started Stratum pool (`config.port` 0: a free port, read `.port`) publishing on `fanout`; `seed` makes
+    its extranonce1 values and template jobs reproducible (experiments)."""
+    server = StratumServer(config, fanout=fanout, clock=clock, seed=seed)
     await server.start()
     return server
 
@@ -134,7 +135,7 @@ class Rig:
     async def _start(self) -> None:
         opts = self.options
         self._server = await start_pool(pool_config_for(self.model, opts.pool), fanout=self.fanout,
-                                        clock=self.clock)
+                                        clock=self.clock, seed=self.seed)
         self._sim = await start_simulator(self.model, serial=self.serial, seed=self.seed, clock=self.clock,
                                           pool=(LOOPBACK, self._server.port), **opts.sim)
         self._server.map_worker(self._sim.user, self._sim.device_id)

@@ -28,8 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="drive mode (the constant control always runs as well)")
     parser.add_argument("--encoding", choices=ENCODINGS, default="difficulty")
     parser.add_argument("--step-s", type=float, default=1.0, help="simulated seconds per step (default 1.0)")
+    parser.add_argument("--clock", choices=("virtual", "wall"), default="virtual",
+                        help="sim backends: on virtual time (default: as fast as the CPU allows, the same seeds "
+                             "give the same report.json) or against the wall clock at --speed")
     parser.add_argument("--speed", type=float, default=15.0,
-                        help="simulated seconds per wall second for sim backends (default 15)")
+                        help="with --clock wall: simulated seconds per wall second (default 15)")
     parser.add_argument("--parallel", type=int, default=5,
                         help="runs driven at once; each has its own server and device (default 5)")
     parser.add_argument("--virtual-nodes", type=int, default=1, help="sub-windows per step (default 1)")
@@ -79,9 +82,11 @@ def run(args: argparse.Namespace) -> int:
     encoder = EncoderConfig(encoding=args.encoding, mode=args.mode, d_base=args.d_base,
                             virtual_nodes=args.virtual_nodes)
     options = BackendOptions(encoder=encoder, step_s=args.step_s, clock_speed=args.speed,
+                             virtual_time=args.clock == "virtual",
                              esn=EsnConfig(units=args.esn_units), parallel=args.parallel)
     backend = make_backend(args.backend, options)
-    settings = {"encoding": args.encoding, "mode": args.mode, "step_s": args.step_s, "speed": args.speed,
+    settings = {"encoding": args.encoding, "mode": args.mode, "step_s": args.step_s, "clock": args.clock,
+                "speed": args.speed,
                 "virtual_nodes": args.virtual_nodes, "d_base": args.d_base, "esn_units": args.esn_units,
                 "parallel": args.parallel}
     seeds = list(range(args.seed_base, args.seed_base + args.seeds))

@@ -7,13 +7,18 @@ Per run, in-process on 127.0.0.1 and on one shared, sped-up ``Clock`` (assembled
 The reservoir subscribes to the one FanOut that server and Device publish on; sim-internal truth (the simulator's
 own event stream, chip ids, exact temperatures) is not recorded, because real hardware does not offer it.
 
-Time: everything runs on ``Clock(speed)``: one simulated second lasts 1/speed wall seconds. Step boundaries are
-taken on that clock after each actuation is sent, so when the host falls behind, windows get longer and the
-recorded boundaries say so (``max_lateness_s`` in the run metadata).
+Time: by default a run is on virtual time: the whole rig runs on its own asicrc.drivers.vtime.VirtualTimeLoop
+(in a worker thread, so runs driven at once never share a loop), whose clock jumps to the next timer when
+nothing is runnable and whose loopback network is in memory. A run then takes as long as its CPU work, and the
+same seed records the same run, bit for bit. With ``virtual_time=False`` it runs on ``Clock(speed)`` against the
+wall: one simulated second lasts 1/speed wall seconds. Step boundaries are taken on the run's clock after each
+actuation is sent, so when the host falls behind (wall clock only), windows get longer and the recorded
+boundaries say so (``max_lateness_s`` in the run metadata).
 """
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -25,6 +30,7 @@ from asicrc.drivers.device import SafetyEnvelope
 from asicrc.drivers.events import Event, Subscription
 from asicrc.drivers.rig import Rig, RigOptions
 from asicrc.drivers.stratum.jobs import TemplateJobSource
+from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 
 from .backend_api import SIM_MODELS, BackendOptions, ProgressFn
 from .encoding import U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
@@ -142,8 +148,26 @@ class SimDeviceBackend:
 
     async def drive(self, u: F64, target: F64, mode: str, seed: int,
                     progress: ProgressFn | None = None) -> RunRecord:
+        loop = asyncio.get_running_loop()
+        if isinstance(loop, VirtualTimeLoop):  # already on virtual time (a sweep, a test): run right here
+            return await self._drive(u, target, mode, seed, loop.clock, progress)
+        if not self.options.virtual_time:
+            return await self._drive(u, target, mode, seed, Clock(self.options.clock_speed), progress)
+
+        def report(n: int) -> None:  # from the run's thread to this loop's progress bar
+            if progress is not None:
+                loop.call_soon_threadsafe(progress, n)
+
+        async def on_virtual_time() -> RunRecord:
+            vloop = asyncio.get_running_loop()
+            assert isinstance(vloop, VirtualTimeLoop)
+            return await self._drive(u, target, mode, seed, vloop.clock, report)
+
+        return await asyncio.to_thread(run_virtual, on_virtual_time)
+
+    async def _drive(self, u: F64, target: F64, mode: str, seed: int, clock: Clock,
+                     progress: ProgressFn | None) -> RunRecord:
         opts = self.options
-        clock = Clock(opts.clock_speed)
         V = opts.encoder.virtual_nodes
         sub_s = opts.step_s / V
         async with SimRig(self.model, seed, clock, self.settings) as rig:
@@ -164,7 +188,8 @@ class SimDeviceBackend:
             meta = {"backend": self.name, **rig.identity(), "mode": mode, "seed": seed,
                     "encoder": asdict(cfg), "envelope": asdict(rig.envelope),
                     "d_base_real_equivalent": (cfg.d_base or 0.0) * float(rig.sim.hash_scale),
-                    "step_s": opts.step_s, "clock_speed": opts.clock_speed, "virtual_nodes": V,
+                    "step_s": opts.step_s, "clock": "virtual" if clock.virtual else "wall",
+                    "clock_speed": None if clock.virtual else opts.clock_speed, "virtual_nodes": V,
                     "chip_bins": 8, "feature_source": "events", "fanout_dropped": rec.sub.dropped,
                     "max_lateness_s": timing.max_lateness_s, "schedule_reanchored": timing.reanchored,
                     "sim": {"search_rate_hs": self.settings.search_rate_hs,

@@ -7,6 +7,8 @@ Directory layout:
   runs/seed<S>_drive.{npz,json}        see asicrc.reservoir.recording
   runs/seed<S>_constant.{npz,json}
   report.json, prediction.png, nrmse_bars.png, memory_capacity.png
+  timing.json                          wall seconds and start time (kept out of report.json: on virtual time the
+                                       same seeds give the same report.json, bit for bit)
 """
 
 from __future__ import annotations
@@ -136,11 +138,14 @@ def replay(directory: Path, out: Path | None = None) -> dict[str, Any]:
 def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall_s: float) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     summary = summarize(results)
-    report = {"experiment": exp, "metric": "NRMSE = RMSE/std(target) on the held-out test block",
-              "wall_seconds": wall_s, **summary,
+    wall_clock = ("started_unix",)  # when and how long: timing.json, so that report.json is the result alone
+    report = {"experiment": {k: v for k, v in exp.items() if k not in wall_clock},
+              "metric": "NRMSE = RMSE/std(target) on the held-out test block", **summary,
               "per_seed": [{"seed": r.seed, "metrics": r.metrics, "memory_total": {
                   k: v["total"] for k, v in r.memory.items()}} for r in results]}
     atomic_write_json(out / "report.json", strictjson.jsonable(report), indent=2, allow_nan=False)
+    atomic_write_json(out / "timing.json", {"wall_seconds": wall_s, "started_unix": exp.get("started_unix")},
+                      indent=2)
     best = summary["tests"]["device_vs_best_input_only"]["control"]
     plot_prediction(results[0], best, out / "prediction.png")
     plot_nrmse_bars(summary, out / "nrmse_bars.png")

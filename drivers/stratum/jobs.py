@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import random
 import struct
-import time
 from typing import Protocol
 
 from asicrc.drivers.clock import REAL_TIME, Clock
@@ -117,8 +116,6 @@ class TemplateJobSource:
         self.height = start_height
         # P2WPKH to a fixed key hash: a well-formed output, never spendable by anyone we know
         self.payout_script = b"\x00\x14" + hashlib.new("sha256", b"asicrc payout").digest()[:20]
-        self._unix0 = time.time()
-        self._clock0 = clock.now()
         self._job_counter = 0
         self._prevhash = b""
         self._claimtrie = b""
@@ -133,8 +130,8 @@ class TemplateJobSource:
         self._txids = [sha256d(self.rng.randbytes(64)) for _ in range(self.n_transactions)]
 
     def unix_time(self) -> int:
-        """Unix seconds on this source's clock (runs faster with a sped-up Clock)."""
-        return int(self._unix0 + (self.clock.now() - self._clock0))
+        """Unix seconds on this source's clock (runs faster with a sped-up Clock; fixed on a virtual one)."""
+        return int(self.clock.unix())
 
     def make_job(self, clean: bool = False, payload: bytes | None = None) -> Notify:
         """A new job; `payload` (bytes) is written into this job's coinbase scriptSig after the tag, so an

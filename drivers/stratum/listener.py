@@ -20,6 +20,8 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from ..vtime import VirtualTimeLoop
+
 log = logging.getLogger(__name__)
 
 RESOURCE_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
@@ -43,11 +45,16 @@ class Listener:
         self._last_log = -float("inf")
         self._unlogged = 0
         self._closed = False
+        self._virtual: VirtualTimeLoop | None = None
 
     async def open(self, host: str, port: int) -> int:
         """Bind and listen on every address `host` resolves to (one port for all); returns the port. OSError
         (from bind) leaves nothing open."""
         loop = asyncio.get_running_loop()
+        if isinstance(loop, VirtualTimeLoop):  # a simulated experiment: the loop's in-memory loopback network
+            self.port = loop.network.listen(host, self.port or port, self.protocol_factory)
+            self._virtual = loop
+            return self.port
         infos = await loop.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
         seen: set[tuple[int, str]] = set()
         try:
@@ -76,6 +83,9 @@ class Listener:
 
     def close(self) -> None:
         self._closed = True
+        if self._virtual is not None:
+            self._virtual.network.unlisten(None, self.port)
+            self._virtual = None
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

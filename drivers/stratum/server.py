@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 import logging
 import os
 import re
@@ -103,13 +104,17 @@ class StratumServer:
         fanout: FanOut | None = None,
         clock: Clock = REAL_TIME,
         device_map: Mapping[str, str] | None = None,
+        seed: int | None = None,
     ) -> None:
+        """`seed`: extranonce1 values and template jobs from this seed instead of fresh entropy (a simulated
+        experiment that must replay exactly: the shares found depend on both)."""
         self.config = config or ServerConfig()
         self.limits = self.config.limits
         self.clock = clock
         self.fanout = fanout if fanout is not None else FanOut()
         en_size = len(self.config.extranonce1_prefix) + self.config.extranonce1_size + self.config.extranonce2_size
-        self.job_source: JobSource = job_source or TemplateJobSource(en_size, clock=clock, lbry=self.config.lbry)
+        self.job_source: JobSource = job_source or TemplateJobSource(en_size, clock=clock, lbry=self.config.lbry,
+                                                                      seed=seed)
         self.current_job: Notify | None = None
         self.stats: Counter[str] = Counter()
         self.table = ConnectionTable(self.limits, self.stats)
@@ -124,7 +129,8 @@ class StratumServer:
         self._connection_listeners: list[ConnectionListener] = []
         self._job_sent_listeners: list[JobSentListener] = []
         self._next_conn_id = 1
-        self._en1_counter = int.from_bytes(os.urandom(4), "big")
+        self._en1_counter = int.from_bytes(os.urandom(4) if seed is None else
+                                           hashlib.sha256(b"en1/%d" % seed).digest()[:4], "big")
         self._en1_prefix = self.config.extranonce1_prefix
         self._tasks: list[asyncio.Task[None]] = []
         self.port = self.config.port
@@ -182,7 +188,11 @@ class StratumServer:
 
     @staticmethod
     def loop_time() -> float:
-        return time.monotonic()
+        # the loop's clock: simulated time on a virtual-time loop (asicrc.drivers.vtime), monotonic otherwise
+        try:
+            return asyncio.get_running_loop().time()
+        except RuntimeError:  # no loop running (a connection built by hand): the same clock a real loop reads
+            return time.monotonic()
 
     async def _sweep(self) -> None:
         """Close connections that did not finish the handshake, or went idle."""

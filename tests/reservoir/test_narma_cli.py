@@ -47,7 +47,7 @@ def test_report_goes_through_the_atomic_writer(tmp_path: Path, monkeypatch: pyte
     out = tmp_path / "esn"
     assert main(["narma", "--backend", "esn", "--steps", "120", "--washout", "10", "--seeds", "1",
                  "--esn-units", "20", "--no-progress", "--out", str(out)]) == 0
-    assert written == ["experiment.json", "report.json"]
+    assert written == ["experiment.json", "report.json", "timing.json"]
     assert "verdict" in json.loads((out / "report.json").read_text())
     names = sorted(p.name for p in out.iterdir())
     assert not [n for n in names if n.startswith(".")]  # no temporary left behind
