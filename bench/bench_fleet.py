@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
+import contextlib
 import itertools
 import json
 import os
 import resource
+import selectors
 import signal
 import socket
 import subprocess
@@ -88,52 +89,82 @@ async def capture_replies() -> dict[str, str]:
 
 
 # ---- endpoint process ----------------------------------------------------------------------------------------
-class Endpoint(asyncio.Protocol):
-    """One connection: read the JSON request, answer the captured bytes + NUL, close (as cgminer does)."""
+class Endpoints:
+    """N cgminer listeners in one process on one selector (no asyncio, no per-connection objects beyond a
+    buffer): accept, read the JSON request, answer the captured bytes + NUL, close (as cgminer does). Cheap on
+    purpose, so that at 1000 connections/s the endpoints do not take the cores the daemon is measured on."""
 
-    def __init__(self, index: int, replies: dict[str, bytes], log: list[list[float]]) -> None:
-        self.index = index
-        self.replies = replies
-        self.log = log
-        self.buf = b""
-        self.transport: asyncio.Transport | None = None
+    def __init__(self, n: int, captured: dict[str, str]) -> None:
+        self.replies = {k: v.encode() + b"\0" for k, v in captured.items()}
+        self.invalid = b'{"STATUS":[{"STATUS":"E","Code":14,"Msg":"Invalid command"}],"id":1}\0'
+        self.log: list[list[float]] = [[] for _ in range(n)]
+        self.sel = selectors.DefaultSelector()
+        self.ports: list[int] = []
+        for i in range(n):
+            ls = socket.socket()
+            ls.bind(("127.0.0.1", 0))
+            ls.listen(64)
+            ls.setblocking(False)
+            self.sel.register(ls, selectors.EVENT_READ, (i, None))
+            self.ports.append(int(ls.getsockname()[1]))
+        self.stopped = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+    def run(self) -> None:
+        while not self.stopped:
+            for key, _ in self.sel.select(0.5):
+                index, buf = key.data
+                sock = key.fileobj
+                assert isinstance(sock, socket.socket)
+                if buf is None:
+                    self._accept(sock, index)
+                else:
+                    self._read(sock, index, buf)
 
-    def data_received(self, data: bytes) -> None:
-        self.buf += data
-        if not self.buf.rstrip().endswith(b"}"):
-            return
+    def _accept(self, listener: socket.socket, index: int) -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            conn.setblocking(False)
+            self.sel.register(conn, selectors.EVENT_READ, (index, bytearray()))
+
+    def _read(self, conn: socket.socket, index: int, buf: bytearray) -> None:
         try:
-            command = str(json.loads(self.buf)["command"])
-        except (ValueError, KeyError, TypeError):
-            return  # not complete yet
-        if command.startswith("stats"):
-            self.log[self.index].append(time.monotonic())
-        assert self.transport is not None
-        self.transport.write(self.replies.get(command, self.replies["invalid"]))
-        self.transport.close()
+            data = conn.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        buf += data
+        command = None
+        if buf.rstrip().endswith(b"}"):
+            try:
+                command = str(json.loads(buf)["command"])
+            except (ValueError, KeyError, TypeError):
+                pass  # not complete yet
+        if command is None and data:
+            return
+        self.sel.unregister(conn)
+        if command is not None:
+            if command.startswith("stats"):
+                self.log[index].append(time.monotonic())
+            with contextlib.suppress(OSError):
+                conn.setblocking(True)  # a few kB into an empty loopback socket buffer: never blocks long
+                conn.sendall(self.replies.get(command, self.invalid))
+        conn.close()
 
 
-async def serve_endpoints(n: int, captured: dict[str, str]) -> list[list[float]]:
-    replies = {k: v.encode() + b"\0" for k, v in captured.items()}
-    replies["invalid"] = b'{"STATUS":[{"STATUS":"E","Code":14,"Msg":"Invalid command"}],"id":1}\0'
-    log: list[list[float]] = [[] for _ in range(n)]
-    loop = asyncio.get_running_loop()
-    servers = []
-    for i in range(n):
-        servers.append(await loop.create_server(functools.partial(Endpoint, i, replies, log), "127.0.0.1", 0,
-                                                backlog=64))
-    ports = [s.sockets[0].getsockname()[1] for s in servers]
-    print(json.dumps(ports), flush=True)
-    stop = asyncio.Event()
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    await stop.wait()
-    for s in servers:
-        s.close()
-    return log
+def serve_endpoints(n: int, captured: dict[str, str]) -> list[list[float]]:
+    endpoints = Endpoints(n, captured)
+    print(json.dumps(endpoints.ports), flush=True)
+
+    def stop(_sig: int, _frame: Any) -> None:
+        endpoints.stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    endpoints.run()
+    return endpoints.log
 
 
 # ---- one measurement ----------------------------------------------------------------------------------------
@@ -150,12 +181,27 @@ def daemon_config(workdir: Path, ports: list[int], interval: float, prom_port: i
     return "".join(lines)
 
 
-def start_daemon(config: Path, log: Path, nofile: int) -> subprocess.Popen[bytes]:
+# `--profile`: the daemon under cProfile with a CPU-time clock (process_time), so the profile says where CPU goes
+# rather than where a contended process waits for a core (a sampling profiler counts runnable-but-waiting time)
+PROFILED_DAEMON = """
+import cProfile, pstats, sys, time
+from asicrc.daemon.cli import main
+prof = cProfile.Profile(time.process_time)
+try:
+    prof.runcall(main, ["run", "--config", sys.argv[1]])
+finally:
+    prof.dump_stats(sys.argv[2])
+"""
+
+
+def start_daemon(config: Path, log: Path, nofile: int, profile: Path | None = None) -> subprocess.Popen[bytes]:
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-    return subprocess.Popen([ASICRC, "run", "--config", str(config)], stdout=log.open("wb"),
-                            stderr=subprocess.STDOUT, preexec_fn=limit)
+    cmd = [ASICRC, "run", "--config", str(config)]
+    if profile is not None:
+        cmd = [sys.executable, "-c", PROFILED_DAEMON, str(config), str(profile)]
+    return subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, preexec_fn=limit)
 
 
 def scrape(port: int) -> tuple[float, str]:
@@ -215,7 +261,8 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
     for _attempt in range(5):  # a port picked here can be taken by another program before the daemon binds it
         prom_port = free_port()
         config.write_text(daemon_config(workdir, ports, args.interval, prom_port))
-        daemon = start_daemon(config, workdir / f"daemon-{n}.log", args.nofile)
+        profile = args.profile.with_suffix(f".{n}.prof") if args.profile else None
+        daemon = start_daemon(config, workdir / f"daemon-{n}.log", args.nofile, profile)
         time.sleep(3.0)
         if daemon.poll() is None or "address already in use" not in (workdir / f"daemon-{n}.log").read_text():
             break
@@ -288,12 +335,14 @@ def main() -> int:
     p.add_argument("--up-timeout", type=float, default=120.0, help="wait this long for every device to come up")
     p.add_argument("--nofile", type=int, default=4096, help="the daemon's RLIMIT_NOFILE (LimitNOFILE in the unit)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--profile", type=Path, metavar="PATH",
+                   help="run the daemon under cProfile (CPU clock) and write PATH.<N>.prof per N (slows it down)")
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     p.add_argument("--replies", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
-        log = asyncio.run(serve_endpoints(args.serve, json.loads(args.replies.read_text())))
+        log = serve_endpoints(args.serve, json.loads(args.replies.read_text()))
         args.log.write_text(json.dumps(log))
         return 0
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:

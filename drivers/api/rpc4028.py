@@ -7,7 +7,11 @@ should be `},{`, non-UTF-8 bytes, replies that never end (size cap + timeout), S
 from __future__ import annotations
 
 import asyncio
+import errno
+import functools
 import json
+import os
+import socket
 from typing import Any
 
 from .errors import ApiStatusError, MalformedReply, TransportError
@@ -65,68 +69,172 @@ async def rpc_request(
     host: str, port: int, command: str, parameter: str | None = None, *, timeout_s: float = 3.0
 ) -> dict[str, Any]:
     """Send one command, return the decoded reply. TransportError on connect/read problems or timeout."""
+    return decode_reply(await exchange(host, port, encode_request(command, parameter), command, timeout_s), command)
+
+
+async def exchange(host: str, port: int, request: bytes, command: str, timeout_s: float) -> bytes:
+    """One request on one connection: the raw reply (up to and including the NUL, or all bytes until EOF), within
+    one total deadline of `timeout_s` (name resolution, connect, reply)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    family = _literal_family(host)
+    if family is None:  # a host name: resolved through the loop (off the loop thread) on every poll
+        host, family = await _resolve(host, port, command, timeout_s)
+    done: asyncio.Future[bytes] = loop.create_future()
+    one = _Exchange(loop, done, command, f"{host}:{port}", request)
     try:
-        return await asyncio.wait_for(_exchange(host, port, command, parameter), timeout_s)
+        one.start(family, host, port, deadline, timeout_s)
+        return await done
+    finally:
+        one.close()
+
+
+@functools.lru_cache(maxsize=1024)
+def _literal_family(host: str) -> int | None:
+    """AF_INET/AF_INET6 for an IP literal, None for a name (which needs a resolver)."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, host)
+        except OSError:
+            continue
+        return family
+    return None
+
+
+async def _resolve(host: str, port: int, command: str, timeout_s: float) -> tuple[str, int]:
+    where = f"{host}:{port}"
+    try:
+        async with asyncio.timeout(timeout_s):
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except TimeoutError:
-        raise TransportError(f"4028 {command} to {host}:{port}: no complete reply within {timeout_s:g} s") from None
+        raise TransportError(f"4028 {command} to {where}: no complete reply within {timeout_s:g} s") from None
+    except OSError as exc:
+        raise TransportError(f"4028 {command} to {where}: {exc.strerror or exc}") from None
+    if not infos:
+        raise TransportError(f"4028 {command} to {where}: the name resolves to no address")
+    family, _, _, _, address = infos[0]
+    return str(address[0]), int(family)
 
 
-class _OneExchange(asyncio.Protocol):
-    """One cgminer request on one connection: write it, collect the reply up to the NUL (or EOF), done.
+class _Exchange:
+    """One cgminer request on a non-blocking socket driven by the loop's writer/reader callbacks.
 
-    A plain Protocol rather than StreamReader/StreamWriter: a fleet daemon makes thousands of these a second and
-    the streams' extra futures and callbacks were most of a poll's CPU."""
+    Neither StreamReader/Writer nor a Transport: a fleet daemon makes a thousand of these a second, and the
+    transports' futures, tasks and callbacks (plus a wait_for task for the deadline) were most of a poll's CPU.
+    Here one exchange is one socket, one future and one timer: connect (writable), send, read until the NUL or
+    EOF, with the size cap and the total deadline."""
 
-    def __init__(self, request: bytes, command: str, where: str, done: asyncio.Future[bytes]) -> None:
-        self.request = request
+    __slots__ = (
+        "buf",
+        "command",
+        "connected",
+        "done",
+        "fd",
+        "loop",
+        "reading",
+        "request",
+        "sock",
+        "timer",
+        "where",
+        "writing",
+    )
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, done: asyncio.Future[bytes], command: str, where: str,
+                 request: bytes) -> None:
+        self.loop = loop
+        self.done = done
         self.command = command
         self.where = where
-        self.done = done
+        self.request = request
         self.buf = bytearray()
-        self.transport: asyncio.Transport | None = None
+        self.sock: socket.socket | None = None
+        self.fd = -1
+        self.timer: asyncio.TimerHandle | None = None
+        self.connected = self.reading = self.writing = False
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.write(self.request)
+    def start(self, family: int, host: str, port: int, deadline: float, timeout_s: float) -> None:
+        try:
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setblocking(False)
+            err = self.sock.connect_ex((host, port))
+        except OSError as exc:  # EMFILE (the unit's LimitNOFILE), ENOBUFS, ...
+            self._fail(TransportError(f"4028 {self.command} to {self.where}: {exc.strerror or exc}"))
+            return
+        if err not in (0, errno.EINPROGRESS, errno.EAGAIN):
+            self._fail(TransportError(f"4028 {self.command} to {self.where}: {os.strerror(err)}"))
+            return
+        self.fd = self.sock.fileno()
+        self.timer = self.loop.call_at(deadline, self._fail, TransportError(
+            f"4028 {self.command} to {self.where}: no complete reply within {timeout_s:g} s"))
+        self.writing = True  # writable = connected, or failed (SO_ERROR says which)
+        self.loop.add_writer(self.fd, self._writable)
 
-    def data_received(self, data: bytes) -> None:
-        if self.done.done():
+    def _error(self, exc: OSError) -> None:
+        self._fail(TransportError(f"4028 {self.command} to {self.where}: {exc.strerror or exc}"))
+
+    def _writable(self) -> None:
+        assert self.sock is not None
+        if not self.connected:
+            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self._fail(TransportError(f"4028 {self.command} to {self.where}: {os.strerror(err)}"))
+                return
+            self.connected = True
+            self.reading = True
+            self.loop.add_reader(self.fd, self._readable)
+        try:
+            sent = self.sock.send(self.request)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error(exc)
+            return
+        self.request = self.request[sent:]
+        if not self.request:
+            self.writing = False
+            self.loop.remove_writer(self.fd)
+
+    def _readable(self) -> None:
+        assert self.sock is not None
+        try:
+            data = self.sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._error(exc)
+            return
+        if not data:  # EOF: cgminer closes after the reply; the NUL may be missing on old firmware
+            self._finish()
             return
         self.buf += data
         if len(self.buf) > MAX_REPLY_BYTES:
-            self.done.set_exception(MalformedReply(f"4028 {self.command}: reply larger than {MAX_REPLY_BYTES} bytes"))
-        elif b"\0" in data:
-            self.done.set_result(bytes(self.buf))
+            self._fail(MalformedReply(f"4028 {self.command}: reply larger than {MAX_REPLY_BYTES} bytes"))
+        elif b"\0" in data:  # only the new chunk: the NUL ends the reply
+            self._finish()
 
-    def eof_received(self) -> bool:
+    def _finish(self) -> None:
         if not self.done.done():
             self.done.set_result(bytes(self.buf))
-        return False
+        self.close()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.done.done():
-            return
-        if exc is not None:
-            self.done.set_exception(TransportError(f"4028 {self.command} to {self.where}: {exc}"))
-        else:
-            self.done.set_result(bytes(self.buf))
+    def _fail(self, exc: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+        self.close()
 
-
-async def _exchange(host: str, port: int, command: str, parameter: str | None) -> dict[str, Any]:
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[bytes] = loop.create_future()
-    where = f"{host}:{port}"
-    try:
-        transport, _ = await loop.create_connection(
-            lambda: _OneExchange(encode_request(command, parameter), command, where, done), host, port)
-    except OSError as exc:
-        raise TransportError(f"4028 {command} to {where}: {exc.strerror or exc}") from None
-    try:
-        raw = await done
-    finally:
-        transport.close()
-    return decode_reply(raw, command)
+    def close(self) -> None:
+        """Idempotent: on completion, failure, the deadline, or the awaiting task's cancellation."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.reading:
+            self.loop.remove_reader(self.fd)
+        if self.writing:
+            self.loop.remove_writer(self.fd)
+        self.reading = self.writing = False
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
 
 class RpcClient:

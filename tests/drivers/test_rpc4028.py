@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import os
 import time
 
 import pytest
@@ -142,3 +144,40 @@ async def test_garbage_disconnect_refused_and_timeout(rpc: FakeRpc) -> None:
     assert time.monotonic() - t0 < 2.0
     with pytest.raises(TransportError, match=r"4028 stats to 127\.0\.0\.1"):
         await rpc_request("127.0.0.1", free_port(), "stats")
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+async def test_refused_names_the_reason_and_a_host_name_is_resolved(rpc: FakeRpc) -> None:
+    with pytest.raises(TransportError, match=r"4028 stats to 127\.0\.0\.1:\d+: Connection refused"):
+        await rpc_request("127.0.0.1", free_port(), "stats")
+    reply = await rpc_request("localhost", rpc.port, "version")  # a name goes through the loop's resolver
+    assert parse_version(reply).miner_type == "Antminer S9"
+    with pytest.raises(TransportError, match=r"4028 stats to no-such-host\.invalid:4028: "):
+        await rpc_request("no-such-host.invalid", 4028, "stats", timeout_s=2.0)
+
+
+async def test_timeouts_and_cancellation_leave_no_socket_behind(rpc: FakeRpc) -> None:
+    """Every way an exchange can end (reply, deadline, the poll task cancelled mid-read) unregisters its socket
+    from the loop (a registered callback would keep it open) and closes it: a fleet daemon makes millions of these."""
+    await rpc_request("127.0.0.1", rpc.port, "stats")
+    before = _open_fds()
+    for _ in range(20):
+        await rpc_request("127.0.0.1", rpc.port, "stats")
+    rpc.mode = "hang"
+    for _ in range(5):
+        with pytest.raises(TransportError, match=r"no complete reply within 0\.05 s"):
+            await rpc_request("127.0.0.1", rpc.port, "stats", timeout_s=0.05)
+    tasks = [asyncio.create_task(rpc_request("127.0.0.1", rpc.port, "stats")) for _ in range(10)]
+    await asyncio.sleep(0.1)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(t.cancelled() for t in tasks)
+    rpc.release.set()  # the server side of the hung exchanges (same process) closes too
+    await asyncio.sleep(0.1)
+    assert _open_fds() <= before
+    rpc.mode = "ok"
+    assert parse_stats(await rpc_request("127.0.0.1", rpc.port, "stats"))["chains"] == [6, 7, 8]
