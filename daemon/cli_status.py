@@ -41,11 +41,15 @@ def run(args: argparse.Namespace) -> int:
             return 0
         print(f"{'NODE':<24} {'STATUS':<8} {'VERSION':<10} {'HOST':<20} {'STARTED':<20} DEVICES")
         for name, entry in sorted(nodes.items()):
+            # retained info is whatever was published there (any broker client may write it): shown as text
             info = entry.get("info") or {}
             started = info.get("started_unix")
-            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) if started else ""
-            print(f"{name:<24} {entry.get('status') or '?':<8} {info.get('version', ''):<10} "
-                  f"{info.get('host', ''):<20} {when:<20} {', '.join(info.get('devices', []))}")
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)) \
+                if isinstance(started, (int, float)) and not isinstance(started, bool) and 0 < started < 1e11 else ""
+            devices = info.get("devices")
+            listed = ", ".join(map(str, devices)) if isinstance(devices, list) else ""
+            print(f"{name:<24} {str(entry.get('status') or '?'):<8} {str(info.get('version', '')):<10} "
+                  f"{str(info.get('host', '')):<20} {when:<20} {_cut(listed)}")
         return 0
     reply = asyncio.run(request(mq, node, "status", {}, args.timeout))
     if reply.get("status") != "ok":
@@ -55,3 +59,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_node(reply["data"])
     return 0
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"

@@ -17,6 +17,7 @@ from paho.mqtt.properties import Properties
 from . import config as config_mod
 from .config import MqttConfig
 from .mqtt import build_client, new_client_id
+from .mqtt_requests import json_object
 from .topics import Topics
 
 
@@ -101,9 +102,9 @@ async def request(mq: MqttConfig, node: str, method: str, params: dict[str, Any]
                         got = getattr(msg.properties, "CorrelationData", None) if msg.properties else None
                         if got != correlation:
                             continue
-                    reply = json.loads(bytes(msg.payload).decode())
-                    if mq.protocol != "5" and reply.get("transaction") != transaction:
-                        continue
+                    reply = json_object(msg.payload)
+                    if reply is None or (mq.protocol != "5" and reply.get("transaction") != transaction):
+                        continue  # not an answer (anyone who may publish into this inbox may have written it)
                     return dict(reply)
     except TimeoutError:
         raise ClientError(f"no answer from node {node!r} within {wait_s:g} s (is the daemon running and "
@@ -140,8 +141,7 @@ async def survey(mq: MqttConfig, wait_s: float, connect_s: float = 10.0) -> dict
                         if parts[2] == "status":
                             entry["status"] = raw.decode(errors="replace") or None
                         elif raw:
-                            with contextlib.suppress(ValueError):
-                                entry["info"] = json.loads(raw)
+                            entry["info"] = json_object(raw) or {}
     except aiomqtt.MqttError as exc:
         raise _broker_error(mq, exc) from None
     return {k: v for k, v in nodes.items() if v["status"] is not None or v["info"]}

@@ -88,3 +88,15 @@ def _depth_exceeds(obj: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
     return False
+
+
+def json_object(raw: Any) -> dict[str, Any] | None:
+    """A retained message or reply read from the broker as a JSON object, or None when it is anything else
+    (not UTF-8, not JSON, nested past the decoder's recursion limit, not an object): whoever may publish on the
+    broker may have written it, and it must never stop a daemon's start or a CLI call with a traceback."""
+    data = bytes(raw) if isinstance(raw, (bytes, bytearray, memoryview)) else str(raw or "").encode()
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return obj if isinstance(obj, dict) else None

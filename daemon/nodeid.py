@@ -23,6 +23,7 @@ from paho.mqtt.properties import Properties
 
 from .config import MqttConfig
 from .mqtt import build_client, new_client_id
+from .mqtt_requests import json_object
 from .topics import Topics
 
 PING_WAIT_S = 3.0  # how long a retained "online" holder gets to answer before it is taken for stale
@@ -56,9 +57,7 @@ async def read_retained(client: aiomqtt.Client, topics: Topics, extra_subscripti
                 if str(msg.topic) == topics.status:
                     status = raw.decode(errors="replace") or None
                 elif str(msg.topic) == topics.info and raw:
-                    with contextlib.suppress(ValueError):
-                        parsed = json.loads(raw)
-                        info = parsed if isinstance(parsed, dict) else {}
+                    info = json_object(raw) or {}
                 if status is not None and info:
                     break
     return Holder(status, info)
@@ -79,12 +78,11 @@ async def _answers_ping(client: aiomqtt.Client, cfg: MqttConfig, topics: Topics,
             async for msg in client.messages:
                 if str(msg.topic) != reply_topic:
                     continue
-                with contextlib.suppress(ValueError, AttributeError):
-                    reply = json.loads(bytes(msg.payload))  # type: ignore[arg-type,unused-ignore]
-                    if reply.get("transaction") == transaction or (
-                            msg.properties is not None
-                            and getattr(msg.properties, "CorrelationData", None) == transaction.encode()):
-                        return True
+                reply = json_object(msg.payload)
+                if reply is not None and (reply.get("transaction") == transaction or (
+                        msg.properties is not None
+                        and getattr(msg.properties, "CorrelationData", None) == transaction.encode())):
+                    return True
     return False
 
 

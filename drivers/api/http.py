@@ -80,3 +80,5 @@ class JsonHttp:
             if not expect_json:
                 return body.decode("utf-8", "replace")
             raise MalformedReply(f"{method} {url}: body is not JSON ({exc})") from None
+        except RecursionError:  # e.g. 100 000 "[": the C decoder gives up on depth, not on syntax
+            raise MalformedReply(f"{method} {url}: body is nested too deeply to be a device reply") from None

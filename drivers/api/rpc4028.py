@@ -34,13 +34,16 @@ def decode_reply(raw: bytes, command: str) -> dict[str, Any]:
         raise MalformedReply(f"4028 {command}: empty reply")
     text = body.decode("utf-8", errors="replace")
     try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as first:
-        # Old bmminer writes consecutive objects as `}{`; the same fix cgminer exporters apply.
         try:
-            obj = json.loads(text.replace("}{", "},{"))
-        except json.JSONDecodeError:
-            raise MalformedReply(f"4028 {command}: reply is not JSON ({first.msg} at char {first.pos})") from None
+            obj = json.loads(text)
+        except json.JSONDecodeError as first:
+            # Old bmminer writes consecutive objects as `}{`; the same fix cgminer exporters apply.
+            try:
+                obj = json.loads(text.replace("}{", "},{"))
+            except json.JSONDecodeError:
+                raise MalformedReply(f"4028 {command}: reply is not JSON ({first.msg} at char {first.pos})") from None
+    except RecursionError:  # e.g. 100 000 "[": the C decoder gives up on depth, not on syntax
+        raise MalformedReply(f"4028 {command}: reply is nested too deeply to be a miner reply") from None
     reply = as_mapping(obj, f"4028 {command}")
     check_status(reply, command)
     return dict(reply)

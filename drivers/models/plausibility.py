@@ -31,6 +31,7 @@ PLAUSIBLE: Mapping[str, Bounds] = {
     "temp_board_c": Bounds(-40.0, 150.0, "C"),
     "ambient_c": Bounds(-40.0, 80.0, "C"),
     "hashrate_hs": Bounds(0.0, 1e15, "H/s"),  # 1 PH/s: several times the largest single unit sold
+    "chain_hashrate_hs": Bounds(0.0, 1e15, "H/s"),
     "expected_hashrate_hs": Bounds(0.0, 1e15, "H/s"),
     "power_w": Bounds(0.0, 20_000.0, "W"),
     "fan_rpm": Bounds(0.0, 30_000.0, "rpm"),
@@ -40,6 +41,9 @@ PLAUSIBLE: Mapping[str, Bounds] = {
     "input_voltage_v": Bounds(0.0, 300.0, "V"),
     "input_current_a": Bounds(0.0, 500.0, "A"),
     "hw_errors": Bounds(0.0, math.inf, ""),
+    "chains": Bounds(0.0, 64.0, ""),  # the hash-board slot numbers bmminer reports (6, 7, 8 on an S9)
+    "chips": Bounds(0.0, 1024.0, ""),  # per chain (63 on an S9 board, 8 on an LB-Box)
+    "chips_ok": Bounds(0.0, 1024.0, ""),
     "shares_accepted": Bounds(0.0, math.inf, ""),
     "shares_rejected": Bounds(0.0, math.inf, ""),
     "uptime_s": Bounds(0.0, math.inf, "s"),

@@ -11,13 +11,15 @@ import asyncio
 import math
 
 import pytest
-from drivers_fakes import FakeAxeOS
+from drivers_fakes import LB_DEVS, FakeAxeOS, axeos_info, s9_stats
 from test_network_devices import kind, make, wait_for
 
+from asicrc.drivers.api.axeos import parse_info
+from asicrc.drivers.api.cgminer import parse_devs, parse_stats
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.device import EnvelopeViolation
 from asicrc.drivers.events import Kind
-from asicrc.drivers.models.plausibility import check_telemetry
+from asicrc.drivers.models.plausibility import PLAUSIBLE, check_telemetry
 
 
 @pytest.fixture
@@ -88,3 +90,22 @@ def test_check_telemetry_bounds() -> None:
                              "hashrate_hs": 13.5e12}
     assert bad.faulty_keys == {"temp_chip_c", "power_w", "fan_rpm"}
     assert bad.problems[0] == "temp_chip_c[1] = -300.0 outside [-40, 150] C"
+
+
+def _numeric_keys(tel: dict[str, object]) -> set[str]:
+    def numeric(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return {k for k, v in tel.items() if numeric(v) or (isinstance(v, list) and any(numeric(x) for x in v))}
+
+
+def test_every_numeric_telemetry_field_has_a_range() -> None:
+    """What the parsers make of realistic S9 (4028 stats), LB-Box (4028 devs) and LV06 (AxeOS info) replies: every
+    numeric field is range-checked, so a new field cannot slip past plausibility unnoticed."""
+    seen = _numeric_keys(parse_stats(s9_stats())) | _numeric_keys(parse_devs(LB_DEVS)) \
+        | _numeric_keys(parse_info(axeos_info()).telemetry)
+    assert {"temp_chip_c", "hashrate_hs", "chips"} <= seen  # the parsers really produced telemetry
+    assert seen - PLAUSIBLE.keys() == set(), "numeric telemetry without a plausibility range"
+    # positive control: a field no range covers is what this check reports
+    assert _numeric_keys({"temp_hotspot_c": 70.0, "serial": "x"}) - PLAUSIBLE.keys() == {"temp_hotspot_c"}
+    # the per-chain counts of an S9 that reports 10 000 chips on a chain are implausible, 63 are not
+    assert check_telemetry({"chips": [63, 63, 10_000], "chips_ok": [63, 62, 0]}).faulty_keys == {"chips"}

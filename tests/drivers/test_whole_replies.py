@@ -149,6 +149,26 @@ async def test_http_body_cap_across_chunks() -> None:
             await http.close()
 
 
+DEEP = b"[" * 200_000  # well under the size caps; deep enough that the C JSON decoder hits the recursion limit
+
+
+async def deep_nesting(writer: asyncio.StreamWriter) -> None:
+    writer.write(head(f"Content-Length: {len(DEEP)}\r\n") + DEEP)
+    await writer.drain()
+
+
+async def test_http_deep_nesting_is_a_malformed_reply() -> None:
+    """Something answering at a device's address with 200 000 "[": a named MalformedReply (a poll fault), not a
+    RecursionError escaping into the poll loop's traceback handler."""
+    async for port in serve(deep_nesting):
+        http = JsonHttp(f"http://127.0.0.1:{port}", timeout_s=3.0)
+        try:
+            with pytest.raises(MalformedReply, match="nested too deeply"):
+                await http.request("GET", "/api/system/info")
+        finally:
+            await http.close()
+
+
 # ---- 4028 RPC --------------------------------------------------------------------------------------------------
 
 RPC_REPLY = json.dumps({"STATUS": [{"STATUS": "S", "Code": 11, "Msg": "Summary", "Description": "bmminer 1.0.0"}],
@@ -219,3 +239,14 @@ async def test_rpc_deadline_and_cap() -> None:
     async for port in rpc_serve(rpc_flood):
         with pytest.raises(MalformedReply, match=f"larger than {MAX_REPLY_BYTES} bytes"):
             await rpc_request("127.0.0.1", port, "summary", timeout_s=5.0)
+
+
+async def rpc_deep(writer: asyncio.StreamWriter) -> None:
+    writer.write(DEEP + b"\0")
+    await writer.drain()
+
+
+async def test_rpc_deep_nesting_is_a_malformed_reply() -> None:
+    async for port in rpc_serve(rpc_deep):
+        with pytest.raises(MalformedReply, match="nested too deeply"):
+            await rpc_request("127.0.0.1", port, "summary", timeout_s=3.0)
