@@ -48,8 +48,8 @@ def run(args: argparse.Namespace) -> int:
                 if isinstance(started, (int, float)) and not isinstance(started, bool) and 0 < started < 1e11 else ""
             devices = info.get("devices")
             listed = ", ".join(map(str, devices)) if isinstance(devices, list) else ""
-            print(f"{name:<24} {str(entry.get('status') or '?'):<8} {str(info.get('version', '')):<10} "
-                  f"{str(info.get('host', '')):<20} {when:<20} {_cut(listed)}")
+            print(f"{name:<24} {entry.get('status') or '?'!s:<8} {info.get('version', '')!s:<10} "
+                  f"{info.get('host', '')!s:<20} {when:<20} {_cut(listed)}")
         return 0
     reply = asyncio.run(request(mq, node, "status", {}, args.timeout))
     if reply.get("status") != "ok":
