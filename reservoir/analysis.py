@@ -13,6 +13,9 @@ the training block only, features standardised with training statistics):
   device+commanded20  ablation for actuation encodings: device features plus commanded20, against commanded20
   esn_ref         a software ESN on the same u (what a reservoir of known quality achieves here)
 
+Beside NRMSE, every feature-based model gets its linear memory capacity (device, lags10, esn_ref) and its
+information processing capacity by degree (asicrc.reservoir.ipc, Dambre 2012) against its state dimension.
+
 The decision (report.json `decision`) makes at most three claims on the same seeds: the device beats the best
 input-only control, device+lags10 beats lags10, and (actuation encodings) device+commanded20 beats commanded20.
 Each is a one-sided exact Wilcoxon signed-rank test over seeds, Holm-adjusted over that family, at SIGNIFICANCE.
@@ -31,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from .controls import commanded_lags, input_lags, quadratic_features, time_shuffled
 from .esn import EsnConfig, esn_states
+from .ipc import IpcConfig, TargetSet, capacity
 from .memory import linear_memory_capacity
 from .metrics import all_metrics, holm, mean_ci, min_wilcoxon_p, paired_less
 from .readouts import fit_ridge_cv
@@ -51,6 +55,7 @@ class AnalysisConfig:
     train_fraction: float = 0.8
     mc_kmax: int = 40
     esn_ref: EsnConfig = field(default_factory=EsnConfig)
+    ipc: IpcConfig | None = field(default_factory=IpcConfig)  # None: no IPC (it needs washout >= its deepest delay)
 
 
 @dataclass(slots=True)
@@ -60,9 +65,13 @@ class SeedResult:
     memory: dict[str, dict[str, Any]]  # model -> MemoryCapacity.as_dict()
     test_target: F64
     test_pred: dict[str, F64]
+    ipc: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> ipc.Capacity.as_dict()
 
 
-def _fit_eval(name: str, X: F64, y: F64, split: ChronoSplit, out: SeedResult) -> None:
+def _fit_eval(name: str, X: F64, y: F64, split: ChronoSplit, out: SeedResult,
+              states: dict[str, F64] | None = None) -> None:
+    if states is not None:
+        states[name] = X
     fit = fit_ridge_cv(X, y, split)
     pred = fit.predict(split.test_rows(X))
     out.metrics[name] = all_metrics(split.test_rows(y), pred) | {"alpha": fit.alpha, "features": X.shape[1]}
@@ -82,29 +91,34 @@ def _analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: 
     mean_pred = np.full(split.n_test, split.train_rows(y).mean())
     res.metrics["mean"] = all_metrics(split.test_rows(y), mean_pred) | {"alpha": float("nan"), "features": 0}
     res.test_pred["mean"] = mean_pred
+    states: dict[str, F64] = {}  # model -> the features its readout saw (for the capacities)
     lags10, lags20, lags30 = input_lags(u, 10), input_lags(u, 20), input_lags(u, 30)
-    _fit_eval("lags10", lags10, y, split, res)
-    _fit_eval("lags20", lags20, y, split, res)
-    _fit_eval("quad10", quadratic_features(lags10), y, split, res)
-    _fit_eval("quad20", quadratic_features(lags20), y, split, res)
-    _fit_eval("quad30", quadratic_features(lags30), y, split, res)
+    _fit_eval("lags10", lags10, y, split, res, states)
+    _fit_eval("lags20", lags20, y, split, res, states)
+    _fit_eval("quad10", quadratic_features(lags10), y, split, res, states)
+    _fit_eval("quad20", quadratic_features(lags20), y, split, res, states)
+    _fit_eval("quad30", quadratic_features(lags30), y, split, res, states)
     commanded = commanded_lags(drive.commanded, COMMANDED_LAGS) if drive.commanded.size else None
     if commanded is not None:
-        _fit_eval("commanded20", commanded, y, split, res)
-    _fit_eval("device", drive.features, y, split, res)
-    _fit_eval("device_shuffled", time_shuffled(drive.features, seed + 7919), y, split, res)
+        _fit_eval("commanded20", commanded, y, split, res, states)
+    _fit_eval("device", drive.features, y, split, res, states)
+    _fit_eval("device_shuffled", time_shuffled(drive.features, seed + 7919), y, split, res, states)
     if constant is not None:
         if len(constant.features) != len(u):
             raise ValueError(f"constant-drive run has {len(constant.features)} steps, drive run {len(u)}")
-        _fit_eval("constant_drive", constant.features, y, split, res)
-    _fit_eval("device+lags10", np.concatenate([drive.features, lags10], axis=1), y, split, res)
+        _fit_eval("constant_drive", constant.features, y, split, res, states)
+    _fit_eval("device+lags10", np.concatenate([drive.features, lags10], axis=1), y, split, res, states)
     if commanded is not None:
-        _fit_eval("device+commanded20", np.concatenate([drive.features, commanded], axis=1), y, split, res)
+        _fit_eval("device+commanded20", np.concatenate([drive.features, commanded], axis=1), y, split, res, states)
     esn = esn_states(u, cfg.esn_ref, seed + 104729)
-    _fit_eval("esn_ref", esn, y, split, res)
+    _fit_eval("esn_ref", esn, y, split, res, states)
     if split.washout >= cfg.mc_kmax:
         for name, X in (("device", drive.features), ("lags10", lags10), ("esn_ref", esn)):
             res.memory[name] = linear_memory_capacity(X, u, split, cfg.mc_kmax).as_dict()
+    if cfg.ipc is not None and split.washout >= cfg.ipc.max_delay:
+        target_set = TargetSet.build(u, split.washout, cfg.ipc)  # one target family per input, for every model
+        for name, X in states.items():
+            res.ipc[name] = capacity(X, target_set, split.washout, cfg.ipc.null_scale).as_dict()
     return res
 
 
@@ -153,7 +167,25 @@ def summarize(results: list[SeedResult]) -> dict[str, Any]:
             curves = np.array([r.memory[m]["per_lag"] for r in results])
             memory[m] = _stat_block(totals) | {"per_lag_mean": curves.mean(0).tolist()}
     return {"models": summary, "tests": tests, "decision": decision, "memory_capacity": memory,
-            "verdict": verdict_line(summary, tests, decision)}
+            "ipc": summarize_ipc(results), "verdict": verdict_line(summary, tests, decision)}
+
+
+def summarize_ipc(results: list[SeedResult]) -> dict[str, Any]:
+    """Per model: capacity by degree and total (mean ± CI over seeds) beside the state dimension (its bound)."""
+    out: dict[str, Any] = {}
+    models = [m for m in MODEL_ORDER if all(m in r.ipc for r in results)]
+    for m in models:
+        blocks = [r.ipc[m] for r in results]
+        degrees = list(blocks[0]["by_degree"])
+        out[m] = {
+            "by_degree": {d: _stat_block([float(b["by_degree"][d]) for b in blocks]) for d in degrees},
+            "total": _stat_block([float(b["total"]) for b in blocks]),
+            "dimension": _stat_block([float(b["dimension"]) for b in blocks]),
+            "features": int(blocks[0]["features"]),
+            "threshold_mean": {d: float(np.mean([b["threshold"][d] for b in blocks])) for d in degrees},
+            "targets": blocks[0]["targets"],
+        }
+    return out
 
 
 def _significant(test: dict[str, Any]) -> bool:

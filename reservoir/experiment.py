@@ -6,7 +6,7 @@ Directory layout:
   experiment.json                      backend, steps, seeds, split, options, versions
   runs/seed<S>_drive.{npz,json}        see asicrc.reservoir.recording
   runs/seed<S>_constant.{npz,json}
-  report.json, prediction.png, nrmse_bars.png, memory_capacity.png
+  report.json, prediction.png, nrmse_bars.png, memory_capacity.png, ipc.png
   timing.json                          wall seconds and start time (kept out of report.json: on virtual time the
                                        same seeds give the same report.json, bit for bit)
 """
@@ -27,14 +27,15 @@ from asicrc.drivers.atomicfile import atomic_write_json
 from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
 from .backends import Backend, ProgressFn
 from .features import extract_features
+from .ipc import IpcConfig
 from .narma import NarmaSeries, generate_narma10
-from .plots import plot_memory, plot_nrmse_bars, plot_prediction
+from .plots import plot_ipc, plot_memory, plot_nrmse_bars, plot_prediction
 from .progress import Progress
 from .recording import RunRecord, load_run, save_run, versions
 
 T = TypeVar("T")
 MIN_AFTER_WASHOUT = 101  # steps left after the washout for the chronological train/test split
-REPORT_FILES = ("report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png")
+REPORT_FILES = ("report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png", "ipc.png")
 
 
 def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mode: str = "monologue",
@@ -54,7 +55,8 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
     out.mkdir(parents=True, exist_ok=True)
     exp = {"backend": backend.name, "steps": steps, "seeds": seeds, "mode": mode,
            "analysis": {"washout": cfg.washout, "train_fraction": cfg.train_fraction, "mc_kmax": cfg.mc_kmax,
-                        "esn_ref": cfg.esn_ref.as_dict()},
+                        "esn_ref": cfg.esn_ref.as_dict(),
+                        "ipc": None if cfg.ipc is None else cfg.ipc.as_dict()},
            "settings": settings or {}, "versions": versions(), "started_unix": time.time()}
     atomic_write_json(out / "experiment.json", exp, indent=2, default=str)
     bar = Progress(2 * steps * len(seeds), f"narma {backend.name}") if show_progress else None
@@ -123,7 +125,9 @@ def replay(directory: Path, out: Path | None = None) -> dict[str, Any]:
         raise ValueError(f"{directory} is not a recording directory (no experiment.json)")
     exp = json.loads(exp_path.read_text())
     a = exp.get("analysis", {})
+    ipc = a.get("ipc", {})  # recordings from before IPC existed: the default configuration
     cfg = AnalysisConfig(washout=int(a.get("washout", 200)), train_fraction=float(a.get("train_fraction", 0.8)),
+                         ipc=None if ipc is None else IpcConfig.from_dict(ipc),
                          mc_kmax=int(a.get("mc_kmax", 40)))
     t0 = time.monotonic()
     results = []
@@ -150,6 +154,7 @@ def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall
     plot_prediction(results[0], best, out / "prediction.png")
     plot_nrmse_bars(summary, out / "nrmse_bars.png")
     plot_memory(summary, out / "memory_capacity.png")
+    plot_ipc(summary, out / "ipc.png")
     return report
 
 

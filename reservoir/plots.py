@@ -60,3 +60,44 @@ def plot_memory(summary: dict[str, Any], path: Path) -> None:
         ax.text(0.5, 0.5, "not computed: test block too short", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     save_figure(fig, path, dpi=100)
+
+
+def plot_ipc(summary: dict[str, Any], path: Path) -> None:
+    """Left: total capacity against state dimension (Dambre's bound is the diagonal). Right: capacity by degree."""
+    ipc = summary.get("ipc", {})
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
+    if not ipc:
+        for a in (ax, bx):
+            a.text(0.5, 0.5, "not computed: washout shorter than the deepest IPC delay", ha="center", va="center",
+                   transform=a.transAxes)
+        fig.tight_layout()
+        save_figure(fig, path, dpi=100)
+        return
+    models = list(ipc)
+    dims = np.array([max(ipc[m]["dimension"]["mean"], 0.5) for m in models])
+    totals = np.array([max(ipc[m]["total"]["mean"], 0.05) for m in models])
+    for m, d, t in zip(models, dims, totals, strict=True):
+        ax.scatter(d, t, color="tab:red" if m.startswith("device") else "tab:gray", zorder=3)
+        ax.annotate(m, (d, t), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    lim = (0.4, float(max(dims.max(), totals.max())) * 1.5)
+    ax.plot(lim, lim, color="black", lw=0.8, ls="--", label="total = dimension (Dambre 2012 bound)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("state dimension (rank of the centred features)")
+    ax.set_ylabel("total capacity (degrees 1-3, after the noise cut)")
+    ax.legend(fontsize=8, loc="upper left")
+    degrees = list(ipc[models[0]]["by_degree"])
+    bottom = np.zeros(len(models))
+    real_totals = np.array([ipc[m]["total"]["mean"] for m in models])
+    for d in degrees:  # a model with (almost) no capacity gets no bar rather than the shares of its noise
+        vals = np.array([ipc[m]["by_degree"][d]["mean"] for m in models])
+        shares = np.where(real_totals >= 0.5, vals / np.maximum(real_totals, 1e-12), 0.0)
+        bx.bar(range(len(models)), shares, bottom=bottom, label=f"degree {d}")
+        bottom += shares
+    bx.set_xticks(range(len(models)), models, rotation=35, ha="right", fontsize=8)
+    bx.set_ylabel("share of total capacity")
+    bx.set_ylim(0, 1.05)
+    bx.legend(fontsize=8)
+    fig.suptitle("information processing capacity (Legendre targets of the input, mean over seeds)")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)

@@ -26,7 +26,7 @@ def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureF
     assert decision["best_input_only"] == "quad30" and decision["level_reachable"] is True
     assert "ADD significant information over 10 input lags" in captured.out
     assert "adds_over_lags10=True" in captured.out and "does NOT beat the best input-only control quad30" in captured.out
-    for png in ("prediction.png", "nrmse_bars.png", "memory_capacity.png"):
+    for png in ("prediction.png", "nrmse_bars.png", "memory_capacity.png", "ipc.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     models = report["models"]
     for m in ("mean", "lags10", "lags20", "quad10", "quad20", "quad30", "device", "device_shuffled", "constant_drive",
@@ -41,6 +41,12 @@ def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureF
     assert models["mean"]["nrmse_range"]["mean"] < 0.3
     assert report["memory_capacity"]["lags10"]["mean"] == pytest.approx(10.0, abs=0.3)
     assert report["memory_capacity"]["device"]["mean"] > 5
+    ipc = report["ipc"]  # capacity by degree beside the state dimension, for the device and every control
+    assert ipc["lags10"]["by_degree"]["1"]["mean"] == pytest.approx(10.0, abs=0.01)
+    assert ipc["quad10"]["total"]["mean"] == pytest.approx(65.0, abs=1.0)
+    assert ipc["device"]["dimension"]["mean"] == 100
+    assert 50 < ipc["device"]["total"]["mean"] <= 103  # the ESN-100 device: close to, not above, its dimension
+    assert ipc["device_shuffled"]["total"]["mean"] < 2 and ipc["constant_drive"]["total"]["mean"] < 2
     meta = json.loads((out / "runs" / "seed0_drive.json").read_text())
     assert meta["backend"] == "esn" and meta["seed"] == 0 and "numpy" in meta["versions"]
 
