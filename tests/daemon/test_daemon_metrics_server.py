@@ -57,11 +57,17 @@ def test_idle_and_slowloris_connections_cost_no_threads(monkeypatch) -> None:  #
         elapsed, body, _ = _scrape(port)
         assert b'asicrc_test_value{node="n"} 1.0' in body and elapsed < 1.0
         for s in loris:  # keep dribbling: the total deadline still ends them
-            s.sendall(b"x")
+            try:
+                s.sendall(b"x")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # on a loaded machine the 1 s deadline may already have closed it, which is what is tested
         time.sleep(1.5)
         for s in (*idle[-50:], *loris):
             s.settimeout(2)
-            assert s.recv(100) == b""  # closed by the server at the deadline
+            try:
+                assert s.recv(100) == b""  # closed by the server at the deadline
+            except ConnectionResetError:
+                pass  # closed with our unread dribble still queued: the kernel resets instead of a FIN
         assert len(server._conns) == 0
     finally:
         for s in (*idle, *loris):
