@@ -32,6 +32,7 @@ class BackendOptions:
     # sim backends on virtual time (asicrc.drivers.vtime): as fast as the CPU allows, and the same seed replays
     # the same run; False: on the wall clock at clock_speed (what the equivalence test compares against)
     virtual_time: bool = True
+    workers: int = 0  # virtual-time runs: worker processes (0: one per CPU core; 1: in this process)
     parallel: int = 5  # runs driven at once (each device backend run has its own server, device and ports)
     esn: EsnConfig = field(default_factory=EsnConfig)
 

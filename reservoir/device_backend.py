@@ -19,6 +19,9 @@ boundaries say so (``max_lateness_s`` in the run metadata).
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -153,17 +156,25 @@ class SimDeviceBackend:
             return await self._drive(u, target, mode, seed, loop.clock, progress)
         if not self.options.virtual_time:
             return await self._drive(u, target, mode, seed, Clock(self.options.clock_speed), progress)
+        workers = virtual_workers(self.options)
+        if workers > 1:  # CPU-bound on virtual time: one run per core, each in a worker process
+            record = await loop.run_in_executor(_process_pool(workers), _drive_virtual, self, u, target, mode, seed)
+            if progress is not None:
+                progress(len(u))
+            return record
 
         def report(n: int) -> None:  # from the run's thread to this loop's progress bar
             if progress is not None:
                 loop.call_soon_threadsafe(progress, n)
 
-        async def on_virtual_time() -> RunRecord:
-            vloop = asyncio.get_running_loop()
-            assert isinstance(vloop, VirtualTimeLoop)
-            return await self._drive(u, target, mode, seed, vloop.clock, report)
+        return await asyncio.to_thread(_drive_virtual, self, u, target, mode, seed, report)
 
-        return await asyncio.to_thread(run_virtual, on_virtual_time)
+    async def _drive_here(self, u: F64, target: F64, mode: str, seed: int,
+                          progress: ProgressFn | None) -> RunRecord:
+        """The run on the running VirtualTimeLoop."""
+        vloop = asyncio.get_running_loop()
+        assert isinstance(vloop, VirtualTimeLoop)
+        return await self._drive(u, target, mode, seed, vloop.clock, progress)
 
     async def _drive(self, u: F64, target: F64, mode: str, seed: int, clock: Clock,
                      progress: ProgressFn | None) -> RunRecord:
@@ -201,6 +212,32 @@ class SimDeviceBackend:
         fm = extract_features(cols, bounds, V)
         return RunRecord(u=np.asarray(u, dtype=float), target=np.asarray(target, dtype=float), features=fm.values,
                          feature_names=fm.names, bounds_ns=bounds, events=cols, meta=meta)
+
+
+def virtual_workers(options: BackendOptions) -> int:
+    """Worker processes for virtual-time runs: `options.workers`, or (0) one per CPU core, never more than the
+    runs driven at once."""
+    cores = len(os.sched_getaffinity(0))
+    return max(1, min(options.workers or cores, options.parallel))
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """The (lazily started, reused) worker processes. Forked, not spawned: a spawned (or forkserver) worker
+    re-imports the caller's __main__, which a script without a main guard does not survive; a forked worker
+    only runs the module-level _drive_virtual, on its own new loop."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    return pool
+
+
+def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, seed: int,
+                   progress: ProgressFn | None = None) -> RunRecord:
+    """One run on a fresh VirtualTimeLoop in the calling thread (a worker thread or process)."""
+    return run_virtual(lambda: backend._drive_here(u, target, mode, seed, progress))
 
 
 @dataclass(slots=True)
