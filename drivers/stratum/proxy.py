@@ -16,7 +16,8 @@ keeps earning. Downstream version rolling is limited to the mask every upstream 
 Honest failure: the proxy is the pool's share gate (:mod:`.gate`). While the session a share belongs to is
 disconnected, the miner gets error 20 "Upstream pool unavailable: share not forwarded" instead of "accepted", so
 its own failover logic sees the outage; a share that meets the upstream difficulty is answered only when the
-upstream pool has answered it (its verdict, or error 20 if the submit failed or timed out).
+upstream pool has answered it (its verdict, or error 20 if the submit failed or timed out). An upstream that is
+connected but lets a submit time out is dropped (it reconnects), so a hung pool reads as down, not as "accepted".
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ class UpstreamProxy:
     `user` / `password` for that session). `derive_jobs` picks the derived layout; it is on by default with
     several sessions and needed by the VBM (distinct work per job it sends). `variant_size` (derived layout):
     upstream extranonce2 bytes spent on job variants; default as many of VARIANT_SIZE as leave the miners >= 2
-    bytes of extranonce2.
+    bytes of extranonce2. `submit_timeout_s`: how long an upstream may take to answer (a submit, the handshake);
+    a session that lets a submit time out while connected is dropped and reconnects, its shares refused meanwhile.
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class UpstreamProxy:
         user_agent: str = "asicrc-proxy/0.1",
         derive_jobs: bool | None = None,
         variant_size: int | None = None,
+        submit_timeout_s: float = 10.0,
     ) -> None:
         urls = [upstream_url] if isinstance(upstream_url, str) else list(upstream_url)
         if not urls:
@@ -109,7 +112,7 @@ class UpstreamProxy:
             session = UpstreamSession(index, host, port, url_user or user,
                                       url_password if url_password is not None else password,
                                       version_rolling=self.base_config.version_mask or None, clock=clock,
-                                      user_agent=user_agent)
+                                      user_agent=user_agent, request_timeout_s=submit_timeout_s)
             session.client.add_job_listener(functools.partial(self._on_upstream_job, session))
             self.sessions.append(session)
         self.upstream_host, self.upstream_port = self.sessions[0].client.host, self.sessions[0].client.port
@@ -270,7 +273,15 @@ class UpstreamProxy:
                 res = await self._submit_rolled(session, job_id, en2, ntime, nonce, forms)
         except (ConnectionError, TimeoutError) as exc:
             self._count(session, "upstream_errors")
-            log.warning("proxy: upstream %d submit failed: %s", session.index, exc or "timed out")
+            if isinstance(exc, TimeoutError) and client.connected.is_set():
+                # connected but not answering (a hung pool, a NAT that dropped the flow): drop the session so it
+                # reconnects, and meanwhile every share of it is refused, so miners see the outage and fail over
+                self._count(session, "upstream_timeouts")
+                log.warning("proxy: upstream %d did not answer a submit within %g s; reconnecting", session.index,
+                            client.request_timeout_s)
+                client.abort()
+            else:
+                log.warning("proxy: upstream %d submit failed: %s", session.index, exc or "timed out")
             return Refusal(Verdict.UPSTREAM_UNAVAILABLE,
                            f"Upstream pool did not take the share ({exc or 'timed out'}): share not forwarded")
         self.upstream_results.append(res)

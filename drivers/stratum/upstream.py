@@ -41,10 +41,11 @@ class UpstreamSession:
     """A client session to one pool; also a job source (`make_job`) for the downstream server or the VBM."""
 
     def __init__(self, index: int, host: str, port: int, user: str, password: str, *, version_rolling: int | None,
-                 clock: Clock, user_agent: str) -> None:
+                 clock: Clock, user_agent: str, request_timeout_s: float = 10.0) -> None:
         self.index = index
         self.client = StratumClient(host, port, user, password, user_agent=user_agent,
-                                    version_rolling=version_rolling, clock=clock, auto_reconnect=True)
+                                    version_rolling=version_rolling, clock=clock, auto_reconnect=True,
+                                    request_timeout_s=request_timeout_s)
         self.client.add_job_listener(self._on_job)
         self.latest: Job | None = None
         self.previous: Job | None = None

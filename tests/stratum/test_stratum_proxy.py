@@ -284,3 +284,59 @@ async def test_proxy_never_says_accepted_for_a_share_it_cannot_forward() -> None
         await miner.close()
         await proxy.stop()
         await pool.stop()
+
+
+class NeverAnswer:
+    """A ShareGate for the *upstream* pool: it holds every share's reply forever (a hung pool, or a NAT that dropped
+    the flow while the proxy's socket still looks open)."""
+
+    def __init__(self) -> None:
+        self.held: list[asyncio.Future[Refusal | None]] = []
+
+    def admit(self, conn: object, record: object) -> asyncio.Future[Refusal | None]:
+        fut: asyncio.Future[Refusal | None] = asyncio.get_running_loop().create_future()
+        self.held.append(fut)
+        return fut
+
+
+async def test_proxy_drops_an_upstream_that_stops_answering_and_refuses_meanwhile() -> None:
+    pool = StratumServer(ServerConfig(difficulty=UP_DIFF, job_interval_s=0, extranonce2_size=8))
+    await pool.start()
+    hung = NeverAnswer()
+    pool.share_gate = hung
+    proxy = UpstreamProxy(f"127.0.0.1:{pool.port}", "acct", config=ServerConfig(difficulty=DOWN_DIFF),
+                          submit_timeout_s=0.3)
+    server = await proxy.start()
+    miner = StratumClient("127.0.0.1", server.port, "m0")
+    try:
+        await miner.connect()
+        job = await miner.wait_job(timeout_s=5)
+        up = find_shares(job, b"\1\0\0\0\0\0", 1, difficulty=UP_DIFF)[0]
+        below = find_shares(job, b"\2\0\0\0\0\0", 1, difficulty=DOWN_DIFF)[0]
+        jobs_before = proxy.stats["upstream_jobs"]
+        proxy.client.reconnect_delay_s = 2.0  # room for the check below on a loaded machine
+        res = await miner.submit(up.job_id, up.extranonce2, up.ntime, up.nonce)
+        # held, then reported: the upstream never answered, so the miner does not hear "accepted"
+        assert not res.accepted and res.error_code == 20 and "did not take the share" in res.message, res
+        assert len(hung.held) == 1 and proxy.stats["upstream_timeouts"] == 1
+        # the silent session was dropped: until it is back, every share is refused (the miner's failover sees it)
+        await wait_for(lambda: not proxy.client.connected.is_set())
+        res = await miner.submit(below.job_id, below.extranonce2, below.ntime, below.nonce)
+        assert not res.accepted and "Upstream pool unavailable" in res.message, res
+        # positive control: the session reconnects and the pool, answering again, gets shares forwarded (a fresh
+        # miner: the first one is being moved to the new upstream extranonce by client.reconnect)
+        pool.share_gate = None
+        await wait_for(lambda: proxy.client.connected.is_set() and proxy.stats["upstream_jobs"] > jobs_before)
+        await miner.close()
+        miner = StratumClient("127.0.0.1", server.port, "m1")
+        await miner.connect()
+        job = await miner.wait_job(timeout_s=5)
+        up = find_shares(job, b"\3\0\0\0\0\0", 1, difficulty=UP_DIFF)[0]
+        res = await miner.submit(up.job_id, up.extranonce2, up.ntime, up.nonce)
+        assert res.accepted and proxy.stats["upstream_accepted"] == 1, res
+    finally:
+        for fut in hung.held:
+            fut.cancel()
+        await miner.close()
+        await proxy.stop()
+        await pool.stop()
