@@ -213,6 +213,7 @@ class VirtualNetwork:
         self._next_listen = FIRST_LISTEN_PORT
         self._next_client = FIRST_CLIENT_PORT
         self._connected: dict[int, tuple[str, int]] = {}  # id(socket) -> address, between sock_connect and use
+        self._accepting: set[asyncio.Task[Any]] = set()
 
     @staticmethod
     def _check_host(host: str | None) -> str:
@@ -251,6 +252,21 @@ class VirtualNetwork:
             raise OSError(errno.ENOTCONN, "virtual network: socket was not connected by this loop")
         sock.close()  # a placeholder: the bytes go through a MemoryTransport
         return address
+
+    def socket_to(self, host: str, port: int) -> socket.socket:
+        """A connected non-blocking socket to the listener on `port`, for code that drives raw sockets with
+        add_reader/add_writer (the 4028 client): one end of an AF_UNIX socketpair, whose other end the listener's
+        protocol gets as an accepted connection. A socketpair delivers in the sending call, so readiness never
+        lags a write and the loop cannot jump ahead of a reply."""
+        self.check_listening(host, port)
+        factory = self._listeners[port]
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        ours.setblocking(False)
+        theirs.setblocking(False)
+        task = self.loop.create_task(self.loop.connect_accepted_socket(factory, theirs))
+        self._accepting.add(task)
+        task.add_done_callback(self._accepting.discard)
+        return ours
 
     def connect(self, host: str, port: int, protocol_factory: Callable[[], asyncio.BaseProtocol],
                 ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:

@@ -14,6 +14,7 @@ import os
 import socket
 from typing import Any
 
+from ..vtime import VirtualTimeLoop
 from .errors import ApiStatusError, MalformedReply, TransportError
 from .fields import as_list, as_mapping
 
@@ -157,9 +158,12 @@ class _Exchange:
 
     def start(self, family: int, host: str, port: int, deadline: float, timeout_s: float) -> None:
         try:
-            self.sock = socket.socket(family, socket.SOCK_STREAM)
-            self.sock.setblocking(False)
-            err = self.sock.connect_ex((host, port))
+            if isinstance(self.loop, VirtualTimeLoop):  # a simulated experiment: the loop's loopback network
+                self.sock, err = self.loop.network.socket_to(host, port), 0
+            else:
+                self.sock = socket.socket(family, socket.SOCK_STREAM)
+                self.sock.setblocking(False)
+                err = self.sock.connect_ex((host, port))
         except OSError as exc:  # EMFILE (the unit's LimitNOFILE), ENOBUFS, ...
             self._fail(TransportError(f"4028 {self.command} to {self.where}: {exc.strerror or exc}"))
             return

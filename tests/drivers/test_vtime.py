@@ -155,21 +155,31 @@ def test_aiohttp_server_and_client_with_timeouts_on_simulated_time() -> None:
     run_virtual(main)
 
 
-def test_stratum_pool_and_simulated_miner_on_virtual_time_replay_exactly() -> None:
+@pytest.mark.parametrize("model", ["lv06", "s9", "lbbox"])
+def test_every_simulated_model_runs_its_rig_on_virtual_time_and_replays_exactly(model: str) -> None:
+    """Stratum (and LBRY Stratum) over the in-memory network, AxeOS HTTP, the 4028 RPC over a socketpair."""
     from asicrc.drivers.events import Kind
     from asicrc.drivers.rig import Rig
 
-    async def main() -> list[tuple[int, str, float]]:
+    async def main() -> tuple[list[tuple[int, str, float]], int, dict[str, object]]:
         loop = _loop()
-        async with Rig("lv06", seed=3, clock=loop.clock) as rig:
-            sub = rig.fanout.subscribe(kinds={"share"})
-            # ~2 shares per simulated second at the rate the simulator really hashes
-            rig.server.set_difficulty(rig.conn_id, rig.sim.search_rate_hs / 2.0**32 / 2.0, new_job=True, clean=True)
-            await asyncio.sleep(30.0)
+        async with Rig(model, seed=3, clock=loop.clock) as rig:
+            sub = rig.fanout.subscribe(kinds={"share", "telemetry"})
+            # ~2 shares per simulated second at the rate the simulator really hashes (LBRY: its own diff-1)
+            scale = 100.0 if model == "lbbox" else 1.0
+            rig.server.set_difficulty(rig.conn_id, scale * rig.sim.search_rate_hs / 2.0**32 / 2.0, new_job=True,
+                                      clean=True)
+            await asyncio.sleep(60.0)
+            events = sub.get_nowait_all()
             shares = [(e.t_ns, str(e.data.get("verdict")), float(e.data.get("achieved_diff", 0.0)))
-                      for e in sub.get_nowait_all() if e.kind == Kind.SHARE]
-        return shares
+                      for e in events if e.kind == Kind.SHARE]
+            telemetry = sum(1 for e in events if e.kind == Kind.TELEMETRY)
+            return shares, telemetry, dict(await rig.device.telemetry())
 
+    wall0 = time.monotonic()
     first = run_virtual(main)
-    assert len(first) > 5 and all(v == "accepted" for _, v, _ in first)
+    shares, telemetry, last = first
+    assert time.monotonic() - wall0 < 30.0  # 60 simulated seconds, much faster than that even under load
+    assert len(shares) > 20 and all(v == "accepted" for _, v, _ in shares)
+    assert telemetry >= 2 and float(last["frequency_hz"]) > 0  # type: ignore[arg-type]
     assert run_virtual(main) == first
