@@ -47,7 +47,9 @@ from .supervisor import Supervisor
 
 log = logging.getLogger("asicrc.daemon")
 
-REFRESH_S = 0.5  # snapshot rebuild period; also the loop-lag probe
+REFRESH_S = 0.5  # event folding and snapshot rebuild period; also the loop-lag probe
+REFRESH_BUDGET = 0.02  # the snapshot rebuild may take at most this fraction of a core ...
+REFRESH_MAX_S = 5.0  # ... but the snapshot is never older than this
 STOP_GRACE_S = 8.0  # per stage of the shutdown
 
 
@@ -76,6 +78,7 @@ class Daemon:
         self.experiments = Experiments(self.state_dir, ExperimentLimits(cfg.experiments.max_steps_x_seeds,
                                                                         cfg.experiments.max_speed))
         self._stop = asyncio.Event()
+        self._events = self.fanout.subscribe(maxsize=50_000)  # folded into self.fleet on every refresh tick
         self._sup: Supervisor | None = None
         self._last_tick = 0.0
         self._identities_dirty = False
@@ -134,7 +137,6 @@ class Daemon:
 
     async def _start_pieces(self, tg: asyncio.TaskGroup) -> None:
         assert self._sup is not None
-        self._tasks.append(tg.create_task(self._fold_events(), name="fold-events"))
         self._tasks.append(tg.create_task(self._refresh_loop(), name="refresh"))
         if self.cfg.stratum.enabled:
             self.stratum = await self._start_pool(lbry=False)
@@ -156,7 +158,7 @@ class Daemon:
             self._sup.start("mqtt", self.bridge.run)
         else:
             log.info("mqtt: disabled in config ([mqtt] enabled = false)")
-        self.fleet.refresh()
+        self._refresh()
         if self.notifier.watchdog_interval_s:
             self._tasks.append(tg.create_task(self._watchdog_loop(), name="watchdog"))
         self.notifier.ready(self._status_line())
@@ -263,52 +265,56 @@ class Daemon:
             log.info("device %s: setpoint %s=%g applied", dc.id, name, value)
 
     async def _poll_forever(self, dc: DeviceConfig, device: Device) -> None:
-        st = self.fleet.devices[dc.id]
-        interval = self.cfg.node.poll_interval_s
+        """Apply the configured setpoints (retried once per poll interval until the envelope and the link accept
+        them), then wait for cancellation. The driver polls on its own paced timer; poll success, timing and
+        the telemetry come from its events (FleetState.apply), so this task does nothing per poll: a fleet of
+        thousands would otherwise pay a task wake-up per device and interval for nothing."""
         pending = self._setpoints(dc, device)
         warned: set[str] = set()
-        while True:
+        while pending:
             raise_if_cancelled()
+            await self._apply_setpoints(dc, pending, warned)
             if pending:
-                await self._apply_setpoints(dc, pending, warned)
-            # Poll success and the telemetry itself come from the driver's events (FleetState.apply): the
-            # driver's snapshot keeps its last values after the device dies, so it says nothing about liveness.
-            t0 = time.perf_counter()
-            try:
-                await asyncio.wait_for(device.telemetry(), max(5.0, interval))
-            except (TimeoutError, OSError, ValueError, RuntimeError) as exc:
-                log.debug("device %s: poll failed: %s", dc.id, exc)
-            st.poll_duration_s = time.perf_counter() - t0
-            st.last_poll_unix = time.time()
-            await self.clock.sleep(interval)
+                await self.clock.sleep(self.cfg.node.poll_interval_s)
+        await asyncio.get_running_loop().create_future()  # never resolved: this device runs until stopped
 
     # ---- event folding, snapshot, watchdog --------------------------------------------------------------------
-    async def _fold_events(self) -> None:
-        sub = self.fanout.subscribe(maxsize=50_000)
-        try:
-            while True:
-                events = [await sub.get(), *sub.get_nowait_all()]
-                for ev in events:
-                    self.fleet.apply(ev)
-                    if str(ev.kind) == Kind.STATE and ev.data.get("state") == "online" and ev.data.get("serial"):
-                        ident = {k: ev.data.get(k) for k in ("model", "serial", "firmware", "chips")}
-                        if self.identities.get(ev.device) != ident:
-                            self.identities[ev.device] = ident
-                            self._identities_dirty = True
-        finally:
-            sub.close()
+    def _fold_events(self) -> None:
+        """Apply the events that arrived since the last tick (on the loop, once per tick rather than one task
+        wake-up per event: a polled fleet of thousands publishes a thousand events a second)."""
+        for ev in self._events.get_nowait_all():
+            self.fleet.apply(ev)
+            if str(ev.kind) == Kind.STATE and ev.data.get("state") == "online" and ev.data.get("serial"):
+                ident = {k: ev.data.get(k) for k in ("model", "serial", "firmware", "chips")}
+                if self.identities.get(ev.device) != ident:
+                    self.identities[ev.device] = ident
+                    self._identities_dirty = True
+
+    def _refresh(self) -> None:
+        self._fold_events()
+        self.fleet.refresh()
 
     async def _refresh_loop(self) -> None:
+        """Every REFRESH_S: fold events, probe loop lag, save identities. The snapshot is rebuilt on the same
+        tick unless its last rebuild cost more than REFRESH_BUDGET of a core at this rate: with tens of thousands
+        of devices it is then rebuilt less often (at least every REFRESH_MAX_S), never eating the poll budget."""
         loop = asyncio.get_running_loop()
         last_state_write = 0.0
+        next_rebuild = 0.0
         while True:
             before = loop.time()
             await asyncio.sleep(REFRESH_S)
             now = loop.time()
             self._last_tick = now
             self.fleet.extra["loop_lag_s"] = max(0.0, now - before - REFRESH_S)
-            self._update_extra()
-            self.fleet.refresh()
+            self._fold_events()
+            if now >= next_rebuild:
+                cpu0 = time.thread_time()
+                self._update_extra()
+                self.fleet.refresh()
+                cost = time.thread_time() - cpu0
+                next_rebuild = now + min(REFRESH_MAX_S, max(REFRESH_S, cost / REFRESH_BUDGET)) - REFRESH_S / 2
+                self.fleet.extra["snapshot_rebuild_s"] = cost
             if self._identities_dirty and now - last_state_write > 5.0:
                 self._save_state()
                 last_state_write = now
@@ -390,7 +396,7 @@ class Daemon:
         for pool in (self.stratum, self.stratum_lbry):
             if pool is not None:
                 await wiring.refresh_stratum_workers(pool, self.cfg.stratum, wanted.values())
-        self.fleet.refresh()
+        self._refresh()
         if self.bridge is not None:
             self.bridge.state_changed()
         self.notifier.ready(self._status_line())
@@ -413,6 +419,7 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.reservoir.stop(), STOP_GRACE_S)  # flushes recordings
             await self._sup.stop("reservoir")
+        self._fold_events()  # the last identities and states before they are saved and published
         self._save_state()
         self._update_extra()
         self.fleet.refresh()

@@ -18,7 +18,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from asicrc.drivers.events import Event, Kind, Source
+from asicrc.drivers.events import POLL_DURATION_KEY, Event, Kind, Source
 from asicrc.drivers.stratum.hashrate import poisson_interval
 
 TWO_32 = 4294967296.0
@@ -67,7 +67,12 @@ class DeviceState:
         kind = str(ev.kind)
         t_s = ev.t_ns / 1e9
         if kind == Kind.TELEMETRY:
-            self.telemetry.update(ev.data)
+            data = ev.data
+            if POLL_DURATION_KEY in data:  # the poll's own timing, not a reading: kept beside the telemetry
+                self.poll_duration_s = float(data[POLL_DURATION_KEY])
+                self.last_poll_unix = wall_s
+                data = {k: v for k, v in data.items() if k != POLL_DURATION_KEY}
+            self.telemetry.update(data)
             self.telemetry_t_ns = ev.t_ns
             self.up = True
             self.poll_success = True
@@ -88,6 +93,9 @@ class DeviceState:
             self.faults += 1
             if ev.data.get("poll_failed"):
                 self.poll_success = False
+            if POLL_DURATION_KEY in ev.data:
+                self.poll_duration_s = float(ev.data[POLL_DURATION_KEY])
+                self.last_poll_unix = wall_s
             if self.state == "starting":  # never reached yet: say so rather than "starting" forever
                 self.state = "unreachable"
             self.last_fault = f"{ev.data.get('reason', '')}: {ev.data.get('detail', '')}".strip(": ")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+POLL_DURATION_KEY = "poll_duration_s"
+
 
 class Source(StrEnum):
     STRATUM = "stratum"
@@ -41,7 +43,9 @@ class Event:
       nonce:     nonce:int, job_id:int, chip:int, core:int, version_bits:int, achieved_diff:float
       telemetry: any of hashrate_hs, temp_chip_c, temp_board_c, power_w, fan_rpm, frequency_hz,
                  core_voltage_v, hw_errors (cumulative), ambient_c; lists allowed for per-chain/per-chip values
-      fault:     reason:str, detail:str
+      fault:     reason:str, detail:str; a failed poll adds poll_failed:True
+      telemetry and poll-failed faults of polled devices also carry poll_duration_s (POLL_DURATION_KEY): how long
+                 that poll took (connect to parsed reply, wall seconds), a fact about the link, not a sensor
       state:     state:str ("online"|"offline"|"restarting"|...), plus free fields
     """
 

@@ -13,9 +13,7 @@ devices of a daemon:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-from collections.abc import AsyncIterator
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
 
@@ -29,21 +27,41 @@ class PollPacer:
         self._count = 0
         self.in_flight = 0
         self.peak_in_flight = 0
+        self._slot = _Slot(self)
 
     def phase(self) -> float:
         """The next device's phase as a fraction of its poll interval."""
         k, self._count = self._count, self._count + 1
         return (k * GOLDEN) % 1.0
 
-    @contextlib.asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        async with self._sem:
-            self.in_flight += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
-                self.in_flight -= 1
+    def slot(self) -> _Slot:
+        return self._slot
+
+    async def _enter(self) -> None:
+        await self._sem.acquire()
+        self.in_flight += 1
+        if self.in_flight > self.peak_in_flight:
+            self.peak_in_flight = self.in_flight
+
+    def _exit(self) -> None:
+        self.in_flight -= 1
+        self._sem.release()
+
+
+class _Slot:
+    """`async with pacer.slot():` without a generator-based context manager per poll (a fleet makes a thousand
+    polls a second): one shared, stateless object."""
+
+    __slots__ = ("_pacer",)
+
+    def __init__(self, pacer: PollPacer) -> None:
+        self._pacer = pacer
+
+    async def __aenter__(self) -> None:
+        await self._pacer._enter()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._pacer._exit()
 
 
 def next_deadline(deadline: float, now: float, interval: float) -> float:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from ..api.errors import ApiError
 from ..backoff import Backoff
 from ..clock import Clock
 from ..device import ActuationUnsupported, Device, EnvelopeViolation, Identity
-from ..events import Event, FanOut, Kind, Source, Subscription
+from ..events import POLL_DURATION_KEY, Event, FanOut, Kind, Source, Subscription
 from ..pacer import PollPacer, next_deadline
 from ..registry import ModelData
 from ..tasks import cancel_and_wait
@@ -98,12 +99,15 @@ class BaseDevice(Device):
             source=source or self.source, kind=kind, data=data,
         ))
 
-    def fault(self, reason: str, detail: str, *, poll_failed: bool = False) -> None:
+    def fault(self, reason: str, detail: str, *, poll_failed: bool = False,
+              poll_duration_s: float | None = None) -> None:
         """Report a fault; `poll_failed` marks the ones that mean this poll produced no telemetry (liveness)."""
         log.info("%s: fault %s: %s", self.spec.device_id, reason, detail)
         data: dict[str, Any] = {"reason": reason, "detail": detail}
         if poll_failed:
             data["poll_failed"] = True
+        if poll_duration_s is not None:
+            data[POLL_DURATION_KEY] = poll_duration_s
         self.publish(Kind.FAULT, data)
 
     def _set_online(self, online: bool, detail: str = "") -> None:
@@ -188,13 +192,14 @@ class BaseDevice(Device):
             return False
 
     async def _attempt_once(self) -> bool:
+        t0 = time.perf_counter()
         try:
             if not self.online:
                 await self._connect()
             tel = await self._poll()
         except ApiError as exc:
             self._failures += 1
-            self.fault(exc.reason, str(exc), poll_failed=True)
+            self.fault(exc.reason, str(exc), poll_failed=True, poll_duration_s=time.perf_counter() - t0)
             if TEMPERATURE_KEYS & self._snapshot.keys():  # a model that reports temperature now reports none
                 self._temp_fault = f"no valid reading, the last poll failed ({exc.reason})"
             if self._failures >= OFFLINE_AFTER_FAILURES or not self.online:
@@ -212,18 +217,21 @@ class BaseDevice(Device):
             self.fault("implausible", "; ".join(checked.problems[:4]) + more)
         bad_temps = sorted(TEMPERATURE_KEYS & checked.faulty_keys)
         self._temp_fault = f"implausible {', '.join(bad_temps)}" if bad_temps else ""
-        self._ingest(checked.telemetry)
+        self._ingest(checked.telemetry, time.perf_counter() - t0)
         await self._thermal_guard()
         return True
 
-    def _ingest(self, tel: dict[str, Any]) -> None:
+    def _ingest(self, tel: dict[str, Any], poll_duration_s: float | None = None) -> None:
         self._snapshot.update(tel)
         self._snapshot["t_ns"] = self.clock.now_ns()
         for setting, (key, scale) in self.setting_sources.items():
             value = tel.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self._settings[setting] = round(float(value) * scale, 6)
-        self.publish(Kind.TELEMETRY, dict(tel))
+        data = dict(tel)
+        if poll_duration_s is not None:
+            data[POLL_DURATION_KEY] = poll_duration_s
+        self.publish(Kind.TELEMETRY, data)
 
     async def telemetry(self) -> dict[str, Any]:
         return dict(self._snapshot)
