@@ -16,6 +16,11 @@ rolls its own extranonce2, so it never waits for work); "stop_and_wait" is the m
 assumes (after each share it idles until the pool sends a new job). `latency_s` puts a one-way delay between
 miner and pool (`latency.DelayRelay`: a round trip costs 2 × latency_s). Per arm the report accounts for the work:
 hashed time, idle time (stop-and-wait), stale shares and the work they wasted.
+
+Time: by default (`clock` "virtual") the whole rig (pool, relay, miners) runs on its own
+`asicrc.drivers.vtime.VirtualTimeLoop` with its in-memory loopback network, so a round trip costs exactly the
+configured latency (no event-loop delay of a loaded machine counts as latency), a run is as fast as the CPU allows
+and the same seed gives the same report. `clock` "wall" runs on `Clock(speed)` with real loopback sockets.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from asicrc.drivers.stratum.server import ServerConfig
 from asicrc.drivers.stratum.session import Connection, ShareRecord
 from asicrc.drivers.stratum.validate import Verdict
 from asicrc.drivers.stratum.vbm import VbmConfig, VirtualBlockManager
+from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 
 from .latency import DelayRelay
 
@@ -44,6 +50,7 @@ AB_MODELS = simulated_models(pool="bitcoin")  # simulated miners on a Bitcoin po
 PAPER_CLAIM_RATIO = 1.25  # "175 GH/s achieved 220 GH/s pool-reported (+25 %)"
 SEARCH_RATE_HS = 20_000.0  # simulated nonces scanned per simulated second per device (scaled hashrate)
 MINERS = ("stratum", "stop_and_wait")
+CLOCKS = ("virtual", "wall")
 STALE_VERDICTS = (str(Verdict.STALE), str(Verdict.JOB_NOT_FOUND))  # work done on a job the pool replaced
 
 
@@ -54,7 +61,7 @@ class AbConfig:
     blocks: int = 10  # alternating OFF/ON, starting OFF; short blocks spread machine-load drift over both arms
     block_s: float = 30.0  # simulated seconds per block
     warmup_s: float = 10.0
-    speed: float = 20.0  # simulated seconds per wall second
+    speed: float = 20.0  # simulated seconds per wall second (clock "wall" only)
     shares_per_s: float = 2.0  # target share rate per device (sets the pool difficulty)
     clean_jobs: bool = True
     prefetch: int = 8
@@ -64,6 +71,7 @@ class AbConfig:
     seed: int = 1
     miner: str = "stratum"  # or "stop_and_wait": idles after each share until a new job arrives
     latency_s: float = 0.0  # one-way miner <-> pool delay (simulated seconds); round trip = 2 x latency_s
+    clock: str = "virtual"  # or "wall": Clock(speed) on real loopback sockets
 
     def validate(self) -> None:
         if self.model not in AB_MODELS:
@@ -76,6 +84,8 @@ class AbConfig:
             raise ValueError(f"upstream_pools must be in 0..8, got {self.upstream_pools}")
         if not (self.block_s > 0 and self.speed > 0 and self.shares_per_s > 0 and self.warmup_s >= 0):
             raise ValueError("block_s, speed and shares_per_s must be > 0, warmup_s >= 0")
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
         if self.miner not in MINERS:
             raise ValueError(f"miner must be one of {', '.join(MINERS)}, got {self.miner!r}")
         if not 0 <= self.latency_s <= 2:
@@ -120,24 +130,40 @@ def rate_ratio_interval(n_on: int, t_on: float, n_off: int, t_off: float,
 
 
 async def run_ab(cfg: AbConfig) -> dict[str, Any]:
+    """Run the A/B on `cfg.clock`: on a fresh virtual-time loop in a worker thread (or right here when the caller
+    already runs on one), or on the wall clock at `cfg.speed`."""
+    cfg.validate()
+    loop = asyncio.get_running_loop()
+    if isinstance(loop, VirtualTimeLoop):
+        return await _run_ab(cfg, loop.clock)
+    if cfg.clock == "wall":
+        return await _run_ab(cfg, Clock(cfg.speed))
+
+    async def on_virtual_time() -> dict[str, Any]:
+        vloop = asyncio.get_running_loop()
+        assert isinstance(vloop, VirtualTimeLoop)
+        return await _run_ab(cfg, vloop.clock)
+
+    return await asyncio.to_thread(run_virtual, on_virtual_time)
+
+
+async def _run_ab(cfg: AbConfig, clock: Clock) -> dict[str, Any]:
     # the rig assembler imports the simulator, which is only needed when an experiment runs
     from asicrc.drivers.rig import start_pool, start_simulator
     from asicrc.drivers.sim import SimMiner
 
-    cfg.validate()
-    clock = Clock(cfg.speed)
     pool_config = ServerConfig(difficulty=cfg.difficulty, min_difficulty=1e-12, max_difficulty=1e12,
                                job_interval_s=cfg.job_interval_s)
     # with upstream pools the miners' pool is a proxy; the pools judge at the same difficulty, so every share
     # the proxy accepts is also submitted to (and judged by) the pool whose session issued its job
-    pools = [await start_pool(dataclasses.replace(pool_config, extranonce2_size=8), fanout=FanOut(), clock=clock)
-             for _ in range(cfg.upstream_pools)]
+    pools = [await start_pool(dataclasses.replace(pool_config, extranonce2_size=8), fanout=FanOut(), clock=clock,
+                              seed=cfg.seed * 1000 + i + 1) for i in range(cfg.upstream_pools)]
     proxy: UpstreamProxy | None = None
     if pools:
         proxy = UpstreamProxy([f"127.0.0.1:{p.port}" for p in pools], "vbm-ab", config=pool_config, clock=clock)
         server = await proxy.start()
     else:
-        server = await start_pool(pool_config, fanout=FanOut(), clock=clock)
+        server = await start_pool(pool_config, fanout=FanOut(), clock=clock, seed=cfg.seed * 1000)
     vbm = VirtualBlockManager(server, VbmConfig(enabled=False, prefetch=cfg.prefetch, clean_jobs=cfg.clean_jobs,
                                                 upstream_sessions=cfg.upstream_pools or cfg.upstream_sessions))
     await vbm.start()
@@ -272,7 +298,9 @@ def _report(cfg: AbConfig, arms: dict[str, Arm], difficulties: set[float], statu
 def summarize(report: dict[str, Any]) -> str:
     cfg = report["config"]
     lines = [f"VBM A/B: {cfg['devices']} simulated {cfg['model']}, {cfg['blocks']} alternating blocks of "
-             f"{cfg['block_s']:g} s (simulated, speed {cfg['speed']:g}x), pool difficulty {report['difficulty']:.3g}, "
+             f"{cfg['block_s']:g} s ("
+             + ("virtual time" if cfg.get("clock", "wall") == "virtual" else f"simulated, wall clock at {cfg['speed']:g}x")
+             + f"), pool difficulty {report['difficulty']:.3g}, "
              f"clean jobs {cfg['clean_jobs']}, miner {cfg['miner']}, one-way latency "
              f"{cfg['latency_s'] * 1e3:g} ms, " + (
                  f"{cfg['upstream_pools']} real upstream session(s) through the proxy" if cfg["upstream_pools"]

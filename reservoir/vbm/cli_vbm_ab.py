@@ -16,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--devices", type=int, default=d.devices, help="simulated miners (1..8)")
     parser.add_argument("--blocks", type=int, default=d.blocks, help="alternating OFF/ON blocks (even)")
     parser.add_argument("--block-s", type=float, default=d.block_s, help="simulated seconds per block")
-    parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second")
+    parser.add_argument("--clock", choices=("virtual", "wall"), default=d.clock,
+                        help="virtual: the rig on a virtual-time loop with an in-memory loopback network (round "
+                             "trips cost exactly --latency-ms, as fast as the CPU allows, reproducible); wall: "
+                             "real loopback sockets on a clock at --speed")
+    parser.add_argument("--speed", type=float, default=d.speed, help="simulated seconds per wall second (--clock wall)")
     parser.add_argument("--shares-per-s", type=float, default=d.shares_per_s, help="per device (sets difficulty)")
     parser.add_argument("--no-clean", action="store_true", help="VBM jobs with clean_jobs=False")
     parser.add_argument("--prefetch", type=int, default=d.prefetch, help="pre-generated jobs the VBM keeps ready per job source")
@@ -47,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                    speed=args.speed, shares_per_s=args.shares_per_s, clean_jobs=not args.no_clean,
                    prefetch=args.prefetch, upstream_sessions=args.upstream_sessions,
                    upstream_pools=args.upstream_pools, seed=args.seed, miner=args.miner,
-                   latency_s=args.latency_ms / 1e3, job_interval_s=args.job_interval_s)
+                   latency_s=args.latency_ms / 1e3, job_interval_s=args.job_interval_s, clock=args.clock)
     report = asyncio.run(run_ab(cfg))
     print(json.dumps(report, indent=1) if args.json else summarize(report))
     return 0

@@ -26,6 +26,17 @@ async def test_ab_on_simulated_miner_reports_verdict_with_ci() -> None:
     assert "verdict:" in text and "off:" in text
 
 
+
+async def test_ab_on_virtual_time_replays_and_on_the_wall_clock_runs_too() -> None:
+    cfg = AbConfig(blocks=2, block_s=10.0, warmup_s=1.0, shares_per_s=2.0, seed=4)
+    first, second = await run_ab(cfg), await run_ab(cfg)
+    assert first["config"]["clock"] == "virtual" and first["arms"] == second["arms"]  # the same seed, the same run
+    assert "virtual time" in summarize(first)
+    wall = await run_ab(AbConfig(blocks=2, block_s=4.0, warmup_s=1.0, speed=10.0, clock="wall", seed=4))
+    assert wall["arms"]["off"]["accepted"] > 0 and "wall clock at 10x" in summarize(wall)
+    with pytest.raises(ValueError, match="clock must be one of virtual, wall"):
+        AbConfig(clock="fast").validate()
+
 @pytest.mark.slow
 async def test_ab_through_real_upstream_sessions_forwards_to_the_pools() -> None:
     report = await run_ab(AbConfig(blocks=2, block_s=10.0, warmup_s=1.0, speed=10.0, shares_per_s=2.0,
