@@ -154,7 +154,8 @@ def bm1387_baud_divider(baud: int) -> int:
 
 def bm1387_baud_value(baud: int) -> int:
     """MISC_CONTROL value that switches the chips' UART, as cgminer-gekko writes it (``58 09 00 1C 00 20 div 00``):
-    bit 30 (not_set_baud) must be clear or the chips keep their speed."""
+    bit 30 (not_set_baud) clear, as bmminer's ``set_baud`` also writes it (braiins found the divider must hold the
+    right speed even in words with not_set_baud set, so those carry the divider in force)."""
     return BM1387_MISC_BAUD | (bm1387_baud_divider(baud) << 8)
 
 

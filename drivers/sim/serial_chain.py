@@ -11,8 +11,10 @@ speeds differ (see ``asicrc.drivers.sim.uart``). Every host frame is decoded wit
   counters and the heat follow); ticket-mask writes (0x14 / 0x18) set the difficulty of the nonces returned;
   BM1366's version mask (0xA4) enables version rolling and reg 0x10 (hash counting number) how many nonces are
   scanned per rolled version; the baud registers (BM1366 0x28 fast-UART divider, BM1387 MISC_CONTROL 0x1C
-  divider unless ``not_set_baud``) switch the chip's UART at the end of the frame that sets them;
+  divider) switch the chip's UART at the end of the frame that sets them;
 - counter registers advance with the modelled hashrate and error rate (``asicrc.drivers.sim.chip_counters``);
+  results a chip computes wrong are dropped by a BM1366 (its 0x4C counts them) and returned anyway by a BM1387
+  (which has no error counter: cgminer/bmminer count them when the nonce fails the host's re-hash);
 - jobs (BM1366 82-byte headers, BM1387 1-4 midstates): the chips search real nonces (C sha256d / the C
   compression for midstates) and return nonce frames at the simulated times they are found, each with the core
   (and small core) that found it (``asicrc.drivers.sim.nonce_space``).
@@ -122,6 +124,7 @@ class SerialChainSim:
         self.jobs_received = 0
         self.nonces_sent = 0
         self.chip_nonces_sent = np.zeros(chips, dtype=np.int64)  # by the chip that found them
+        self.chip_hw_errors_sent = np.zeros(chips, dtype=np.int64)  # of those, wrong results (BM1387)
         self.frames_received = 0
         self.bytes_garbled = 0  # host -> chip bytes that arrived at a speed the chip does not run at
         self.resets = 0
@@ -161,6 +164,11 @@ class SerialChainSim:
 
     def _nonce_reply(self, found: Found) -> bytes:
         raise NotImplementedError
+
+    def _hardware_error(self, job: ChipJob, found: Found, target: int) -> Found | None:
+        """A result the chip computed wrong: what reaches the host instead (None: the chip's own check drops it
+        and only its error counter shows it)."""
+        return None
 
     # ---- power-on state and reset ------------------------------------------------------------------
     def _power_on(self) -> None:
@@ -377,7 +385,7 @@ class SerialChainSim:
         counts = np.minimum(np.floor(budget), MAX_HASHES_PER_TICK // self.chips).astype(np.int64)
         self._carry = np.where(counts < MAX_HASHES_PER_TICK // self.chips, budget - counts, 0.0)
         target = difficulty_to_target(self.ticket_difficulty * self.difficulty_scale)
-        keep_p = 1.0 - self.physics.error_rate()  # a wrong result is dropped by the chip's own check
+        keep_p = 1.0 - self.physics.error_rate()  # the rest come out wrong: see _hardware_error
         lo, width = self.chip_field_ranges()
         out = []
         for chip in np.flatnonzero(counts > 0).tolist():
@@ -386,7 +394,11 @@ class SerialChainSim:
             job.cursors[chip] = start + count
             for found in self._search(chip, job, start, count, lo[chip], width, target):
                 if self.rng.random() >= keep_p[chip]:
-                    continue
+                    wrong = self._hardware_error(job, found, target)
+                    if wrong is None:
+                        continue
+                    found = wrong
+                    self.chip_hw_errors_sent[chip] += 1
                 out.append((t0 + dt * (found.index + 1) / count, chip, self._nonce_reply(found)))
         out.sort(key=lambda x: x[0])  # the chips' frames interleave on the shared line
         return out
@@ -549,9 +561,11 @@ class SimBM1387Chain(SerialChainSim):
                 self.physics.set_frequency(REF_CLOCK_HZ * fb / (refdiv * p1 * p2), [chip])
         elif reg == 0x18:
             self.ticket_difficulty = ticket_difficulty(value)
-        elif reg == 0x1C and not value >> 30 & 1:
-            # MISC_CONTROL: baud divider in bits 12:8 unless bit 30 (not_set_baud) tells the chip to ignore it,
-            # as in gekko's second "gate block" write and the S9's 0x40209A80
+        elif reg == 0x1C:
+            # MISC_CONTROL: baud divider in bits 12:8, applied whatever bit 30 (not_set_baud) says: braiins found
+            # experimentally that the divider must always hold the right speed. Every known host writes its
+            # not_set_baud words (gekko's gate block, bmminer's 0x40209A80 and I2C words) with the divider
+            # already in force, so they leave the speed as it is.
             self.chip_baud = REF_CLOCK_HZ / 8 / (((value >> 8) & 0x1F) + 1)
 
     def _job_from_record(self, rec: np.void) -> ChipJob | None:
@@ -564,27 +578,51 @@ class SimBM1387Chain(SerialChainSim):
     def _search(self, chip: int, job: ChipJob, start: int, count: int, lo: int, width: int,
                 target: int) -> list[Found]:
         work = nonce_space.bm1387_slice(start, count, lo, width, len(job.midstates))
-        found = []
-        state = ffi.new("uint32_t[8]")
-        block = bytearray(job.tail12 + b"\0\0\0\0" + b"\x80" + bytes(39) + struct.pack(">Q", 640))
-        mids = [m.tobytes() for m in job.midstates]
-        for k, (nonce, mid) in enumerate(zip(work.nonces.tolist(), work.midstate.tolist(), strict=True)):
-            block[12:16] = nonce.to_bytes(4, "little")
-            ffi.memmove(state, mids[mid], 32)
-            lib.asicrc_sha256_compress(state, bytes(block))
-            digest = hashlib.sha256(struct.pack(">8I", *state)).digest()
-            if int.from_bytes(digest, "little") <= target:
-                found.append(Found(k, nonce, (job.job_id + mid) & 0xFF, 0, int(work.core[k]), 0))
-        return found
+        hasher = _MidstateHasher(job)
+        return [Found(k, nonce, (job.job_id + mid) & 0xFF, 0, int(work.core[k]), 0)
+                for k, (nonce, mid) in enumerate(zip(work.nonces.tolist(), work.midstate.tolist(), strict=True))
+                if hasher.hash_value(mid, nonce) <= target]
 
     def _nonce_reply(self, found: Found) -> bytes:
         return codecs.bm1387_nonce_reply(found.nonce, found.job_id)
 
+    def _hardware_error(self, job: ChipJob, found: Found, target: int) -> Found | None:
+        # A BM1387 keeps no error counter: a core that computed wrong returns its nonce anyway, and cgminer /
+        # bmminer count the hardware error when the nonce fails their re-hash. The wrong bits lie in the core's
+        # free nonce bits (header bytes 77..78), so the reply still names the chip and core that produced it;
+        # one that happens to meet the target is drawn again (at the scaled difficulties one in 2^8..2^12
+        # would, where a real chip's wrong nonce passes a difficulty-1 check once in 2^32).
+        hasher = _MidstateHasher(job)
+        mid = (found.job_id - job.job_id) & 0xFF
+        for _ in range(64):
+            nonce = found.nonce ^ (int(self.rng.integers(1, 1 << 16)) << 8)
+            if mid < len(job.midstates) and hasher.hash_value(mid, nonce) > target:
+                return dataclasses.replace(found, nonce=nonce)
+        return None
+
+
+class _MidstateHasher:
+    """sha256d of a BM1387 work item's header for one midstate and nonce (the chip's second block + final hash)."""
+
+    def __init__(self, job: ChipJob) -> None:
+        self._state = ffi.new("uint32_t[8]")
+        self._block = bytearray(job.tail12 + b"\0\0\0\0" + b"\x80" + bytes(39) + struct.pack(">Q", 640))
+        self._mids = [m.tobytes() for m in job.midstates]
+
+    def hash_value(self, mid: int, nonce: int) -> int:
+        """The hash as the little-endian integer targets are compared with."""
+        self._block[12:16] = nonce.to_bytes(4, "little")
+        ffi.memmove(self._state, self._mids[mid], 32)
+        lib.asicrc_sha256_compress(self._state, bytes(self._block))
+        return int.from_bytes(hashlib.sha256(struct.pack(">8I", *self._state)).digest(), "little")
+
 
 def ticket_difficulty(mask_value: int) -> float:
-    """Inverse of the ticket-mask rule: un-reverse each byte, difficulty = mask + 1."""
-    raw = bytes(int(f"{b:08b}"[::-1], 2) for b in mask_value.to_bytes(4, "big"))
-    return float(int.from_bytes(raw, "big") + 1)
+    """The difficulty a ticket-mask value enforces: each set bit is one more hash bit that must be zero, so
+    2^(bits set). For the masks hosts write this is ``d`` for ``d - 1`` in either byte order seen in the wild:
+    ESP-Miner, gekko and later braiins bit-reverse each byte (diff 64 -> ``00 00 00 FC``), bmminer and early
+    braiins write ``d - 1`` as it is (``00 00 00 3F``); both select six bits."""
+    return float(1 << bin(mask_value & 0xFFFFFFFF).count("1"))
 
 
 __all__ = ["DEFAULT_DIFFICULTY_SCALE", "SerialChainSim", "SimBM1366Chain", "SimBM1387Chain", "ticket_difficulty"]

@@ -139,14 +139,17 @@ async def test_bm1387_gekko_bring_up_baud_pll_readback_and_hashrate_register() -
             await asyncio.sleep(0.2)
             got = [r for r in host.records if r["kind"] == Kind.NONCE]
             sent = chain.chip_nonces_sent - sent_before
+            wrong = int(chain.chip_hw_errors_sent.sum())
     finally:
         await chain.stop()
     assert len(got) >= 100
+    failed = 0
     for r in got:
         idx = int(r["job_id"]) - 0x10
         assert 0 <= idx < 4
         rolled = versions[idx].to_bytes(4, "little") + header[4:]
-        assert difficulty_batch(rolled, np.array([r["nonce"]], dtype=np.uint32))[0] >= chain.difficulty_scale
+        failed += int(difficulty_batch(rolled, np.array([r["nonce"]], dtype=np.uint32))[0] < chain.difficulty_scale)
+    assert failed == wrong  # every nonce verifies but the chips' hardware errors (~0.3 % at these clocks)
     wire_rx0 = [int(r["nonce"]) & 0xFF for r in got]  # the first reply byte
     assert np.bincount([b // step for b in wire_rx0], minlength=chips).tolist() == sent.tolist()
     assert len({int(r["job_id"]) for r in got}) == 4  # every midstate hashed
@@ -156,6 +159,71 @@ async def test_bm1387_gekko_bring_up_baud_pll_readback_and_hashrate_register() -
     for (_, rec), rate, n in zip(regs, modelled, window_counts, strict=True):
         est = int(rec["value"]) * 2.0**24
         assert abs(est - rate) <= stats.norm.ppf(1 - P_CRIT / 2) * rate / math.sqrt(n), (est, rate)
+
+
+async def test_bm1387_bmminer_vil_bring_up_and_hardware_errors_reach_the_host() -> None:
+    """bmminer's S9 sequence (driver-btm-c5.c, VIL mode; the same bytes as Braiins' capture in its S9 FPGA
+    testbench): read chip ids, chain inactive x3, 64 set-address commands at CHIP_ADDR_INTERVAL 4 (more than there
+    are chips), PLL 650 MHz per chip, MISC_CONTROL 0x40209A80, ticket mask 0x3F (diff - 1 as it is, not
+    bit-reversed), hash counting 0, then set_baud (bauddiv 1) and the host follows 50 ms later. Nonces are read
+    as bmminer/braiins read them (chip = (n >> 2) & 0x3F, core = (n >> 24) & 0x7F); an undervolted chip returns
+    wrong nonces at its modelled error rate, which the host counts as hardware errors (a BM1387 has no error
+    counter register), healthy chips none."""
+    clock = Clock(speed=5.0)
+    chips = 3
+    chain = SimBM1387Chain(serial="bmminer-87", seed=8, clock=clock, chips=chips, difficulty_scale=2.0**-28)
+    await chain.start()
+    try:
+        async with open_host(chain.port_path, codecs.BM1387Decoder(address_interval=4), clock) as host:
+            ids = await host.read_registers(gekko("54050000"), chips)
+            assert [int(r["value"]) for _, r in ids] == [0x13879000] * chips  # not addressed yet
+            await host.send(*[gekko("55050000")] * 3, *[gekko(f"4105{a:02x}00") for a in range(0, 256, 4)])
+            await host.send(*[gekko(f"4809{4 * i:02x}0c00680221") for i in range(chips)])
+            await host.send(gekko("5809001c40209a80"), gekko("580900180000003f"), gekko("5809001400000000"))
+            await asyncio.sleep(0.1)
+            assert chain.addresses == [0, 4, 8] and chain.ticket_difficulty == 64
+            assert chain.chip_baud == pytest.approx(25e6 / 216)  # 0x40209A80 carries the divider in force (26)
+            assert chain.physics.freq_hz.tolist() == pytest.approx([650e6] * chips)
+            await host.send(gekko("5809001c00200100"))  # set_baud(1): inv_clock, divider 1, not_set_baud clear
+            await asyncio.sleep(0.05)  # bmminer: cgsleep_us(50000), then the FPGA's divider follows
+            host.set_baud(1_562_500)
+            ids = await host.read_registers(gekko("54050000"), chips)
+            assert [int(r["value"]) for _, r in ids] == [0x13879000, 0x13879004, 0x13879008]
+            chip1 = chain.physics.v_min_v()[1] + chain.spec.err_v_scale_v * 1.4  # logistic term ~0.2
+            chain.physics.set_voltage(float(chip1), [1])
+            p_before = float(chain.physics.error_rate()[1])
+            header = job_header()
+            v0 = int.from_bytes(header[:4], "little")
+            versions = [v0 | (i << 13) for i in range(4)]  # AsicBoost: 4 midstates, as bmminer-use-vil sends
+            await host.send(codecs.bm1387_work(header, 0x20, versions))
+            await asyncio.sleep(3.0)
+            p_after = float(chain.physics.error_rate()[1])
+            p_healthy = chain.physics.error_rate()[[0, 2]]
+            await host.send(gekko("58090018ffffffff"))  # every mask bit set: the stream stops
+            await asyncio.sleep(0.2)
+            got = [r for r in host.records if r["kind"] == Kind.NONCE]
+            wrong_sent = chain.chip_hw_errors_sent.copy()
+            sent = chain.chip_nonces_sent.copy()
+    finally:
+        await chain.stop()
+    n = np.array([int(r["nonce"]) for r in got], dtype=np.uint32)
+    chip = (n >> 2) & 0x3F
+    assert np.bincount(chip, minlength=chips).tolist() == sent.tolist()  # every reply names its chip
+    assert ((n >> 24) & 0x7F).max() < 114
+    ok = np.zeros(len(got), dtype=bool)
+    for idx in range(4):
+        sel = np.array([int(r["job_id"]) - 0x20 == idx for r in got])
+        rolled = versions[idx].to_bytes(4, "little") + header[4:]
+        ok[sel] = difficulty_batch(rolled, n[sel]) >= 64 * chain.difficulty_scale
+    bad = np.bincount(chip[~ok], minlength=chips)
+    assert bad.tolist() == wrong_sent.tolist()  # what the host counts is what the chips got wrong
+    for i, p_i in zip((0, 2), p_healthy, strict=True):  # the healthy chips: only their (small) modelled errors
+        assert bad[i] <= stats.binom.ppf(1 - P_CRIT, int((chip == i).sum()), max(float(p_i), 0.01)), (i, bad, p_i)
+    total1 = int((chip == 1).sum())
+    p = (p_before + p_after) / 2
+    assert total1 >= 60 and 0.1 < p < 0.5, (total1, p)
+    z = stats.norm.ppf(1 - P_CRIT / 2)
+    assert abs(bad[1] / total1 - p) < z * math.sqrt(p * (1 - p) / total1) + abs(p_after - p_before), (bad, total1, p)
 
 
 @pytest.mark.parametrize("model", ["bm1366", "bm1387"])
