@@ -343,9 +343,9 @@ class SerialChainSim:
             self._scan_until = horizon
             if self.job is None or horizon <= start:
                 continue
-            for t, chip, frame in self._scan_interval(self.job, start, horizon - start):
+            for t, chip, frame, wrong in self._scan_interval(self.job, start, horizon - start):
                 due = loop.time() + max(0.0, self.clock.wall_seconds(t - self.clock.now()))
-                loop.call_at(due, self._send_nonce, frame, chip, self._generation, due)
+                loop.call_at(due, self._send_nonce, frame, chip, wrong, self._generation, due)
 
     def _report_shutdowns(self) -> None:
         """A chip tripping at the junction limit (or coming back) is published, as a host would notice it."""
@@ -358,11 +358,12 @@ class SerialChainSim:
                                        "detail": f"chip {chip} cooled below the restart temperature"})
         self._shutdown_seen = now.copy()
 
-    def _send_nonce(self, frame: bytes, chip: int, generation: int, found_at: float) -> None:
+    def _send_nonce(self, frame: bytes, chip: int, wrong: bool, generation: int, found_at: float) -> None:
         if generation != self._generation:
             return  # found before a reset: the chip that found it no longer has that work
         self.nonces_sent += 1
         self.chip_nonces_sent[chip] += 1
+        self.chip_hw_errors_sent[chip] += wrong
         self._write(frame, found_at)  # the line is judged at the time it was found, however late we run
 
     def chip_field_ranges(self) -> tuple[list[int], int]:
@@ -378,8 +379,9 @@ class SerialChainSim:
         width = min(gaps) if gaps else CHIP_FIELD_VALUES - distinct[0]
         return lo, max(1, min(width, CHIP_FIELD_VALUES - max(lo)))
 
-    def _scan_interval(self, job: ChipJob, t0: float, dt: float) -> list[tuple[float, int, bytes]]:
-        """Every chip searches its own part of the nonce space at its own rate over (t0, t0 + dt]."""
+    def _scan_interval(self, job: ChipJob, t0: float, dt: float) -> list[tuple[float, int, bytes, bool]]:
+        """Every chip searches its own part of the nonce space at its own rate over (t0, t0 + dt]: (time, chip,
+        reply frame, whether the result is a hardware error) of every nonce it returns, in time order."""
         rate = self.physics.chip_raw_hashrate_hs() / self.hash_scale
         budget = rate * dt + self._carry
         counts = np.minimum(np.floor(budget), MAX_HASHES_PER_TICK // self.chips).astype(np.int64)
@@ -393,13 +395,13 @@ class SerialChainSim:
             start = int(job.cursors[chip])
             job.cursors[chip] = start + count
             for found in self._search(chip, job, start, count, lo[chip], width, target):
-                if self.rng.random() >= keep_p[chip]:
+                is_error = self.rng.random() >= keep_p[chip]
+                if is_error:
                     wrong = self._hardware_error(job, found, target)
                     if wrong is None:
                         continue
                     found = wrong
-                    self.chip_hw_errors_sent[chip] += 1
-                out.append((t0 + dt * (found.index + 1) / count, chip, self._nonce_reply(found)))
+                out.append((t0 + dt * (found.index + 1) / count, chip, self._nonce_reply(found), is_error))
         out.sort(key=lambda x: x[0])  # the chips' frames interleave on the shared line
         return out
 
