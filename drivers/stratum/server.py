@@ -117,6 +117,7 @@ class StratumServer:
                                                                       seed=seed)
         self.current_job: Notify | None = None
         self.stats: Counter[str] = Counter()
+        self.share_keys = 0  # duplicate-detection keys held by all connections (bounded by limits.max_share_keys)
         self.table = ConnectionTable(self.limits, self.stats)
         self.connections: dict[int, Connection] = self.table.all  # admitted, open connections
         self.auth = WorkerAuth(self.config.workers, self.config.allow_unknown_workers)
@@ -272,7 +273,33 @@ class StratumServer:
         for listener in self._connection_listeners:
             listener(conn, "authorized")
 
+    def share_key_added(self, conn: Connection) -> None:
+        """`conn` stored one more duplicate key: past the pool's budget, the connection holding the most keys
+        loses its oldest jobs until the pool is 1/64 below it (so the scan for the heaviest connection runs once
+        per that many shares, not per share), with a fresh job if it has none left."""
+        self.share_keys += 1
+        if self.share_keys <= self.limits.max_share_keys:
+            return
+        while self.share_keys > self.limits.max_share_keys - self.limits.max_share_keys // 64:
+            victim = max(self.connections.values(), key=lambda c: c.share_keys, default=None)
+            if victim is None or victim.share_keys == 0:
+                return
+            self.stats["share_memory_trims"] += 1
+            victim.retire_oldest_job()
+            if not victim.jobs:  # it needs work again: after the reply now being judged (this may be its submit)
+                asyncio.get_running_loop().call_soon(self._push_if_open, victim.id)
+
+    def _push_if_open(self, conn_id: int) -> None:
+        conn = self.connections.get(conn_id)
+        if conn is not None and not conn.closed and not conn.jobs:
+            self.push_job(conn_id, clean=True)
+
+    def share_keys_released(self, count: int) -> None:
+        self.share_keys -= count
+
     def connection_closed(self, conn: Connection) -> None:
+        self.share_keys -= conn.share_keys
+        conn.share_keys = 0
         self.table.remove(conn)
         if not conn.admitted:  # refused at the door: nobody heard of it
             return
