@@ -126,6 +126,9 @@ class StratumServer:
         self._auth_log_at = -AUTH_LOG_INTERVAL_S
         self._auth_unlogged = 0
         self._worker_devices: dict[str, str] = dict(device_map or {})
+        # device -> difficulty a control hook set for it: a reconnecting miner of that device starts there, pinned
+        # (only control hooks add entries, never what peers send)
+        self._device_difficulty: dict[str, float] = {}
         self._share_listeners: list[ShareListener] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._job_sent_listeners: list[JobSentListener] = []
@@ -267,6 +270,10 @@ class StratumServer:
     def connection_authorized(self, conn: Connection, worker: str, first: bool = True) -> None:
         if first:
             self.table.authorized(conn)
+            pinned = self._device_difficulty.get(conn.device)
+            if pinned is not None:  # an experiment set this device's difficulty: a reconnect must not lose it
+                conn.difficulty = pinned
+                conn.difficulty_pinned = True
         self.fanout.publish(Event(self.clock.now_ns(), conn.device, Source.STRATUM, Kind.STATE,
                                   {"state": "online", "connection": conn.id, "worker": worker,
                                    "user_agent": conn.user_agent, "peer": conn.peer}))
@@ -402,14 +409,22 @@ class StratumServer:
 
     def set_difficulty(self, conn_id: int, difficulty: float, new_job: bool = True, clean: bool = True) -> float:
         """Set a connection's difficulty now; with `new_job` a fresh job follows so it takes effect at once.
-        Returns the (clipped) difficulty sent."""
+        Returns the (clipped) difficulty sent. The difficulty is pinned: suggestions no longer change it, and a
+        new connection of the same device (a reconnecting miner) starts at it, until :meth:`release_difficulty`."""
         conn = self.connection(conn_id)
         d = self.clip_difficulty(float(difficulty))
         conn.difficulty_pinned = True
+        if conn.device:
+            self._device_difficulty[conn.device] = d
         conn.set_difficulty(d)
         if new_job:
             self.push_job(conn_id, clean=clean)
         return d
+
+    def release_difficulty(self, device: str) -> None:
+        """Forget the difficulty a control hook set for `device`: its next connection starts at the configured
+        difficulty, and suggestions apply to it again as the policy says. Live connections keep theirs."""
+        self._device_difficulty.pop(device, None)
 
     def set_handshake_mode(self, conn_id: int, enabled: bool = True) -> None:
         """One outstanding job: a fresh job now, the next only after an accepted share (the paper's
