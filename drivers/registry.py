@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # The model names, once: a Literal so that the daemon config (msgspec) and mypy check them. MODELS below is keyed
 # by exactly these (tests/drivers/test_registry.py).
-ModelName = Literal["s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart"]
+ModelName = Literal["s9", "lv06", "lbbox", "bm1366-uart", "bm1387-uart", "planted", "inert"]
 MODEL_NAMES: tuple[ModelName, ...] = get_args(ModelName)
 
 Link = Literal["network", "uart"]  # management API + Stratum over TCP, or the chips' UART directly
@@ -132,6 +132,18 @@ def _sim_lbbox() -> type[SimMiner]:
     return SimLBBox
 
 
+def _sim_planted() -> type[SimMiner]:
+    from .sim.planted import SimPlantedLV06
+
+    return SimPlantedLV06
+
+
+def _sim_inert() -> type[SimMiner]:
+    from .sim.planted import SimInertLV06
+
+    return SimInertLV06
+
+
 def _sim_bm1366_chain() -> type[SerialChainSim]:
     from .sim.serial_chain import SimBM1366Chain
 
@@ -201,6 +213,19 @@ _ENTRIES = (
         model="bm1387-uart", display_name="BM1387 chain (UART)", chips=0, envelope=BM1387_ENVELOPE,
         settable=frozenset({"frequency_mhz", "difficulty"}),
         link="uart", make_driver=_uart_driver, chain_simulator=_sim_bm1387_chain,
+    ),
+    # Simulation-only controls for the reservoir experiments (drivers/sim/planted.py): LV06 hardware and AxeOS API,
+    # driven by the LV06 host driver. `planted`: its sensors carry a software reservoir driven by its actuation
+    # inputs (a device that adds information); `inert`: its physics ignore the input (one that cannot).
+    ModelData(
+        model="planted", display_name="LV06 with a planted reservoir (simulation only)", chips=1,
+        envelope=BM1366_ENVELOPE, settable=frozenset({"frequency_mhz", "core_voltage_mv", "fan_percent", "difficulty"}),
+        link="network", primary_port="http", make_driver=_lv06_driver, simulator=_sim_planted,
+    ),
+    ModelData(
+        model="inert", display_name="LV06 whose physics ignore the input (simulation only)", chips=1,
+        envelope=BM1366_ENVELOPE, settable=frozenset({"frequency_mhz", "core_voltage_mv", "fan_percent", "difficulty"}),
+        link="network", primary_port="http", make_driver=_lv06_driver, simulator=_sim_inert,
     ),
 )
 

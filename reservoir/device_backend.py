@@ -36,7 +36,7 @@ from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 
 from .backend_api import SIM_MODELS, BackendOptions, ProgressFn
-from .encoding import U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
+from .encoding import KNOB_ENCODINGS, U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
 from .eventcols import events_to_columns
 from .features import HASH_KINDS, extract_features
 from .recording import RunRecord
@@ -99,6 +99,10 @@ class SimRig(Rig):
             await self._settle("core_voltage_mv")
             await self.device.set_core_voltage(act.core_voltage_mv)
             self._changed_at["core_voltage_mv"] = self.clock.now()
+        if act.fan_percent is not None:
+            await self._settle("fan_percent")
+            await self.device.set_fan(act.fan_percent)  # SafetyEnvelope-checked; the driver turns auto-fan off
+            self._changed_at["fan_percent"] = self.clock.now()
 
     async def _settle(self, setting: str) -> None:
         """Wait out the rest of the envelope's settle time: a step period equal to it can wake a little early."""
@@ -107,9 +111,10 @@ class SimRig(Rig):
             await self.clock.sleep(self.envelope.range_for(setting).settle_s - (self.clock.now() - last) + 1e-3)
 
     async def present_knob(self, encoding: str) -> float:
-        """Present frequency (MHz) or core voltage (mV) as the device reports it."""
+        """Present frequency (MHz), core voltage (mV) or fan setpoint (%) as the device reports it."""
         tel = await self.device.telemetry()
-        key, scale = ("frequency_hz", 1e-6) if encoding == "frequency" else ("core_voltage_v", 1e3)
+        key, scale = {"frequency": ("frequency_hz", 1e-6), "voltage": ("core_voltage_v", 1e3),
+                      "fan": ("fan_percent", 1.0)}[encoding]
         value = tel.get(key)
         if not isinstance(value, int | float):
             raise ValueError(f"{self.model} does not report {key}; cannot modulate {encoding} safely")
@@ -187,7 +192,7 @@ class SimDeviceBackend:
                 cfg = replace(cfg, d_base=auto_d_base(rig.share_hashrate_hs, opts.step_s,
                                                       self.settings.shares_per_step, cfg.eps))
             encoder = InputEncoder(cfg, envelope=rig.envelope, sub_period_s=sub_s)
-            if cfg.encoding in ("frequency", "voltage"):
+            if cfg.encoding in KNOB_ENCODINGS:
                 encoder.start_from(await rig.present_knob(cfg.encoding))
             if cfg.encoding != "difficulty" and cfg.d_base is not None:
                 # other knobs carry u; the share difficulty stays at the constant-input operating point
@@ -210,8 +215,9 @@ class SimDeviceBackend:
         bounds = timing.bounds_ns
         cols = events_to_columns(rec.events)
         fm = extract_features(cols, bounds, V)
+        commanded = timing.commanded if timing.commanded.size else np.zeros(0)  # the slew limiter's output
         return RunRecord(u=np.asarray(u, dtype=float), target=np.asarray(target, dtype=float), features=fm.values,
-                         feature_names=fm.names, bounds_ns=bounds, events=cols, meta=meta)
+                         feature_names=fm.names, bounds_ns=bounds, events=cols, meta=meta, commanded=commanded)
 
 
 def virtual_workers(options: BackendOptions) -> int:
@@ -234,12 +240,6 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
-def shutdown_workers() -> None:
-    """Stop the worker processes (they start again when needed); a bench does this to count their CPU time."""
-    while _POOLS:
-        _POOLS.popitem()[1].shutdown(wait=True)
-
-
 def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, seed: int,
                    progress: ProgressFn | None = None) -> RunRecord:
     """One run on a fresh VirtualTimeLoop in the calling thread (a worker thread or process)."""
@@ -249,6 +249,7 @@ def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, se
 @dataclass(slots=True)
 class _Timing:
     bounds_ns: npt.NDArray[np.int64]
+    commanded: F64  # (T, V): the knob value each sub-window's actuation sent (knob encodings; else empty)
     max_lateness_s: float = 0.0
     reanchored: int = 0
 
@@ -257,7 +258,8 @@ async def _step_loop(rig: SimRig, encoder: InputEncoder, u: F64, V: int, sub_s: 
                      progress: ProgressFn | None) -> _Timing:
     """Actuate at the start of every sub-window on a fixed schedule; record the true boundaries."""
     clock = rig.clock
-    timing = _Timing(np.zeros(len(u) * V + 1, dtype=np.int64))
+    knob = encoder.cfg.encoding in KNOB_ENCODINGS
+    timing = _Timing(np.zeros(len(u) * V + 1, dtype=np.int64), np.zeros((len(u), V) if knob else (0, 0)))
     sub_ns = round(sub_s * 1e9)
     # the first actuation sets the operating point; one settle window before recording starts
     await rig.apply(encoder.actuation(float(u[0]), 0))
@@ -268,6 +270,8 @@ async def _step_loop(rig: SimRig, encoder: InputEncoder, u: F64, V: int, sub_s: 
         for v in range(V):
             k = t * V + v
             await rig.apply(encoder.actuation(float(u[t]), v))
+            if knob and encoder.commanded is not None:
+                timing.commanded[t, v] = encoder.commanded  # after slew limiting: what reached the device
             start_ns = clock.now_ns()
             timing.bounds_ns[k] = start_ns
             late_ns = start_ns - (t0 + k * sub_ns)  # how late this window starts against the schedule

@@ -6,6 +6,12 @@ Encodings (one knob each):
   frequency   f = f_low + (u / u_max)·(f_high − f_low), clipped to the model's SafetyEnvelope, rate-limited by
               its max_step, and refused outright if the step is shorter than the envelope's settle time
   voltage     the same for core voltage (mV)
+  fan         the same for the fan setpoint (%), auto-fan off; the default band starts at FAN_LOW_PERCENT, not
+              at the envelope's low, so that the stock clock never heats the die into the host's thermal guard
+              (which would then act on the input)
+For the knob encodings (frequency, voltage, fan) ``InputEncoder.commanded`` is the value actually sent for the
+last sub-window, after slew limiting and envelope clipping: the run records it, and the ``commanded20`` control
+regresses on it, so that memory the host's slew limiter puts into the command is never credited to the device.
 Modes:
   monologue   actuation depends on u(t) only
   dialogue    actuation depends on u(t) and the previous step's state: the share-count z-score of step t−1
@@ -27,9 +33,12 @@ import numpy.typing as npt
 from asicrc.drivers.device import Range, SafetyEnvelope
 
 MODES = ("monologue", "dialogue", "constant")
-ENCODINGS = ("difficulty", "job", "frequency", "voltage")
+ENCODINGS = ("difficulty", "job", "frequency", "voltage", "fan")
+KNOB_ENCODINGS = ("frequency", "voltage", "fan")  # encodings that move a physical setting through the envelope
+FAN_LOW_PERCENT = 40.0  # LV06 sim: the die settles at ~59 C here at stock clock, below the 65 C throttle
 U_MAX = 0.5
 STEP_MARGIN = 0.9  # use at most 90% of the envelope's max step per change
+KNOB_SETTINGS = {"frequency": "frequency_mhz", "voltage": "core_voltage_mv", "fan": "fan_percent"}  # envelope names
 U_CONST = 0.25  # NARMA input mean: the constant-drive control sits at the same operating point
 
 
@@ -41,6 +50,7 @@ class Actuation:
     job_payload: bytes | None = None
     frequency_mhz: float | None = None
     core_voltage_mv: float | None = None
+    fan_percent: float | None = None
 
 
 @dataclass(slots=True)
@@ -70,7 +80,8 @@ class EncoderConfig:
     eps: float = 0.05
     d_min: float = 1e-12  # clip range of the encoded difficulty (the Stratum server clips to its own range too)
     d_max: float = 1e15
-    knob_low: float | None = None  # frequency MHz / voltage mV at u = 0 (default: envelope low)
+    knob_low: float | None = None  # frequency MHz / voltage mV / fan % at u = 0 (default: envelope low; fan:
+    # max(envelope low, FAN_LOW_PERCENT))
     knob_high: float | None = None  # at u = u_max (default: envelope high)
     feedback: float = 0.3  # dialogue gain on the previous step's share-count z-score
     u_const: float = U_CONST
@@ -99,12 +110,13 @@ class InputEncoder:
     _z: _RunningZ = field(default_factory=_RunningZ)
     _last_z: float = 0.0
     _knob: float | None = None
+    commanded: float | None = None  # knob encodings: the value sent by the last actuation (see module docstring)
 
     def __post_init__(self) -> None:
         rng = np.random.default_rng(self.cfg.mask_seed)
         v = self.cfg.virtual_nodes
         self.mask = np.ones(1) if v == 1 else rng.uniform(0.5, 1.5, v)
-        if self.cfg.encoding in ("frequency", "voltage"):
+        if self.cfg.encoding in KNOB_ENCODINGS:
             rng_ = self._range()
             if self.sub_period_s < rng_.settle_s:
                 raise ValueError(
@@ -114,7 +126,7 @@ class InputEncoder:
     def _range(self) -> Range:
         if self.envelope is None:
             raise ValueError(f"{self.cfg.encoding} modulation needs the device's safety envelope")
-        return self.envelope.frequency_mhz if self.cfg.encoding == "frequency" else self.envelope.core_voltage_mv
+        return self.envelope.range_for(KNOB_SETTINGS[self.cfg.encoding])
 
     def start_from(self, knob_value: float) -> None:
         """The device's present frequency/voltage: the first change is then limited to one envelope step."""
@@ -135,16 +147,19 @@ class InputEncoder:
         if self.cfg.encoding == "job":
             return Actuation(job_payload=struct.pack(">f", ue * gain))
         r = self._range()
-        low = r.low if self.cfg.knob_low is None else self.cfg.knob_low
+        default_low = max(r.low, FAN_LOW_PERCENT) if self.cfg.encoding == "fan" else r.low
+        low = default_low if self.cfg.knob_low is None else self.cfg.knob_low
         high = r.high if self.cfg.knob_high is None else self.cfg.knob_high
         want = low + min(ue * gain / U_MAX, 1.0) * (high - low)
         if self._knob is not None:  # the envelope's largest single change, with a margin because the device
             step = STEP_MARGIN * r.max_step  # reports its setting rounded (AxeOS: integer MHz / mV)
             want = min(max(want, self._knob - step), self._knob + step)
         want = min(max(want, r.low), r.high)
-        self._knob = want
+        self._knob = self.commanded = want
         if self.cfg.encoding == "frequency":
             return Actuation(frequency_mhz=want)
+        if self.cfg.encoding == "fan":
+            return Actuation(fan_percent=want)
         return Actuation(core_voltage_mv=want)
 
     def observe(self, step_share_count: float) -> None:

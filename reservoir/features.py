@@ -68,7 +68,8 @@ def _hash_features(cols: Columns, bounds: npt.NDArray[np.int64], chip_bins: int)
         out["log_dt_var"] = np.where(n_dt > 1, s2 / n_dt - (s1 / n_dt) ** 2, 0.0).clip(0)
         mean_dt = d1 / n_dt
         sd_dt = np.sqrt(np.clip(d2 / n_dt - mean_dt**2, 0, None))
-        out["cv_dt"] = np.where(n_dt > 1, sd_dt / mean_dt, 0.0)
+        # simultaneous events (equal timestamps) give mean_dt 0: no spread to report rather than NaN
+        out["cv_dt"] = np.where((n_dt > 1) & (mean_dt > 0), sd_dt / mean_dt, 0.0)
 
     def mean_of(values: F64) -> F64:
         ok = np.isfinite(values)

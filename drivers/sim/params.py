@@ -100,6 +100,11 @@ LBBOX = SimParams(
     rpm_quantum=30.0, temp_quantum_c=1.0, temp_noise_c=0.3, api_refresh_s=5.0, share_poll_s=0.02, reboot_s=30.0,
 )
 
+# Simulation-only controls of the reservoir experiments (drivers/sim/planted.py): stock LV06 hardware, their own
+# names (the registry's models `planted` and `inert`; the name also seeds their chips' process variation).
+PLANTED = replace(LV06, name="planted")
+INERT = replace(LV06, name="inert")
+
 # Bench chains behind a UART: a Bitaxe-like single BM1366 and a BM1387 hashboard/stick.
 BM1366_CHAIN = SimParams(
     **{**{f: getattr(LV06, f) for f in LV06.__dataclass_fields__}, "name": "bm1366-uart", "share_poll_s": 0.0}

@@ -102,7 +102,7 @@ def test_check_says_when_no_device_is_configured(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("[[devices]]\nid = \"a\"\nmodel = \"bm1366\"\n",
-     "devices[0].model: invalid enum value 'bm1366' (choose from s9, lv06, lbbox, bm1366-uart, bm1387-uart)"),
+     "devices[0].model: invalid enum value 'bm1366' (choose from s9, lv06, lbbox, bm1366-uart, bm1387-uart, planted, inert)"),
     ("[[devices]]\nid = \"a\"\nmodel = \"s9\"\ntransport = \"usb\"\n",
      "devices[0].transport: invalid enum value 'usb' (choose from sim, http, rpc, serial)"),
     ("[node]\nlog_level = \"loud\"\n", "node.log_level: invalid enum value 'loud' (choose from debug, info,"),

@@ -60,3 +60,20 @@ def test_bad_config_is_named() -> None:
         EncoderConfig(encoding="telepathy")
     with pytest.raises(ValueError, match="unknown mode"):
         EncoderConfig(mode="shout")
+
+
+def test_fan_modulation_starts_above_the_thermal_band_and_records_what_it_sent() -> None:
+    enc = InputEncoder(EncoderConfig(encoding="fan"), envelope=ENV, sub_period_s=1.0)
+    act = enc.actuation(0.0)
+    # the default band starts at FAN_LOW_PERCENT (40), not the envelope's 20: a cool die whatever the input
+    assert act.fan_percent == 40.0 and act.frequency_mhz is None and enc.commanded == 40.0
+    assert enc.actuation(0.5).fan_percent == 100.0 == enc.commanded
+
+
+def test_commanded_is_the_slew_limited_value_not_the_wanted_one() -> None:
+    enc = InputEncoder(EncoderConfig(encoding="frequency"), envelope=ENV, sub_period_s=10.0)
+    enc.start_from(485.0)
+    sent = [enc.actuation(u).frequency_mhz for u in (0.5, 0.5, 0.0)]
+    assert sent == [530.0, 575.0, 530.0]
+    assert enc.commanded == 530.0  # what the last actuation sent (u = 0 wanted 400)
+    assert InputEncoder(EncoderConfig(d_base=10.0)).commanded is None  # difficulty has no knob to slew
