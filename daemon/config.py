@@ -137,6 +137,7 @@ class StratumConfig(_Section):
     max_connections_per_ip: Count = 64  # a proxy or NAT in front of many miners needs more
     max_pending_per_ip: Count = 16  # not-yet-authorized connections of one address (beyond: its oldest closed)
     max_workers_per_connection: Count = 32
+    max_share_keys: Count = 1_000_000  # duplicate-detection memory of the pool (~90 B each); beyond, the heaviest sheds
     handshake_timeout_s: PositiveSeconds = 30.0
     idle_timeout_s: PositiveSeconds = 900.0  # an authorized connection silent this long is closed
     evict_silent_after_s: PositiveSeconds = 60.0  # when full, a connection silent this long may give up its slot

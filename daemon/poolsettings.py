@@ -31,6 +31,7 @@ RESOLVE_TIMEOUT_S = 5.0
 def pool_limits(cfg: StratumConfig) -> Limits:
     return Limits(max_connections=cfg.max_connections, max_connections_per_ip=cfg.max_connections_per_ip,
                   max_pending_per_ip=cfg.max_pending_per_ip, max_workers_per_connection=cfg.max_workers_per_connection,
+                  max_share_keys=cfg.max_share_keys,
                   handshake_timeout_s=cfg.handshake_timeout_s, idle_timeout_s=cfg.idle_timeout_s,
                   evict_silent_after_s=cfg.evict_silent_after_s)
 

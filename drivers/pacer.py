@@ -13,6 +13,7 @@ devices of a daemon:
 from __future__ import annotations
 
 import asyncio
+import collections
 import math
 
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0
@@ -23,7 +24,11 @@ class PollPacer:
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
         self.max_in_flight = max_in_flight
-        self._sem = asyncio.Semaphore(max_in_flight)
+        self._free = max_in_flight
+        # FIFO of polls waiting for a slot. Not asyncio.Semaphore: on 3.11 each wake-up scans its waiter deque
+        # and each woken waiter removes itself from it, O(waiters) per poll; with thousands of devices queued
+        # at start-up or after a stall that was quadratic. Here a release hands its slot to the next waiter.
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._count = 0
         self.in_flight = 0
         self.peak_in_flight = 0
@@ -37,15 +42,38 @@ class PollPacer:
     def slot(self) -> _Slot:
         return self._slot
 
+    @property
+    def waiting(self) -> int:
+        return sum(1 for fut in self._waiters if not fut.done())
+
     async def _enter(self) -> None:
-        await self._sem.acquire()
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+        else:
+            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            try:
+                await fut
+            except asyncio.CancelledError:
+                if fut.done() and not fut.cancelled():
+                    self._release()  # handed a slot just as the poll was cancelled: pass it on
+                raise
         self.in_flight += 1
         if self.in_flight > self.peak_in_flight:
             self.peak_in_flight = self.in_flight
 
     def _exit(self) -> None:
         self.in_flight -= 1
-        self._sem.release()
+        self._release()
+
+    def _release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            fut = waiters.popleft()
+            if not fut.done():  # a cancelled waiter is skipped here
+                fut.set_result(None)
+                return
+        self._free += 1
 
 
 class _Slot:

@@ -34,6 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from .controls import commanded_lags, input_lags, quadratic_features, time_shuffled
 from .esn import EsnConfig, esn_states
+from .esn_select import select_reference
 from .ipc import IpcConfig, TargetSet, capacity
 from .memory import linear_memory_capacity
 from .metrics import all_metrics, holm, mean_ci, min_wilcoxon_p, paired_less
@@ -54,7 +55,8 @@ class AnalysisConfig:
     washout: int = 200
     train_fraction: float = 0.8
     mc_kmax: int = 40
-    esn_ref: EsnConfig = field(default_factory=EsnConfig)
+    esn_ref: EsnConfig = field(default_factory=EsnConfig)  # the centre of the CV choice (EsnConfig.for_units)
+    esn_ref_cv: bool = True  # choose its input scaling and bias by CV on the training block (esn_select)
     ipc: IpcConfig | None = field(default_factory=IpcConfig)  # None: no IPC (it needs washout >= its deepest delay)
 
 
@@ -66,6 +68,7 @@ class SeedResult:
     test_target: F64
     test_pred: dict[str, F64]
     ipc: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> ipc.Capacity.as_dict()
+    esn_ref: dict[str, Any] = field(default_factory=dict)  # the reference ESN chosen for this seed, and its CV table
 
 
 def _fit_eval(name: str, X: F64, y: F64, split: ChronoSplit, out: SeedResult,
@@ -110,7 +113,11 @@ def _analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: 
     _fit_eval("device+lags10", np.concatenate([drive.features, lags10], axis=1), y, split, res, states)
     if commanded is not None:
         _fit_eval("device+commanded20", np.concatenate([drive.features, commanded], axis=1), y, split, res, states)
-    esn = esn_states(u, cfg.esn_ref, seed + 104729)
+    if cfg.esn_ref_cv:
+        chosen = select_reference(u, y, split, cfg.esn_ref, seed + 104729)
+        esn, res.esn_ref = chosen.states, chosen.as_dict()
+    else:
+        esn, res.esn_ref = esn_states(u, cfg.esn_ref, seed + 104729), {"config": cfg.esn_ref.as_dict()}
     _fit_eval("esn_ref", esn, y, split, res, states)
     if split.washout >= cfg.mc_kmax:
         for name, X in (("device", drive.features), ("lags10", lags10), ("esn_ref", esn)):

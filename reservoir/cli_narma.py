@@ -44,7 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{MIN_AFTER_WASHOUT}")
     parser.add_argument("--train-fraction", type=float, default=0.8,
                         help="share of the steps after the washout used for training (default 0.8)")
-    parser.add_argument("--esn-units", type=int, default=100, help="size of the esn backend")
+    parser.add_argument("--esn-units", type=int, default=100,
+                        help="size of the esn backend (its other settings scale with size: EsnConfig.for_units)")
+    parser.add_argument("--esn-ref-units", type=int, default=100,
+                        help="size of the esn_ref reference reservoir (default 100); its input scaling and bias are "
+                             "chosen per seed by CV on the training block")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     sub = parser.add_subparsers(dest="narma_command", metavar="{sweep}")
     cli_sweep.add_arguments(sub.add_parser("sweep", help="time-scale map: step time x encoding x model"))
@@ -61,6 +65,8 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return "--seeds and --steps must be >= 1"
     if args.washout < 0:
         return f"--washout must be >= 0, got {args.washout}"
+    if args.esn_units < 1 or args.esn_ref_units < 1:
+        return f"--esn-units and --esn-ref-units must be >= 1, got {args.esn_units} and {args.esn_ref_units}"
     if not 0.0 < args.train_fraction < 1.0:
         return f"--train-fraction must be in (0, 1), got {args.train_fraction}"
     if args.steps < min_steps(args.washout):
@@ -88,15 +94,16 @@ def run(args: argparse.Namespace) -> int:
                             virtual_nodes=args.virtual_nodes)
     options = BackendOptions(encoder=encoder, step_s=args.step_s, clock_speed=args.speed,
                              virtual_time=args.clock == "virtual",
-                             esn=EsnConfig(units=args.esn_units), parallel=args.parallel)
+                             esn=EsnConfig.for_units(args.esn_units), parallel=args.parallel)
     backend = make_backend(args.backend, options)
     settings = {"encoding": args.encoding, "mode": args.mode, "step_s": args.step_s, "clock": args.clock,
                 "speed": args.speed,
                 "virtual_nodes": args.virtual_nodes, "d_base": args.d_base, "esn_units": args.esn_units,
-                "parallel": args.parallel}
+                "parallel": args.parallel, "esn_ref_units": args.esn_ref_units}
     seeds = list(range(args.seed_base, args.seed_base + args.seeds))
     report = run_experiment(backend, args.steps, seeds, args.out, mode=args.mode,
-                            analysis=AnalysisConfig(washout=args.washout, train_fraction=args.train_fraction),
+                            analysis=AnalysisConfig(washout=args.washout, train_fraction=args.train_fraction,
+                                                    esn_ref=EsnConfig.for_units(args.esn_ref_units)),
                             settings=settings, show_progress=not args.no_progress, parallel=args.parallel)
     print(report["verdict"])
     print(f"report: {args.out / 'report.json'}")

@@ -240,6 +240,12 @@ def _process_pool(workers: int) -> ProcessPoolExecutor:
     return pool
 
 
+def shutdown_workers() -> None:
+    """Stop the worker processes (they start again when needed); a bench does this to count their CPU time."""
+    while _POOLS:
+        _POOLS.popitem()[1].shutdown(wait=True)
+
+
 def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, seed: int,
                    progress: ProgressFn | None = None) -> RunRecord:
     """One run on a fresh VirtualTimeLoop in the calling thread (a worker thread or process)."""

@@ -26,6 +26,7 @@ from asicrc.drivers.atomicfile import atomic_write_json
 
 from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
 from .backends import Backend, ProgressFn
+from .esn import EsnConfig
 from .features import extract_features
 from .ipc import IpcConfig
 from .narma import NarmaSeries, generate_narma10
@@ -55,7 +56,7 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
     out.mkdir(parents=True, exist_ok=True)
     exp = {"backend": backend.name, "steps": steps, "seeds": seeds, "mode": mode,
            "analysis": {"washout": cfg.washout, "train_fraction": cfg.train_fraction, "mc_kmax": cfg.mc_kmax,
-                        "esn_ref": cfg.esn_ref.as_dict(),
+                        "esn_ref": cfg.esn_ref.as_dict(), "esn_ref_cv": cfg.esn_ref_cv,
                         "ipc": None if cfg.ipc is None else cfg.ipc.as_dict()},
            "settings": settings or {}, "versions": versions(), "started_unix": time.time()}
     atomic_write_json(out / "experiment.json", exp, indent=2, default=str)
@@ -128,6 +129,8 @@ def replay(directory: Path, out: Path | None = None) -> dict[str, Any]:
     ipc = a.get("ipc", {})  # recordings from before IPC existed: the default configuration
     cfg = AnalysisConfig(washout=int(a.get("washout", 200)), train_fraction=float(a.get("train_fraction", 0.8)),
                          ipc=None if ipc is None else IpcConfig.from_dict(ipc),
+                         esn_ref=EsnConfig.from_dict(a.get("esn_ref", {})),
+                         esn_ref_cv=bool(a.get("esn_ref_cv", False)),  # older recordings: the fixed reference
                          mc_kmax=int(a.get("mc_kmax", 40)))
     t0 = time.monotonic()
     results = []
@@ -145,7 +148,7 @@ def write_report(results: list[SeedResult], out: Path, exp: dict[str, Any], wall
     wall_clock = ("started_unix",)  # when and how long: timing.json, so that report.json is the result alone
     report = {"experiment": {k: v for k, v in exp.items() if k not in wall_clock},
               "metric": "NRMSE = RMSE/std(target) on the held-out test block", **summary,
-              "per_seed": [{"seed": r.seed, "metrics": r.metrics, "memory_total": {
+              "per_seed": [{"seed": r.seed, "metrics": r.metrics, "esn_ref": r.esn_ref, "memory_total": {
                   k: v["total"] for k, v in r.memory.items()}} for r in results]}
     atomic_write_json(out / "report.json", strictjson.jsonable(report), indent=2, allow_nan=False)
     atomic_write_json(out / "timing.json", {"wall_seconds": wall_s, "started_unix": exp.get("started_unix")},

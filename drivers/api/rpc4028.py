@@ -254,3 +254,7 @@ class RpcClient:
 
     async def command(self, command: str, parameter: str | None = None) -> dict[str, Any]:
         return await rpc_request(self.host, self.port, command, parameter, timeout_s=self.timeout_s)
+
+    async def raw(self, command: str, parameter: str | None = None) -> bytes:
+        """The reply bytes as received, for a caller with its own decoder (decode_reply is the generic one)."""
+        return await exchange(self.host, self.port, encode_request(command, parameter), command, self.timeout_s)

@@ -6,9 +6,10 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from ..api.bmminer_typed import decode_stats_summary
 from ..api.cgminer import parse_stats, parse_summary, parse_version
 from ..api.errors import ApiStatusError, MalformedReply
-from ..api.rpc4028 import RpcClient
+from ..api.rpc4028 import RpcClient, decode_reply
 from ..events import Source
 from .network import NetworkDevice
 
@@ -35,8 +36,14 @@ class S9Device(NetworkDevice):
         rpc = self._rpc()
         if self._joined:
             try:
-                both = await rpc.command("stats+summary")
-                stats, summary = parse_stats(both), parse_summary(both)
+                raw = await rpc.raw("stats+summary")
+                # the typed fast path (exported fields only); anything else, errors included, decodes generically
+                fast = decode_stats_summary(raw)
+                if fast is not None:
+                    stats, summary = fast
+                else:
+                    both = decode_reply(raw, "stats+summary")
+                    stats, summary = parse_stats(both), parse_summary(both)
             except (ApiStatusError, MalformedReply) as exc:
                 self._joined = False
                 log.info("%s: joined stats+summary refused (%s); asking separately", self.spec.device_id, exc)

@@ -39,10 +39,14 @@ class Limits:
     # duplicate-detection memory per job and connection (~60 B each); when full the job is retired and a fresh
     # one sent, so memory stays bounded by max_jobs_per_connection * max_shares_per_job keys
     max_shares_per_job: int = 50_000
+    # duplicate-detection keys of the whole pool (~90 B each: ~90 MB). Beyond, the connection holding the most loses
+    # its oldest job (later shares on it are stale; a miner works on its newest job), so a stranger allowed a tiny
+    # difficulty cannot grow the pool by submitting millions of cheap shares over many jobs and connections
+    max_share_keys: int = 1_000_000
 
     def __post_init__(self) -> None:
         for name in ("max_line_bytes", "max_connections", "max_connections_per_ip", "max_pending_per_ip",
-                     "line_burst", "max_write_buffer", "max_jobs_per_connection", "max_shares_per_job",
+                     "line_burst", "max_write_buffer", "max_jobs_per_connection", "max_shares_per_job", "max_share_keys",
                      "max_workers_per_connection", "max_auth_failures"):
             if getattr(self, name) < 1:
                 raise ValueError(f"limit {name} must be >= 1, got {getattr(self, name)}")

@@ -117,6 +117,7 @@ class StratumServer:
                                                                       seed=seed)
         self.current_job: Notify | None = None
         self.stats: Counter[str] = Counter()
+        self.share_keys = 0  # duplicate-detection keys held by all connections (bounded by limits.max_share_keys)
         self.table = ConnectionTable(self.limits, self.stats)
         self.connections: dict[int, Connection] = self.table.all  # admitted, open connections
         self.auth = WorkerAuth(self.config.workers, self.config.allow_unknown_workers)
@@ -125,6 +126,9 @@ class StratumServer:
         self._auth_log_at = -AUTH_LOG_INTERVAL_S
         self._auth_unlogged = 0
         self._worker_devices: dict[str, str] = dict(device_map or {})
+        # device -> difficulty a control hook set for it: a reconnecting miner of that device starts there, pinned
+        # (only control hooks add entries, never what peers send)
+        self._device_difficulty: dict[str, float] = {}
         self._share_listeners: list[ShareListener] = []
         self._connection_listeners: list[ConnectionListener] = []
         self._job_sent_listeners: list[JobSentListener] = []
@@ -266,13 +270,43 @@ class StratumServer:
     def connection_authorized(self, conn: Connection, worker: str, first: bool = True) -> None:
         if first:
             self.table.authorized(conn)
+            pinned = self._device_difficulty.get(conn.device)
+            if pinned is not None:  # an experiment set this device's difficulty: a reconnect must not lose it
+                conn.difficulty = pinned
+                conn.difficulty_pinned = True
         self.fanout.publish(Event(self.clock.now_ns(), conn.device, Source.STRATUM, Kind.STATE,
                                   {"state": "online", "connection": conn.id, "worker": worker,
                                    "user_agent": conn.user_agent, "peer": conn.peer}))
         for listener in self._connection_listeners:
             listener(conn, "authorized")
 
+    def share_key_added(self, conn: Connection) -> None:
+        """`conn` stored one more duplicate key: past the pool's budget, the connection holding the most keys
+        loses its oldest jobs until the pool is 1/64 below it (so the scan for the heaviest connection runs once
+        per that many shares, not per share), with a fresh job if it has none left."""
+        self.share_keys += 1
+        if self.share_keys <= self.limits.max_share_keys:
+            return
+        while self.share_keys > self.limits.max_share_keys - self.limits.max_share_keys // 64:
+            victim = max(self.connections.values(), key=lambda c: c.share_keys, default=None)
+            if victim is None or victim.share_keys == 0:
+                return
+            self.stats["share_memory_trims"] += 1
+            victim.retire_oldest_job()
+            if not victim.jobs:  # it needs work again: after the reply now being judged (this may be its submit)
+                asyncio.get_running_loop().call_soon(self._push_if_open, victim.id)
+
+    def _push_if_open(self, conn_id: int) -> None:
+        conn = self.connections.get(conn_id)
+        if conn is not None and not conn.closed and not conn.jobs:
+            self.push_job(conn_id, clean=True)
+
+    def share_keys_released(self, count: int) -> None:
+        self.share_keys -= count
+
     def connection_closed(self, conn: Connection) -> None:
+        self.share_keys -= conn.share_keys
+        conn.share_keys = 0
         self.table.remove(conn)
         if not conn.admitted:  # refused at the door: nobody heard of it
             return
@@ -375,14 +409,22 @@ class StratumServer:
 
     def set_difficulty(self, conn_id: int, difficulty: float, new_job: bool = True, clean: bool = True) -> float:
         """Set a connection's difficulty now; with `new_job` a fresh job follows so it takes effect at once.
-        Returns the (clipped) difficulty sent."""
+        Returns the (clipped) difficulty sent. The difficulty is pinned: suggestions no longer change it, and a
+        new connection of the same device (a reconnecting miner) starts at it, until :meth:`release_difficulty`."""
         conn = self.connection(conn_id)
         d = self.clip_difficulty(float(difficulty))
         conn.difficulty_pinned = True
+        if conn.device:
+            self._device_difficulty[conn.device] = d
         conn.set_difficulty(d)
         if new_job:
             self.push_job(conn_id, clean=clean)
         return d
+
+    def release_difficulty(self, device: str) -> None:
+        """Forget the difficulty a control hook set for `device`: its next connection starts at the configured
+        difficulty, and suggestions apply to it again as the policy says. Live connections keep theirs."""
+        self._device_difficulty.pop(device, None)
 
     def set_handshake_mode(self, conn_id: int, enabled: bool = True) -> None:
         """One outstanding job: a fresh job now, the next only after an accepted share (the paper's

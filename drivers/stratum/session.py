@@ -116,6 +116,7 @@ class Connection(asyncio.Protocol):
         self.difficulty_pinned = False  # a control hook set it: suggest_difficulty no longer applies
         self.jobs: OrderedDict[str, SentJob] = OrderedDict()
         self.stale_ids: deque[str] = deque(maxlen=256)
+        self.share_keys = 0  # duplicate-detection keys held over all jobs (counted pool-wide by the server too)
         self.handshake_mode = False
         self._need_job = False
         # statistics for the hashrate estimate
@@ -462,15 +463,26 @@ class Connection(asyncio.Protocol):
         """Send a job; the difficulty in force now is the one its shares are judged against."""
         if notify.clean:
             while self.jobs:
-                old_id, _ = self.jobs.popitem(last=False)
-                self.stale_ids.append(old_id)
-        self.jobs.pop(notify.job_id, None)
+                self.retire_oldest_job()
+        self._forget(self.jobs.pop(notify.job_id, None))
         self.jobs[notify.job_id] = SentJob(notify, self.difficulty, t_ns, self.version_mask)
         while len(self.jobs) > self.server.limits.max_jobs_per_connection:
-            old_id, _ = self.jobs.popitem(last=False)
-            self.stale_ids.append(old_id)
+            self.retire_oldest_job()
         self.send_method("mining.notify", notify.to_params())
         self.server.job_sent(self, notify, t_ns)
+
+    def retire_oldest_job(self) -> None:
+        """Drop the oldest job (its later shares are stale) and its duplicate memory."""
+        if self.jobs:
+            old_id, sent = self.jobs.popitem(last=False)
+            self.stale_ids.append(old_id)
+            self._forget(sent)
+
+    def _forget(self, sent: SentJob | None) -> None:
+        if sent is not None and sent.seen:
+            self.share_keys -= len(sent.seen)
+            self.server.share_keys_released(len(sent.seen))
+            sent.seen.clear()
 
     def set_difficulty(self, difficulty: float) -> None:
         self.difficulty = difficulty
@@ -581,11 +593,13 @@ class Connection(asyncio.Protocol):
         else:
             return verdict_of(Verdict.LOW_DIFFICULTY)
         sent.seen.add(key)
+        self.share_keys += 1
         if len(sent.seen) >= self.server.limits.max_shares_per_job:
             # duplicate memory is full: retire the job (later shares on it are stale) and hand out a new one
-            self.jobs.pop(sub.job_id, None)
+            self._forget(self.jobs.pop(sub.job_id, None))
             self.stale_ids.append(sub.job_id)
             self._need_job = True
+        self.server.share_key_added(self)
         return verdict_of(Verdict.ACCEPTED)
 
 

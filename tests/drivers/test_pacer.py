@@ -39,3 +39,34 @@ async def test_slots_bound_polls_in_flight() -> None:
     assert pacer.peak_in_flight == 4 and pacer.in_flight == 0
     with pytest.raises(ValueError):
         PollPacer(max_in_flight=0)
+
+
+async def test_slots_are_fifo_and_survive_cancelled_waiters() -> None:
+    """Waiters get slots in arrival order; a waiter cancelled while queued, or just after being handed a slot,
+    never leaks the slot (every slot comes back, the bound holds, later polls still run)."""
+    pacer = PollPacer(max_in_flight=2)
+    order: list[int] = []
+    gate = asyncio.Event()
+
+    async def poll(i: int) -> None:
+        async with pacer.slot():
+            order.append(i)
+            await gate.wait()
+
+    tasks = [asyncio.create_task(poll(i)) for i in range(8)]
+    await asyncio.sleep(0.01)
+    assert order == [0, 1] and pacer.in_flight == 2 and pacer.waiting == 6
+    tasks[3].cancel()  # queued: skipped
+    tasks[0].cancel()  # holding a slot: it goes to the next waiter (2)
+    await asyncio.sleep(0.01)
+    assert order == [0, 1, 2] and pacer.in_flight == 2
+    tasks[1].cancel()  # frees a slot for 4 (3 was cancelled) ...
+    await asyncio.sleep(0)  # (1 runs its cancellation and hands the slot over; 4 is due to resume next)
+    tasks[4].cancel()  # ... which is cancelled after being handed it, before it ran: the slot moves on to 5
+    await asyncio.sleep(0.01)
+    assert order == [0, 1, 2, 5] and pacer.in_flight == 2 and pacer.waiting == 2
+    gate.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert order == [0, 1, 2, 5, 6, 7] and pacer.in_flight == 0 and pacer.peak_in_flight == 2
+    await asyncio.wait_for(poll(8), 1)  # both slots are free again
+    assert pacer._free == 2

@@ -5,6 +5,7 @@ mask changes that change the simulator, envelope refusals, garbage on the line, 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from asicrc.drivers.device import ActuationUnsupported, EnvelopeViolation
 from asicrc.drivers.events import Event, FanOut, Kind, Source, Subscription
 from asicrc.drivers.models import create_device
 from asicrc.drivers.models.uart import UartChainDevice
+from asicrc.drivers.serial.link import SerialLink
 from asicrc.drivers.sim import Fault
 from asicrc.drivers.sim.serial_chain import DEFAULT_DIFFICULTY_SCALE, SimBM1366Chain, SimBM1387Chain
+from asicrc.native import registers
 
 SPEED = 10.0
 
@@ -159,3 +162,37 @@ async def test_no_chip_answers_is_a_clear_fault() -> None:
     finally:
         os.close(master)
         os.close(slave)
+
+
+async def test_driver_switches_baud_at_once_after_the_drain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """asicrc's own driver does what ESP-Miner does (no settle delay): the 1 Mbaud frame is written, the port
+    drained and the host switched within a few ms, nothing written in between; the chain then works at 1 Mbaud."""
+    events: list[tuple[str, float, bytes]] = []
+    original_write, original_set_baud = SerialLink.write, SerialLink.set_baud
+
+    def write(self: SerialLink, data: bytes) -> None:
+        events.append(("write", time.perf_counter(), bytes(data)))
+        original_write(self, data)
+
+    async def set_baud(self: SerialLink, baud: int) -> None:
+        await original_set_baud(self, baud)
+        events.append(("switched", time.perf_counter(), str(baud).encode()))
+
+    monkeypatch.setattr(SerialLink, "write", write)
+    monkeypatch.setattr(SerialLink, "set_baud", set_baud)
+    clock = Clock(speed=SPEED)
+    sim = SimBM1366Chain(serial="no-settle", seed=2, clock=clock, chips=1)
+    await sim.start()
+    dev, sub = await make("bm1366-uart", sim, clock, difficulty=1.0)
+    try:
+        await wait_for(sub, is_(Kind.STATE, state="online"))
+        await wait_for(sub, lambda e: e.kind == Kind.NONCE, wall_s=30)  # the chip got work at 1 Mbaud
+    finally:
+        await dev.stop()
+        await sim.stop()
+    baud_frame = registers.bm1366_baud_frame(1_000_000)
+    i = next(k for k, e in enumerate(events) if e[0] == "write" and e[2] == baud_frame)
+    assert events[i + 1][0] == "switched" and events[i + 1][2] == b"1000000"  # nothing written in between
+    gap_s = events[i + 1][1] - events[i][1]
+    assert gap_s < 0.02, gap_s  # drain + switch; the old workaround slept 50 ms here
+    assert sim.uart.stats.hangups >= 1 and sim.bytes_garbled == 0  # reset pulse first; no byte at a wrong speed

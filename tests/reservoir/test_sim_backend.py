@@ -1,6 +1,7 @@
 """The device backend end to end on the simulator: StratumServer + simulated miner + model Device on 127.0.0.1,
-one sped-up Clock, the real CLI, recording and replay."""
+on virtual time (asicrc.drivers.vtime: no wall-clock flakes under load), the real CLI, recording and replay."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -18,7 +19,7 @@ pytest.importorskip("asicrc.drivers.sim")
 def test_sim_device_report_recording_and_replay(model: str, tmp_path: Path) -> None:
     out = tmp_path / model
     rc = main(["narma", "--backend", f"sim:{model}", "--steps", "200", "--seeds", "2", "--washout", "50",
-               "--speed", "25", "--parallel", "4", "--out", str(out), "--no-progress"])
+               "--parallel", "4", "--out", str(out), "--no-progress"])
     assert rc == 0
     report = json.loads((out / "report.json").read_text())
     assert "device NRMSE" in report["verdict"]
@@ -41,17 +42,22 @@ def test_sim_device_report_recording_and_replay(model: str, tmp_path: Path) -> N
     assert again["models"] == report["models"]
 
 
-async def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
-    from asicrc.drivers.clock import Clock
+def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
     from asicrc.drivers.device import EnvelopeViolation
+    from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
     from asicrc.reservoir.device_backend import SimRig, SimSettings
     from asicrc.reservoir.encoding import Actuation
 
-    async with SimRig("lv06", 1, Clock(20.0), SimSettings()) as rig:
-        present = await rig.present_knob("frequency")
-        with pytest.raises(EnvelopeViolation, match="outside"):
-            await rig.apply(Actuation(frequency_mhz=900.0))
-        with pytest.raises(EnvelopeViolation, match="max step"):
-            await rig.apply(Actuation(frequency_mhz=present + 80.0))  # 485 -> 565: in range, too big a step
-        await rig.apply(Actuation(frequency_mhz=present - 40.0))
-        assert rig.sim.physics.freq_hz.mean() == pytest.approx((present - 40.0) * 1e6, rel=0.01)
+    async def actuate() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        async with SimRig("lv06", 1, loop.clock, SimSettings()) as rig:
+            present = await rig.present_knob("frequency")
+            with pytest.raises(EnvelopeViolation, match="outside"):
+                await rig.apply(Actuation(frequency_mhz=900.0))
+            with pytest.raises(EnvelopeViolation, match="max step"):
+                await rig.apply(Actuation(frequency_mhz=present + 80.0))  # 485 -> 565: in range, too big a step
+            await rig.apply(Actuation(frequency_mhz=present - 40.0))
+            assert rig.sim.physics.freq_hz.mean() == pytest.approx((present - 40.0) * 1e6, rel=0.01)
+
+    run_virtual(actuate)

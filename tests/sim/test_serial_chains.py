@@ -117,6 +117,33 @@ async def test_bm1387_chain_enumeration_pll_midstate_work_and_baud() -> None:
         await chain.stop()
 
 
+async def test_bm1366_misc_control_0x18_is_not_its_baud_register() -> None:
+    """ESP-Miner's init writes 0x18 = 0xFF0FC100 (all) and 0xF000C100 (each chip) and keeps talking at 115200: the
+    chip's speed does not follow the BM1397 layout of 0x18; set_default_baud's 0x00007A31 does not bring a chip at
+    1 Mbaud back either (the reset line does); reg 0x28 (ESP-Miner's 0x11300200) does switch it."""
+    chain = SimBM1366Chain(serial="misc-18", seed=1, clock=Clock(1.0), chips=1)
+    await chain.start()
+    try:
+        def feed(frame: bytes) -> None:
+            for rec in codecs.BM1366HostDecoder().feed(frame):
+                chain._handle(rec, 0.0)
+
+        steps = registers.bm1366_init_sequence(chip_count=1, freq_mhz=485.0, difficulty=256)
+        writes_18 = [s for s in steps if codecs.BM1366HostDecoder().feed(s.frame)[0]["reg"] == 0x18]
+        assert len(writes_18) >= 2  # the broadcast and the per-chip write
+        for step in steps[:-1]:
+            feed(step.frame)
+        assert chain.chip_baud == pytest.approx(25e6 / 216) and chain.registers[0][0x18] == 0xF000C100
+        feed(steps[-1].frame)  # reg 0x28 <- 0x11300200
+        assert chain.chip_baud == pytest.approx(25e6 / 24)
+        feed(codecs.bm1366_write_reg(0x18, 0x00007A31))  # BM1366_set_default_baud
+        assert chain.chip_baud == pytest.approx(25e6 / 24) and chain.registers[0][0x18] == 0x00007A31
+        chain.reset()
+        assert chain.chip_baud == pytest.approx(25e6 / 216)
+    finally:
+        await chain.stop()
+
+
 def test_ticket_mask_inverse_and_argument_checks() -> None:
     for d in (1, 2, 64, 256, 1024):
         assert ticket_difficulty(registers.ticket_mask(d)) == d

@@ -7,15 +7,22 @@ import asyncio
 import numpy as np
 import pytest
 
-from asicrc.drivers.clock import Clock
-from asicrc.drivers.sim import SimLBBox, SimLV06, SimS9
+from asicrc.drivers.events import Event
+from asicrc.drivers.sim import SimLBBox, SimLV06, SimMiner, SimS9
 from asicrc.drivers.sim.nonces import NonceScanner, ShareArrivals
 from asicrc.drivers.sim.params import LV06
 from asicrc.drivers.sim.physics import Physics
 from asicrc.drivers.stratum.client import Job
 from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.vtime import VirtualClock, VirtualTimeLoop, run_virtual
 from asicrc.native import difficulty_batch
+
+
+def virtual_clock() -> VirtualClock:
+    loop = asyncio.get_running_loop()
+    assert isinstance(loop, VirtualTimeLoop)
+    return loop.clock
 
 
 def make_job(difficulty: float, mask: int = 0x1FFFE000) -> Job:
@@ -80,22 +87,27 @@ def test_share_arrivals_rate_change_keeps_the_work_already_done() -> None:
     assert t2 == pytest.approx(need / 2 + need / 2 / 4.0)
 
 
-async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted() -> None:
-    clock = Clock(10.0)
-    server = StratumServer(ServerConfig(difficulty=2**-18, min_difficulty=1e-12, job_interval_s=0), clock=clock)
-    await server.start()
-    sub = server.fanout.subscribe()
-    devs = [SimS9(serial="S9-POOL", seed=1, clock=clock, stratum=("127.0.0.1", server.port)),
-            SimLV06(serial="LV06-POOL", seed=2, clock=clock, stratum=("127.0.0.1", server.port))]
-    try:
-        for d in devs:
-            await d.start()
-        await asyncio.sleep(2.0)
-    finally:
-        for d in devs:
-            await d.stop()
-        await server.stop()
-    shares = [e for e in sub.get_nowait_all() if str(e.kind) == "share"]
+def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted() -> None:
+    async def mine() -> tuple[list[Event], list[SimMiner]]:
+        clock = virtual_clock()
+        server = StratumServer(ServerConfig(difficulty=2**-18, min_difficulty=1e-12, job_interval_s=0),
+                               clock=clock)
+        await server.start()
+        sub = server.fanout.subscribe()
+        devs: list[SimMiner] = [SimS9(serial="S9-POOL", seed=1, clock=clock, stratum=("127.0.0.1", server.port)),
+                                SimLV06(serial="LV06-POOL", seed=2, clock=clock, stratum=("127.0.0.1", server.port))]
+        try:
+            for d in devs:
+                await d.start()
+            await asyncio.sleep(20.0)  # simulated seconds (virtual time: no wall-clock flakes under load)
+        finally:
+            for d in devs:
+                await d.stop()
+            await server.stop()
+        return sub.get_nowait_all(), devs
+
+    events, devs = run_virtual(mine)
+    shares = [e for e in events if str(e.kind) == "share"]
     by_dev: dict[str, list[str]] = {}
     for e in shares:
         by_dev.setdefault(e.device, []).append(str(e.data["verdict"]))
@@ -109,19 +121,23 @@ async def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_acce
     assert any(e.data.get("version_bits") for e in shares if "S9" in e.device)
 
 
-async def test_lbbox_mines_lbry_against_the_project_pool() -> None:
-    fast_clock = Clock(10.0)
-    server = StratumServer(ServerConfig(difficulty=256 * 2**-21, min_difficulty=1e-12, job_interval_s=0,
-                                        lbry=True), clock=fast_clock)
-    await server.start()
-    sub = server.fanout.subscribe()
-    dev = SimLBBox(serial="LB-POOL", seed=3, clock=fast_clock, stratum=("127.0.0.1", server.port))
-    try:
-        await dev.start()
-        await asyncio.sleep(1.5)
-    finally:
-        await dev.stop()
-        await server.stop()
-    verdicts = [str(e.data["verdict"]) for e in sub.get_nowait_all() if str(e.kind) == "share"]
+def test_lbbox_mines_lbry_against_the_project_pool() -> None:
+    async def mine() -> list[Event]:
+        clock = virtual_clock()
+        server = StratumServer(ServerConfig(difficulty=256 * 2**-21, min_difficulty=1e-12, job_interval_s=0,
+                                            lbry=True), clock=clock)
+        await server.start()
+        sub = server.fanout.subscribe()
+        dev = SimLBBox(serial="LB-POOL", seed=3, clock=clock, stratum=("127.0.0.1", server.port))
+        try:
+            await dev.start()
+            await asyncio.sleep(15.0)
+        finally:
+            await dev.stop()
+            await server.stop()
+        return sub.get_nowait_all()
+
+    events = run_virtual(mine)
+    verdicts = [str(e.data["verdict"]) for e in events if str(e.kind) == "share"]
     assert len(verdicts) >= 2
     assert set(verdicts) == {"accepted"}

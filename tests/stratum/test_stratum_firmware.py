@@ -166,3 +166,38 @@ async def test_a_control_hook_pins_difficulty_against_later_suggestions(policy: 
         await peer.close()
     finally:
         await server.stop()
+
+
+async def test_a_reconnecting_device_keeps_the_difficulty_an_experiment_set() -> None:
+    server = await start_pool(policy="honour")  # the policy most likely to lose the experiment's input
+    try:
+        peer = FirmwarePeer(server.port, "bitaxe")
+        await peer.connect(suggest=None)
+        await peer.wait_job()
+        d = server.set_difficulty(conn_of(server, "bitaxe"), rate_encoded_difficulty(0.3, DIFF, d_min=1e-9))
+        await peer.close()
+        # ESP-Miner reconnects (client.reconnect, a Wi-Fi blip, its watchdog) and suggests 1000 right after authorize
+        again = FirmwarePeer(server.port, "bitaxe")
+        await again.connect(suggest=1000.0)
+        await again.wait_job()
+        await asyncio.sleep(0.05)
+        conn = server.connection(conn_of(server, "bitaxe"))
+        assert conn.difficulty == pytest.approx(d) and again.difficulty == pytest.approx(d) and d != DIFF
+        # negative control: another device on the same pool gets what the honour policy gives it
+        other = FirmwarePeer(server.port, "lv06")
+        await other.connect(suggest=1000.0)
+        await other.wait_job()
+        await asyncio.sleep(0.05)
+        assert other.difficulty == 1000.0
+        # released (the experiment is over): the next connection of the device is an ordinary one again
+        server.release_difficulty(conn.device)
+        await again.close()
+        third = FirmwarePeer(server.port, "bitaxe")
+        await third.connect(suggest=1000.0)
+        await third.wait_job()
+        await asyncio.sleep(0.05)
+        assert third.difficulty == 1000.0
+        for p in (other, third):
+            await p.close()
+    finally:
+        await server.stop()

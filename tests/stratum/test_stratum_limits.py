@@ -127,3 +127,63 @@ async def test_client_that_never_reads_is_dropped() -> None:
         assert len(server.connections) == 1  # aborted at once: only the good client is left
         await good.close()
         writer.close()
+
+
+def held_keys(server: StratumServer) -> int:
+    return sum(len(j.seen) for c in server.connections.values() for j in c.jobs.values())
+
+
+async def test_duplicate_memory_of_the_pool_is_bounded_against_cheap_shares() -> None:
+    # the attack: a pool that honours suggestions lets a stranger mine at 1e-12 (every nonce is a share) and fill
+    # the duplicate memory over many jobs; before the pool-wide budget, 32 jobs x 50k keys (~150 MB) per connection
+    limits = Limits(max_share_keys=640, lines_per_s=1e6, line_burst=1_000_000)
+    config = ServerConfig(limits=limits, job_interval_s=0, difficulty=1 / 65536, min_difficulty=1e-12,
+                          suggest_difficulty="honour")
+    async with StratumServer(config) as server:
+        honest = StratumClient("127.0.0.1", server.port, "honest")
+        await honest.connect()
+        job = await honest.wait_job(timeout_s=5)
+        for s in find_shares(job, b"\0\0\0\1", 3):
+            assert (await honest.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port, limit=1 << 20)
+        writer.write(b'{"id":1,"method":"mining.subscribe","params":[]}\n'
+                     b'{"id":2,"method":"mining.authorize","params":["cheap","x"]}\n'
+                     b'{"id":3,"method":"mining.suggest_difficulty","params":[1e-12]}\n')
+        accepted = stale = 0
+        jobs: list[tuple[bytes, bytes]] = []  # (job id, ntime) of every notify, in order
+        used: set[bytes] = set()
+
+        def read(msg: dict[str, object]) -> bool:
+            """True for a reply; a notify is noted."""
+            if msg.get("method") == "mining.notify":
+                params = msg["params"]
+                assert isinstance(params, list)
+                jobs.append((params[0].encode(), params[7].encode()))
+            return msg.get("method") is None
+
+        for _round in range(4):  # follow each fresh job the pool hands out, as a real attacker would
+            while not jobs or jobs[-1][0] in used:
+                read(json.loads(await asyncio.wait_for(reader.readline(), 5)))
+            job_id, ntime = jobs[-1]
+            used.add(job_id)
+            n = 1000
+            writer.write(b"".join(b'{"id":%d,"method":"mining.submit","params":["cheap","%s","0000000%d","%s",'
+                                  b'"%08x"]}\n' % (10 + i, job_id, _round, ntime, i) for i in range(n)))
+            replies = 0
+            while replies < n:
+                msg = json.loads(await asyncio.wait_for(reader.readline(), 5))
+                if read(msg):
+                    replies += 1
+                    accepted += msg["result"] is True
+                    error = msg["error"]
+                    stale += isinstance(error, list) and error[0] == 21
+            assert server.share_keys == held_keys(server) <= 640
+        assert accepted + stale == 4000 and accepted >= 4 * 600 // 2 and server.stats["share_memory_trims"] >= 4
+        # the honest miner kept its job and its duplicate memory: a resubmit is still a duplicate, a new share accepted
+        s_old, s_new = find_shares(job, b"\0\0\0\1", 1)[0], find_shares(job, b"\0\0\0\2", 1)[0]
+        assert (await honest.submit(s_old.job_id, s_old.extranonce2, s_old.ntime, s_old.nonce)).error_code == 22
+        assert (await honest.submit(s_new.job_id, s_new.extranonce2, s_new.ntime, s_new.nonce)).accepted
+        writer.close()
+        await asyncio.sleep(0.05)
+        assert server.share_keys == held_keys(server) == 4  # the attacker's keys left with its connection
+        await honest.close()

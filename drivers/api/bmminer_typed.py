@@ -1,0 +1,211 @@
+"""The S9 poll's joined `stats+summary` reply decoded straight into the exported fields (msgspec, in C).
+
+A bmminer `stats` reply carries ~150 fields per driver block; the daemon exports ~20 of them. Building the whole
+reply as Python objects (json) and then walking it field by field (cgminer.parse_stats) was most of an S9 poll's
+CPU in a fleet of thousands. Here a typed schema names only the fields the parsers read, so the decoder skips the
+rest without allocating it, and the telemetry is built from the typed values.
+
+It is a fast path, not a second parser: `decode_stats_summary` returns exactly what
+`cgminer.parse_stats`/`parse_summary` return for the same bytes (tests/drivers/test_bmminer_typed.py checks that
+on real and mutated replies), and None for anything outside the plain shape (a bool or nested value where a number
+belongs, a STATUS E/F, a missing section, old bmminer's `}{`, invalid UTF-8, a non-finite number, an extra
+top-level part...). The caller then takes the generic path, which returns the same telemetry or raises the precise
+MalformedReply/ApiStatusError naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from .cgminer import HASHRATE_FIELDS, MAX_CHAIN_SLOT, MAX_FANS
+
+Num = float | str | None | UnsetType  # bmminer writes numbers, numeric strings ("4466.53") and "" for empty slots
+Text = str | None | UnsetType
+
+SLOTS = range(1, MAX_CHAIN_SLOT + 1)
+FANS = range(1, MAX_FANS + 1)
+_PER_CHAIN = ("chain_acn", "chain_rate", "temp", "temp2_", "chain_hw")
+# attribute names per chain slot (index = slot), built once
+_NAMES = {prefix: ("", *(f"{prefix}{i}" for i in SLOTS)) for prefix in (*_PER_CHAIN, "chain_acs")}
+_ACN = _NAMES["chain_acn"][1:]
+_FAN_NAMES = tuple(f"fan{i}" for i in FANS)
+_HASHRATE = tuple((f"h{k}", scale) for k, (_, scale) in enumerate(HASHRATE_FIELDS))
+
+
+def _block_fields() -> list[tuple[str, Any, Any]]:
+    fields: list[tuple[str, Any, Any]] = []
+    for prefix in _PER_CHAIN:
+        fields += [(f"{prefix}{i}", Num, msgspec.field(default=UNSET, name=f"{prefix}{i}")) for i in SLOTS]
+    fields += [(f"chain_acs{i}", Text, msgspec.field(default=UNSET, name=f"chain_acs{i}")) for i in SLOTS]
+    fields += [(f"fan{i}", Num, msgspec.field(default=UNSET, name=f"fan{i}")) for i in FANS]
+    fields += [(f"h{k}", Num, msgspec.field(default=UNSET, name=key)) for k, (key, _) in enumerate(HASHRATE_FIELDS)]
+    fields += [("frequency", Num, UNSET), ("miner_version", Text, UNSET), ("Type", Text, UNSET),
+               ("BMMiner", Text, UNSET)]
+    return fields
+
+
+# One struct for every STATS block (the version block and the driver block share the list)
+StatsBlock = msgspec.defstruct("StatsBlock", _block_fields(), kw_only=True)
+SummaryEntry = msgspec.defstruct(
+    "SummaryEntry",
+    [(f"h{k}", Num, msgspec.field(default=UNSET, name=key)) for k, (key, _) in enumerate(HASHRATE_FIELDS)]
+    + [(name, Num, msgspec.field(default=UNSET, name=key)) for key, name in
+       (("Hardware Errors", "hw_errors"), ("Accepted", "shares_accepted"), ("Rejected", "shares_rejected"),
+        ("Elapsed", "uptime_s"))],
+    kw_only=True)
+
+
+class Status(msgspec.Struct):
+    STATUS: Text = UNSET
+
+
+class StatsPart(msgspec.Struct):
+    STATUS: list[Status]
+    STATS: list[StatsBlock]  # type: ignore[valid-type]
+
+
+class SummaryPart(msgspec.Struct):
+    STATUS: list[Status]
+    SUMMARY: list[SummaryEntry]  # type: ignore[valid-type]
+
+
+class Joined(msgspec.Struct, forbid_unknown_fields=True):
+    # every other top-level part would need its own STATUS check: such a reply takes the generic path
+    stats: list[StatsPart]
+    summary: list[SummaryPart]
+    id: Any = None
+
+
+_decoder = msgspec.json.Decoder(Joined)
+
+
+class _Generic(Exception):
+    """The reply is outside the fast path's plain shape: decode it generically."""
+
+
+def _num(value: Any) -> float | None:
+    """cgminer.fields.opt_number on a typed value: UNSET/None/blank -> None, numeric text -> float."""
+    if type(value) is float:  # the common case first
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
+        raise _Generic
+    if value is UNSET or value is None:
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        try:
+            value = float(text)
+        except ValueError:
+            raise _Generic from None
+    if not math.isfinite(value):
+        raise _Generic
+    return float(value)
+
+
+def _text(value: Any) -> str:
+    return "" if value is UNSET or value is None else str(value)
+
+
+def _hashrate(entry: Any) -> float | None:
+    for name, scale in _HASHRATE:
+        value = _num(getattr(entry, name))
+        if value is not None:
+            return value * scale
+    return None
+
+
+def _ok(statuses: list[Status]) -> bool:
+    return bool(statuses) and statuses[0].STATUS not in ("E", "F")
+
+
+def _driver_block(blocks: list[Any]) -> Any:
+    for block in blocks:
+        if block.frequency is not UNSET or any(getattr(block, name) is not UNSET for name in _ACN):
+            return block
+    raise _Generic
+
+
+def _stats(blocks: list[Any]) -> dict[str, Any]:
+    block = _driver_block(blocks)
+    acn = [_num(getattr(block, name)) for name in _ACN]
+    slots = [i for i, n in zip(SLOTS, acn, strict=True) if (n or 0) > 0]
+    out: dict[str, Any] = {"chains": slots}
+
+    def per_chain(prefix: str) -> list[float]:
+        names = _NAMES[prefix]
+        values = [_num(getattr(block, names[i])) for i in slots]
+        return [v for v in values if v is not None]
+
+    rates = [r * 1e9 for r in per_chain("chain_rate")]
+    if rates:
+        out["hashrate_hs"] = sum(rates)
+        out["chain_hashrate_hs"] = rates
+    else:
+        rate = _hashrate(block)
+        if rate is not None:
+            out["hashrate_hs"] = rate
+    board = per_chain("temp")
+    chip = per_chain("temp2_")
+    if board:
+        out["temp_board_c"] = board
+    if chip:
+        out["temp_chip_c"] = chip
+    out["chips"] = [int(n) for n in acn if n is not None and n > 0]
+    acs = [_text(getattr(block, _NAMES["chain_acs"][i])) for i in slots]
+    if any(acs):
+        out["chips_ok"] = [s.count("o") for s in acs]
+    hw = per_chain("chain_hw")
+    if hw:
+        out["hw_errors"] = int(sum(hw))
+    fans = [_num(getattr(block, name)) for name in _FAN_NAMES]
+    if any(f is not None for f in fans):
+        out["fan_rpm"] = [f for f in fans if f]
+    freq = _num(block.frequency)
+    if freq is not None:
+        out["frequency_hz"] = freq * 1e6
+    if not slots and "hashrate_hs" not in out:
+        raise _Generic
+    version = blocks[0] if blocks[0] is not block else None
+    out["miner_type"] = _text(version.Type) if version is not None else ""
+    out["firmware"] = _text(block.miner_version) or (_text(version.BMMiner) if version is not None else "")
+    return out
+
+
+def _summary(entries: list[Any]) -> dict[str, Any]:
+    if not entries:
+        raise _Generic
+    s = entries[0]
+    rate = _hashrate(s)
+    if rate is None:
+        raise _Generic
+    out: dict[str, Any] = {"hashrate_hs": rate}
+    for name in ("hw_errors", "shares_accepted", "shares_rejected", "uptime_s"):
+        value = _num(getattr(s, name))
+        if value is not None:
+            out[name] = int(value)
+    return out
+
+
+def decode_stats_summary(raw: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """(parse_stats, parse_summary) of a joined `stats+summary` reply as received (NUL and all), or None when the
+    reply is not the plain bmminer shape and must be decoded generically."""
+    body = raw.split(b"\0", 1)[0]
+    try:
+        reply = _decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if not reply.stats or not reply.summary:
+        return None
+    stats_part, summary_part = reply.stats[0], reply.summary[0]
+    if not (_ok(stats_part.STATUS) and _ok(summary_part.STATUS)):
+        return None
+    try:
+        return _stats(stats_part.STATS), _summary(summary_part.SUMMARY)
+    except _Generic:
+        return None
