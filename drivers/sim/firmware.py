@@ -61,6 +61,9 @@ class Counters:
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
 
+WINDOW_S = 60.0  # the longest hashrate average a firmware reports (1 minute)
+
+
 class Firmware:
     """Turns the physics into reported numbers. Call :meth:`tick` after every physics advance."""
 
@@ -76,6 +79,9 @@ class Firmware:
         self._last_good = physics.good_hashes
         self._last_bad = physics.bad_hashes
         self._window: deque[tuple[float, float, np.ndarray]] = deque()  # (t, dt, per-chain nonce counts)
+        # the window's sums, kept as entries come and go: the 1-minute rate without re-adding ~600 ticks each read
+        self._window_counts = np.zeros(spec.chains)
+        self._window_s = 0.0
         self._total_counts = 0.0
         self._counted_s = 0.0
         self.chain_hw = np.zeros(spec.chains, dtype=np.int64)
@@ -87,6 +93,8 @@ class Firmware:
         self.boot_t_s = t_s
         self.counters = Counters()
         self._window.clear()
+        self._window_counts = np.zeros(self.spec.chains)
+        self._window_s = 0.0
         self._total_counts = 0.0
         self._counted_s = 0.0
         self.chain_hw[:] = 0
@@ -111,10 +119,17 @@ class Firmware:
             bad_frac = raw_chain / raw_chain.sum() if raw_chain.sum() > 0 else np.zeros_like(raw_chain)
             self.chain_hw += self.rng.poisson(np.maximum(bad * bad_frac / (TWO32 * self.hw_ticket_diff), 0.0))
             self._window.append((t_s, dt_s, counts))
+            self._window_counts += counts
+            self._window_s += dt_s
             self._total_counts += float(counts.sum())
             self._counted_s += dt_s
-            while self._window and self._window[0][0] < t_s - 60.0:
-                self._window.popleft()
+            while self._window and self._window[0][0] <= t_s - WINDOW_S:
+                _, old_dt, old = self._window.popleft()
+                self._window_counts -= old
+                self._window_s -= old_dt
+            if not self._window:
+                self._window_counts[:] = 0.0
+                self._window_s = 0.0
         if t_s >= self._next_refresh:
             self._next_refresh = t_s + self.spec.api_refresh_s
             self.snapshot = self._read(t_s)
@@ -122,13 +137,16 @@ class Firmware:
         return None
 
     def _rate(self, t_s: float, span_s: float) -> tuple[float, np.ndarray]:
-        counts = np.zeros(self.spec.chains)
-        covered = 0.0
-        for t, dt, c in reversed(self._window):
-            if t <= t_s - span_s:
-                break
-            counts += c
-            covered += dt
+        if span_s >= WINDOW_S and (not self._window or self._window[-1][0] == t_s):
+            counts, covered = self._window_counts.copy(), self._window_s  # the whole window: its running sums
+        else:
+            counts = np.zeros(self.spec.chains)
+            covered = 0.0
+            for t, dt, c in reversed(self._window):
+                if t <= t_s - span_s:
+                    break
+                counts += c
+                covered += dt
         if covered <= 0:
             return 0.0, counts
         per_chain = counts * TWO32 / covered
