@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
@@ -192,14 +191,16 @@ class BaseDevice(Device):
             return False
 
     async def _attempt_once(self) -> bool:
-        t0 = time.perf_counter()
+        # on the device's clock: the real duration in the daemon, simulated time on a virtual-time loop (where a
+        # wall-clock reading would make a replayed run differ)
+        t0 = self.clock.now()
         try:
             if not self.online:
                 await self._connect()
             tel = await self._poll()
         except ApiError as exc:
             self._failures += 1
-            self.fault(exc.reason, str(exc), poll_failed=True, poll_duration_s=time.perf_counter() - t0)
+            self.fault(exc.reason, str(exc), poll_failed=True, poll_duration_s=self.clock.now() - t0)
             if TEMPERATURE_KEYS & self._snapshot.keys():  # a model that reports temperature now reports none
                 self._temp_fault = f"no valid reading, the last poll failed ({exc.reason})"
             if self._failures >= OFFLINE_AFTER_FAILURES or not self.online:
@@ -217,7 +218,7 @@ class BaseDevice(Device):
             self.fault("implausible", "; ".join(checked.problems[:4]) + more)
         bad_temps = sorted(TEMPERATURE_KEYS & checked.faulty_keys)
         self._temp_fault = f"implausible {', '.join(bad_temps)}" if bad_temps else ""
-        self._ingest(checked.telemetry, time.perf_counter() - t0)
+        self._ingest(checked.telemetry, self.clock.now() - t0)
         await self._thermal_guard()
         return True
 
