@@ -206,3 +206,49 @@ async def test_descriptor_exhaustion_in_accept_is_one_log_line_and_miners_get_in
     assert stats and int(stats.group(1)) >= 2, err  # asyncio retried (and failed) at least twice
     assert "Traceback" not in err, err
     assert err.count("cannot accept connections") == 1, err
+
+
+async def test_silent_slot_holders_give_way_to_a_working_miner() -> None:
+    # issue 13 item 5: authorized clients that never talk held their slots (3600 s) and locked out honest miners
+    limits = Limits(max_connections=3, evict_silent_after_s=0.8, idle_timeout_s=60, handshake_timeout_s=30)
+    async with StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, limits=limits)) as server:
+        holders = [StratumClient("127.0.0.1", server.port, f"holder{i}") for i in range(3)]
+        for h in holders:
+            await h.connect()
+        # negative control: slot holders that talked just now keep their slots, the newcomer is refused
+        r, w = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(r.read(), 2) == b""
+        assert server.stats["refused"] == 1 and server.stats["evicted_silent"] == 0
+        w.close()
+        await asyncio.sleep(0.9)  # now all three are silent for longer than evict_silent_after_s
+        miner = FirmwarePeer(server.port, "honest")
+        await miner.connect(suggest=None)
+        job = await miner.wait_job()
+        en2 = bytes(miner.extranonce2_size)
+        assert (await miner.submit(job, en2, miner.find(job, en2, 0)[0], None))["result"] is True
+        assert server.stats["evicted_silent"] == 1 and len(server.connections) == 3
+        await asyncio.sleep(0.05)
+        assert sum(h.connected.is_set() for h in holders) == 2  # exactly the longest-silent one made room
+        await miner.close()
+        for h in holders:
+            await h.close()
+
+
+async def test_per_address_cap_refuses_beyond_its_authorized_connections() -> None:
+    limits = Limits(max_connections_per_ip=3, max_pending_per_ip=3)
+    async with StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, limits=limits)) as server:
+        miners = [StratumClient("127.0.0.1", server.port, f"m{i}") for i in range(3)]
+        for m in miners:
+            await m.connect()
+        r, w = await asyncio.open_connection("127.0.0.1", server.port)  # a fourth from the same address
+        assert await asyncio.wait_for(r.read(), 2) == b""
+        assert server.stats["refused_per_ip"] == 1 and len(server.connections) == 3
+        assert all(m.connected.is_set() for m in miners)  # the authorized ones were not displaced
+        w.close()
+        await miners[0].close()
+        await asyncio.sleep(0.05)
+        again = StratumClient("127.0.0.1", server.port, "m0")  # a slot freed: the address may connect again
+        await again.connect()
+        await again.wait_job(timeout_s=5)
+        for m in (again, *miners[1:]):
+            await m.close()
