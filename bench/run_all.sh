@@ -17,6 +17,7 @@ BENCHES=(
   "native|bench/bench_native.py --frames 1000000 --ref-frames 50000 --nonces 200000"
   "stratum|bench/bench_stratum.py --miners 50 --shares 400 --reps 3 --rate 1000 --seconds 5"
   "sim|bench/bench_sim.py --seconds 30 --speed 1"
+  "vtime|bench/bench_vtime.py --steps 200 --speed 15 --seeds 7 --full-steps 1000"
   "drivers|bench/bench_drivers.py --frames 200000 --chunk 4096"
   "tpf|bench/bench_tpf.py --n 1000000 --repeats 7"
   "reservoir|bench/bench_reservoir.py --rows 20000 --cols 500 --repeat 3"
