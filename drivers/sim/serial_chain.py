@@ -42,6 +42,7 @@ import contextlib
 import dataclasses
 import hashlib
 import itertools
+import logging
 import struct
 from typing import Any, ClassVar
 
@@ -60,6 +61,8 @@ from .faults import Fault, FaultKind, FaultState
 from .params import BM1366_CHAIN, BM1387_CHAIN, SimParams, chain_spec
 from .physics import Physics
 from .uart import BITS_PER_BYTE, PtyUart, baud_compatible
+
+log = logging.getLogger(__name__)
 
 RESET_FREQ_HZ = 50e6  # PLL at power-on, before the host programs it
 REF_CLOCK_HZ = 25e6
@@ -217,7 +220,16 @@ class SerialChainSim:
         task = asyncio.create_task(self._loop(), name=f"{self.device_id}-physics")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._on_loop_done)
         self._publish(Kind.STATE, {"state": "online", "port": self.port_path, "chips": self.chips})
+
+    def _on_loop_done(self, task: asyncio.Task[Any]) -> None:
+        """A crashed hashing loop would leave a chain that answers registers but never hashes again: say so."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        log.error("%s: chain simulator stopped hashing: %r", self.device_id, exc)
+        self._publish(Kind.FAULT, {"reason": "simulator-error", "detail": f"hashing loop stopped: {exc!r}"})
 
     async def stop(self) -> None:
         for task in list(self._tasks):

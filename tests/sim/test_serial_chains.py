@@ -10,6 +10,8 @@ import pytest
 from chain_host import job_header, open_host
 
 from asicrc.drivers.clock import Clock
+from asicrc.drivers.events import FanOut
+from asicrc.drivers.events import Kind as EventKind
 from asicrc.drivers.sim import Fault
 from asicrc.drivers.sim.serial_chain import SimBM1366Chain, SimBM1387Chain, ticket_difficulty
 from asicrc.native import codecs, difficulty_batch, registers
@@ -142,6 +144,30 @@ async def test_bm1366_misc_control_0x18_is_not_its_baud_register() -> None:
         assert chain.chip_baud == pytest.approx(25e6 / 216)
     finally:
         await chain.stop()
+
+
+async def test_a_crashed_hashing_loop_is_published_as_a_fault() -> None:
+    """A bug in the hashing loop must not leave a chain that silently never hashes again; a normal stop publishes
+    no such fault (control)."""
+    fanout = FanOut()
+    sub = fanout.subscribe(kinds={"fault"})
+    healthy = SimBM1366Chain(serial="loop-ok", seed=1, clock=Clock(1.0), fanout=fanout)
+    await healthy.start()
+    await asyncio.sleep(0.2)
+    await healthy.stop()
+    assert sub.get_nowait_all() == []
+    chain = SimBM1366Chain(serial="loop-crash", seed=1, clock=Clock(1.0), fanout=fanout)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("planted")
+
+    chain._advance_counters = broken  # type: ignore[method-assign]
+    await chain.start()
+    try:
+        ev = await asyncio.wait_for(sub.get(), 5.0)
+    finally:
+        await chain.stop()
+    assert ev.kind == EventKind.FAULT and ev.data["reason"] == "simulator-error" and "planted" in ev.data["detail"]
 
 
 def test_ticket_mask_inverse_and_argument_checks() -> None:
