@@ -42,6 +42,7 @@ CLOSE_GRACE_S = 5.0  # a closed connection still flushing its replies is aborted
 LINES_PER_TURN = 256  # lines handled per event-loop turn and connection: a flood cannot starve the others
 # ESP-Miner answers mining.ping with {"id": N, "method": "pong", "params": []} (a request, not a result)
 PONG_METHODS = frozenset({"pong", "mining.pong"})
+NOT_NEGOTIATED = "Version bits sent, but version rolling was not negotiated (mining.configure)"
 
 
 @dataclass(slots=True)
@@ -500,6 +501,9 @@ class Connection(asyncio.Protocol):
             decision.add_done_callback(functools.partial(self._reply_held, req_id))
         elif (code := ERROR_CODES[verdict]) is None:
             self.send_result(req_id, True)
+        elif verdict is Verdict.VERSION_OUT_OF_MASK and not self.version_mask:
+            # e.g. a rental proxy in front of an Antminer that rolls versions without mining.configure: say why
+            self.send_error(req_id, code, NOT_NEGOTIATED)
         else:
             self.send_error(req_id, code, ERROR_MESSAGES[verdict])
         if self.workers:  # a stranger's submits before authorizing are counted in stats, not published as events
