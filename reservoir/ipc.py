@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 F64 = npt.NDArray[np.float64]
 MIN_NULL_DRAWS = 200
-DEFAULT_WINDOWS = (40, 30, 12)
+DEFAULT_WINDOWS = (100, 30, 12)  # ESN-500 remembers u(t−k) past k = 40 (its delays 0..39 all reach C ≈ 1)
 # the shuffled null misses the extra variance of targets that share delays with products in the state (e.g.
 # P2(v(t−a))·v(t−b) on quadratic features of v(t−a), v(t−b)): measured up to ~1.8x the null's maximum, so the cut
 # is twice that maximum
@@ -122,10 +122,15 @@ def targets(v: F64, rows: slice, terms: list[tuple[tuple[int, int], ...]]) -> F6
 
 
 def _projector_basis(X: F64) -> F64:
-    """Orthonormal basis of the centred state's column space (thin SVD, rank-truncated)."""
+    """Orthonormal basis of the centred state's column space (thin SVD, rank-truncated). Columns are scaled to
+    unit variance first: device features mix a hashrate of ~1e11 with fractions, and without scaling the rank cut
+    relative to the largest singular value would drop the small-valued columns."""
     Xc = X - X.mean(0)
+    sd = Xc.std(0)
+    Xc = Xc[:, sd > 1e-12 * (np.abs(X).max(0) + 1e-300)]  # constant columns (zero after centring) carry nothing
     if Xc.shape[1] == 0:
         return np.zeros((len(Xc), 0))
+    Xc = Xc / Xc.std(0)
     Uf, s, _ = np.linalg.svd(Xc, full_matrices=False)
     if s.size == 0 or s[0] == 0:
         return np.zeros((len(Xc), 0))

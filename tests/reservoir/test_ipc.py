@@ -72,3 +72,11 @@ def test_input_checks() -> None:
     with pytest.raises(ValueError, match="u_high > u_low"):
         IpcConfig(u_low=1.0, u_high=0.5)
     assert IpcConfig.from_dict(CFG.as_dict()) == CFG
+
+
+def test_columns_of_very_different_scale_all_count(target_set: TargetSet) -> None:
+    """A device's features mix a hashrate of ~1e11 with fractions: every independent column must count."""
+    u = _u()
+    X = np.c_[4e11 + 1e10 * np.random.default_rng(1).normal(size=1600), input_lags(u, 5), np.full(1600, 7.0)]
+    c = capacity(X, target_set, WASHOUT)
+    assert c.dimension == 6 and c.by_degree[1] == pytest.approx(5.0, abs=1e-6)
