@@ -34,6 +34,9 @@ class BackendOptions:
     virtual_time: bool = True
     workers: int = 0  # virtual-time runs: worker processes (0: one per CPU core; 1: in this process)
     parallel: int = 5  # runs driven at once (each device backend run has its own server, device and ports)
+    # sim backends: simulated seconds per physics tick (None: the device backend's default, 0.1 s). Long steps
+    # can take a coarser tick (the thermal network is integrated in <= 0.25 s sub-steps whatever the tick)
+    physics_tick_s: float | None = None
     esn: EsnConfig = field(default_factory=EsnConfig)
 
 

@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--parallel", type=int, default=_DEFAULT.options.parallel, help="runs driven at once")
     parser.add_argument("--out", type=Path, help="output directory (an existing sweep is resumed: cells with a "
                                                  "report.json are not run again); default runs/sweep-<UTC time>")
+    parser.add_argument("--no-run", action="store_true",
+                        help="run nothing: map the cells of --out that have a report (the others: not run)")
     parser.add_argument("--no-progress", action="store_true", help="no per-cell lines on stderr")
 
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    sweep = run_sweep(cfg, out, log=None if args.no_progress else log)
+    sweep = run_sweep(cfg, out, log=None if args.no_progress else log, run_missing=not args.no_run)
     f = sweep["findings"]
     print(f"{f['cells_run']} cells run, {f['cells_not_applicable']} not applicable; device adds over lags10 in "
           f"{len(f['adds_over_lags10'])}: {', '.join(f['adds_over_lags10']) or 'none'}")

@@ -153,6 +153,8 @@ class SimDeviceBackend:
         self.name = f"sim:{model}"
         self.options = options
         self.settings = settings or SimSettings()
+        if options.physics_tick_s is not None:
+            self.settings = replace(self.settings, physics_tick_sim_s=options.physics_tick_s)
 
     async def drive(self, u: F64, target: F64, mode: str, seed: int,
                     progress: ProgressFn | None = None) -> RunRecord:

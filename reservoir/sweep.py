@@ -36,6 +36,12 @@ SWEEP_STEPS_S = (1.0, 3.0, 10.0, 30.0)
 MEMORY_MIN_WASHOUT = AnalysisConfig().mc_kmax  # memory capacity needs the washout to cover its longest lag
 
 
+def physics_tick_s(step_s: float) -> float:
+    """Physics tick for a step: a tenth of the step, within [0.1, 3] s. Actuation latency stays a small part of
+    the step, and the thermal network keeps its <= 0.25 s integration sub-steps whatever the tick."""
+    return min(max(step_s / 10.0, 0.1), 3.0)
+
+
 @dataclass(frozen=True, slots=True)
 class SweepConfig:
     models: tuple[str, ...] = SWEEP_MODELS
@@ -118,7 +124,8 @@ RunCell = Callable[[str, str, float, Path], dict[str, Any]]
 
 def _run_cell(cfg: SweepConfig, show_progress: bool) -> RunCell:
     def run(model: str, encoding: str, step_s: float, out: Path) -> dict[str, Any]:
-        options = replace(cfg.options, step_s=step_s, encoder=replace(cfg.options.encoder, encoding=encoding))
+        options = replace(cfg.options, step_s=step_s, encoder=replace(cfg.options.encoder, encoding=encoding),
+                          physics_tick_s=physics_tick_s(step_s))
         backend = make_backend(f"sim:{model}", options)
         seeds = list(range(cfg.seed_base, cfg.seed_base + cfg.seeds))
         return run_experiment(backend, cfg.steps, seeds, out, mode=cfg.options.encoder.mode,
@@ -130,9 +137,10 @@ def _run_cell(cfg: SweepConfig, show_progress: bool) -> RunCell:
 
 
 def run_sweep(cfg: SweepConfig, out: Path, show_progress: bool = False, run_cell: RunCell | None = None,
-              log: Callable[[str], None] | None = None) -> dict[str, Any]:
+              log: Callable[[str], None] | None = None, run_missing: bool = True) -> dict[str, Any]:
     """Run every applicable cell (skipping cells whose report already exists: a sweep can be resumed) and write
-    ``<out>/sweep.json`` plus the heatmaps."""
+    ``<out>/sweep.json`` plus the heatmaps. ``run_missing=False`` maps the cells already run and marks the others
+    "not run" (a grid assembled from several partial sweeps into one directory)."""
     from .sweep_plots import plot_sweep  # matplotlib only when a sweep is written
 
     run = run_cell or _run_cell(cfg, show_progress)
@@ -151,9 +159,13 @@ def run_sweep(cfg: SweepConfig, out: Path, show_progress: bool = False, run_cell
                 cdir = out / "cells" / cell_name(model, encoding, step_s)
                 if (cdir / "report.json").exists():
                     report = json.loads((cdir / "report.json").read_text())
+                elif not run_missing:
+                    cells.append(cell | {"applicable": True, "run": False})
+                    continue
                 else:
                     report = run(model, encoding, step_s, cdir)
-                cells.append(cell | {"applicable": True, "dir": str(cdir.relative_to(out))} | summarize_cell(report))
+                cells.append(cell | {"applicable": True, "run": True, "dir": str(cdir.relative_to(out))}
+                             | summarize_cell(report))
                 if log is not None:
                     c = cells[-1]
                     log(f"{cell_name(model, encoding, step_s)}: device+lags10 {c['nrmse_device_plus_lags10']:.3f} vs "
@@ -173,13 +185,14 @@ def _config_dict(cfg: SweepConfig) -> dict[str, Any]:
 
 def findings(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The map in words: which (model, encoding, step) cells add information, per model."""
-    ran = [c for c in cells if c.get("applicable")]
+    ran = [c for c in cells if c.get("applicable") and c.get("run")]
     adds = [c for c in ran if c.get("adds_over_lags10")]
     # for knob encodings the host's own slew-limited commands must be beaten too
     credited = [c for c in adds if c["encoding"] not in KNOB_ENCODINGS or c.get("adds_over_commanded20")]
     per_model: dict[str, list[str]] = {}
     for c in credited:
         per_model.setdefault(c["model"], []).append(f"{c['encoding']}@{c['step_s']:g}s")
-    return {"cells_run": len(ran), "cells_not_applicable": len(cells) - len(ran),
+    return {"cells_run": len(ran), "cells_not_applicable": sum(1 for c in cells if not c.get("applicable")),
+            "cells_not_run": sum(1 for c in cells if c.get("applicable") and not c.get("run")),
             "adds_over_lags10": [cell_name(c["model"], c["encoding"], c["step_s"]) for c in adds],
             "credited_to_device": per_model}

@@ -2,7 +2,7 @@
 
 sweep_ablation.png  NRMSE(device+lags10) − NRMSE(lags10): below 0 the device adds something over its input's last
                     10 values; "✓" marks a Holm-significant decision (for knob encodings, "✓c" also beats the host's
-                    own 20 commanded values); grey cells are not applicable (reason in sweep.json)
+                    own 20 commanded values); grey cells are not applicable (reason in sweep.json) or not run
 sweep_memory.png    linear memory capacity of the device features, each cell annotated with step / thermal tau
 """
 
@@ -30,7 +30,7 @@ def _grid(sweep: dict[str, Any], key: str) -> tuple[list[str], list[float], npt.
     grid = np.full((len(rows), len(cols)), np.nan)
     for c in cells:
         v = c.get(key)
-        if c.get("applicable") and v is not None:
+        if c.get("applicable") and c.get("run") and v is not None:
             grid[rows.index(f"{c['model']}/{c['encoding']}"), cols.index(float(c["step_s"]))] = float(v)
     return rows, cols, grid
 
@@ -69,6 +69,8 @@ def _heatmap(sweep: dict[str, Any], key: str, title: str, cbar: str, cmap: str, 
 def _ablation_text(cell: dict[str, Any], value: float) -> str:
     if not cell.get("applicable"):
         return "n/a"
+    if not cell.get("run"):
+        return "not run"
     mark = ""
     if cell.get("adds_over_lags10"):
         mark = " ✓c" if cell.get("adds_over_commanded20") else " ✓"
@@ -78,6 +80,8 @@ def _ablation_text(cell: dict[str, Any], value: float) -> str:
 def _memory_text(cell: dict[str, Any], value: float) -> str:
     if not cell.get("applicable"):
         return "n/a"
+    if not cell.get("run"):
+        return "not run"
     mc = "–" if not np.isfinite(value) else f"{value:.1f}"
     return f"{mc}\nT/τ={cell['step_over_tau']:.2g}"
 

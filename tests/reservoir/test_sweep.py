@@ -5,12 +5,13 @@ here a cell is a small report so that the map's bookkeeping is checked in millis
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from asicrc.reservoir.sweep import SweepConfig, not_applicable, run_sweep, thermal_tau_s
+from asicrc.reservoir.sweep import SweepConfig, not_applicable, physics_tick_s, run_sweep, thermal_tau_s
 from asicrc.reservoir.sweep_plots import SWEEP_FILES
 
 
@@ -55,7 +56,7 @@ def test_sweep_map_findings_and_resume(tmp_path: Path) -> None:
     assert sorted(calls) == [("planted", "difficulty", 1.0), ("planted", "difficulty", 10.0),
                              ("planted", "frequency", 10.0), ("s9", "difficulty", 1.0), ("s9", "difficulty", 10.0)]
     f = sweep["findings"]
-    assert f["cells_run"] == 5 and f["cells_not_applicable"] == 3
+    assert f["cells_run"] == 5 and f["cells_not_applicable"] == 3 and f["cells_not_run"] == 0
     assert f["adds_over_lags10"] == ["planted-difficulty-1s", "planted-difficulty-10s", "planted-frequency-10s"]
     # a knob encoding is credited to the device only if it also beats the host's own commanded values
     assert f["credited_to_device"] == {"planted": ["difficulty@1s", "difficulty@10s"]}
@@ -67,6 +68,13 @@ def test_sweep_map_findings_and_resume(tmp_path: Path) -> None:
     calls.clear()
     again = run_sweep(cfg, tmp_path, run_cell=cell)  # resumed: every cell's report exists
     assert calls == [] and again["findings"] == f
+    wider = run_sweep(replace(cfg, steps_s=(1.0, 10.0, 30.0)), tmp_path, run_cell=cell, run_missing=False)
+    assert calls == [] and wider["findings"]["cells_not_run"] == 3  # the 30 s column: mapped, not run
+    assert wider["findings"]["adds_over_lags10"] == f["adds_over_lags10"]
+
+
+def test_long_steps_take_a_coarser_physics_tick() -> None:
+    assert physics_tick_s(1.0) == 0.1 and physics_tick_s(10.0) == 1.0 and physics_tick_s(300.0) == 3.0
 
 
 def test_bad_sweep_settings_are_named() -> None:
