@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import weakref
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -164,8 +165,8 @@ class SimDeviceBackend:
         if not self.options.virtual_time:
             return await self._drive(u, target, mode, seed, Clock(self.options.clock_speed), progress)
         workers = virtual_workers(self.options)
-        if workers > 1:  # CPU-bound on virtual time: one run per core, each in a worker process
-            record = await loop.run_in_executor(_process_pool(workers), _drive_virtual, self, u, target, mode, seed)
+        if workers > 1:  # CPU-bound on virtual time: up to one run per core, each in its own worker process
+            record = await _in_worker_process(workers, self, u, target, mode, seed)
             if progress is not None:
                 progress(len(u))
             return record
@@ -229,23 +230,26 @@ def virtual_workers(options: BackendOptions) -> int:
     return max(1, min(options.workers or cores, options.parallel))
 
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+_WORKER_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
-def _process_pool(workers: int) -> ProcessPoolExecutor:
-    """The (lazily started, reused) worker processes. Forked, not spawned: a spawned (or forkserver) worker
-    re-imports the caller's __main__, which a script without a main guard does not survive; a forked worker
-    only runs the module-level _drive_virtual, on its own new loop."""
-    pool = _POOLS.get(workers)
-    if pool is None:
-        pool = _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
-    return pool
+async def _in_worker_process(workers: int, backend: SimDeviceBackend, u: F64, target: F64, mode: str,
+                             seed: int) -> RunRecord:
+    """One virtual-time run in a process of its own, at most `workers` at once (per calling loop).
 
-
-def shutdown_workers() -> None:
-    """Stop the worker processes (they start again when needed); a bench does this to count their CPU time."""
-    while _POOLS:
-        _POOLS.popitem()[1].shutdown(wait=True)
+    Forked, not spawned: a spawned (or forkserver) worker re-imports the caller's __main__, which a script without
+    a main guard does not survive. One process per run, not a reused pool: every run starts from the caller's
+    state of the moment (nothing left over from an earlier run can reach it), for ~10 ms of fork."""
+    loop = asyncio.get_running_loop()
+    slots = _WORKER_SLOTS.get(loop)
+    if slots is None:
+        slots = _WORKER_SLOTS[loop] = asyncio.Semaphore(workers)
+    async with slots:
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        try:
+            return await loop.run_in_executor(pool, _drive_virtual, backend, u, target, mode, seed)
+        finally:
+            await asyncio.to_thread(pool.shutdown, True)  # reaped (its CPU time counts as this process's children)
 
 
 def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, seed: int,
