@@ -69,6 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="not-yet-authorized connections from one address (beyond: its oldest is closed)")
     serve.add_argument("--max-workers", type=int, default=_DEFAULT_LIMITS.max_workers_per_connection,
                        help="authorized workers per connection")
+    serve.add_argument("--max-share-keys", type=int, default=_DEFAULT_LIMITS.max_share_keys,
+                       help="duplicate-detection keys of the whole pool (~90 bytes each)")
+    serve.add_argument("--upstream-timeout", type=float, default=10.0,
+                       help="proxy mode: seconds an upstream pool may take to answer; a connected upstream that "
+                            "lets a submit time out is dropped and reconnects")
 
 
 def _json_params(text: str, what: str) -> list[Any]:
@@ -159,7 +164,7 @@ async def _serve(args: argparse.Namespace) -> int:
         limits = Limits(max_connections=args.max_connections, max_line_bytes=args.max_line,
                         handshake_timeout_s=args.handshake_timeout, idle_timeout_s=args.idle_timeout,
                         max_connections_per_ip=args.max_per_ip, max_pending_per_ip=args.max_pending_per_ip,
-                        max_workers_per_connection=args.max_workers)
+                        max_workers_per_connection=args.max_workers, max_share_keys=args.max_share_keys)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     config = ServerConfig(host=args.host, port=args.port, difficulty=args.difficulty,
@@ -169,8 +174,10 @@ async def _serve(args: argparse.Namespace) -> int:
     fanout = FanOut()
     proxy: UpstreamProxy | None = None
     if args.upstream:
+        if not args.upstream_timeout > 0:
+            raise UsageError(f"--upstream-timeout must be > 0, got {args.upstream_timeout}")
         proxy = UpstreamProxy(args.upstream, args.upstream_user, args.upstream_password, config=config,
-                              fanout=fanout)
+                              fanout=fanout, submit_timeout_s=args.upstream_timeout)
         try:
             server = await proxy.start()
         except (OSError, TimeoutError) as exc:

@@ -113,6 +113,12 @@ def test_serve_rejects_negative_job_interval(capsys: pytest.CaptureFixture[str])
 
     assert main(["stratum", "serve", "--port", "0", "--job-interval", "-1"]) == 1
     assert "--job-interval must be >= 0" in capsys.readouterr().err
+    assert main(["stratum", "serve", "--port", "0", "--max-share-keys", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "max_share_keys must be >= 1" in err and err.count("\n") == 1, err
+    assert main(["stratum", "serve", "--port", "0", "--upstream", "127.0.0.1:1", "--upstream-timeout", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "--upstream-timeout must be > 0" in err and err.count("\n") == 1, err
 
 
 def test_serve_unreachable_upstream_is_one_line_without_secrets(capsys: pytest.CaptureFixture[str]) -> None:
