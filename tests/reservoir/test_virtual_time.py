@@ -35,8 +35,9 @@ def _telemetry(run: RunRecord, name: str) -> npt.NDArray[np.float64]:
     return values[np.isfinite(values)]
 
 
-def test_the_same_seed_records_the_same_run_and_another_seed_does_not() -> None:
-    a, b, c = _drive(60, 4, virtual=True), _drive(60, 4, virtual=True), _drive(60, 5, virtual=True)
+@pytest.mark.parametrize("model", ["lv06", "s9", "planted", "inert"])
+def test_the_same_seed_records_the_same_run_and_another_seed_does_not(model: str) -> None:
+    a, b, c = (_drive(60, seed, virtual=True, model=model) for seed in (4, 4, 5))
     assert a.meta["clock"] == "virtual" and a.meta["max_lateness_s"] < 1e-6
     assert np.array_equal(a.bounds_ns, b.bounds_ns) and np.array_equal(a.features, b.features)
     assert a.events.keys() == b.events.keys()
