@@ -31,7 +31,7 @@ from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 from asicrc.reservoir.tpf.gate import TpfGate
 
 from . import config as config_mod
-from . import nodeid, wiring
+from . import gcpolicy, nodeid, wiring
 from .aio import raise_if_cancelled
 from .api import Api, RequestError
 from .config import Config, ConfigError, DeviceConfig
@@ -161,6 +161,8 @@ class Daemon:
         self._refresh()
         if self.notifier.watchdog_interval_s:
             self._tasks.append(tg.create_task(self._watchdog_loop(), name="watchdog"))
+        gcpolicy.configure()
+        gcpolicy.settle()
         self.notifier.ready(self._status_line())
         log.info("asicrc %s running as node %r with %d device(s); state in %s", VERSION, self.node_id,
                  len(self.device_configs), self.state_dir)
@@ -399,6 +401,7 @@ class Daemon:
         self._refresh()
         if self.bridge is not None:
             self.bridge.state_changed()
+        gcpolicy.settle()
         self.notifier.ready(self._status_line())
         log.info("reload: done, %d device(s)", len(self.device_configs))
 

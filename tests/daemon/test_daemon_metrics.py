@@ -109,6 +109,24 @@ def test_fast_exposition_equals_the_reference_collector() -> None:
     assert len(parsed(fast)) >= len(METRIC_NAMES) - 2
 
 
+def test_device_text_is_written_once_per_snapshot() -> None:
+    """Scrapes between two snapshot rebuilds share one rendering of the device families; a rebuilt snapshot
+    (a device added, a new reading, a device removed) is rendered afresh, with no label text left behind."""
+    fleet = _fleet()
+    render = exposition(fleet.snapshot)
+    first = _families(render().decode())
+    assert _families(render().decode())["asicrc_device_up"] == first["asicrc_device_up"]
+    fleet.add_device("new-one", "lv06", "http")
+    fleet.apply(Event(162 * S, "lv06", Source.HTTP, Kind.TELEMETRY, {"temp_chip_c": 57.5}))
+    fleet.refresh()
+    again = _families(render().decode())
+    assert {lbl["device"] for lbl, _ in again["asicrc_device_up"]} == {"s9", "lv06", "new-one"}
+    assert ({"device": "lv06", "node": "node-a", "sensor": "0"}, 57.5) in again["asicrc_chip_temperature_celsius"]
+    fleet.remove_device("s9")
+    fleet.refresh()
+    assert {lbl["device"] for lbl, _ in _families(render().decode())["asicrc_device_up"]} == {"lv06", "new-one"}
+
+
 def test_server_binds_loopback_and_serves() -> None:
     server = MetricsServer(exposition(_fleet().snapshot), "127.0.0.1", 0)
     port = server.start()
