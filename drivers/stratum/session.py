@@ -314,12 +314,13 @@ class Connection(asyncio.Protocol):
             self.send_error(None, 20, "Invalid request: id must be an integer, a string or null")
             return
         method = msg.get("method")
-        if isinstance(req_id, int) and req_id in self._server_requests and (method is None or method in PONG_METHODS):
+        pong = isinstance(method, str) and method in PONG_METHODS  # (a list or dict is unhashable: no `in` first)
+        if isinstance(req_id, int) and req_id in self._server_requests and (method is None or pong):
             fut = self._server_requests.pop(req_id)
             if not fut.done():
                 fut.set_result(msg.get("result") if method is None else "pong")
             return
-        if method in PONG_METHODS:  # the answer to a ping that already timed out: nothing to reply
+        if pong:  # the answer to a ping that already timed out: nothing to reply
             self.server.stats["late_pongs"] += 1
             return
         if not isinstance(method, str):

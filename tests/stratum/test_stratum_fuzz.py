@@ -48,9 +48,15 @@ METHODS = ["mining.submit", "mining.subscribe", "mining.authorize", "mining.conf
            "mining.suggest_difficulty", "mining.extranonce.subscribe", "mining.ping", "nope"]
 
 
+# a method may be any JSON value (a list or dict once raised TypeError in the pong check and killed the connection);
+# "pong" / "mining.pong" are answers, not requests, and get no reply, so they are not drawn here
+any_method = st.sampled_from(METHODS) | json_values.filter(lambda m: m not in ("pong", "mining.pong")
+                                                           if isinstance(m, str) else True)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.lists(st.tuples(st.sampled_from(METHODS), json_values), min_size=1, max_size=25))
-def test_server_answers_every_line(batch: list[tuple[str, Any]]) -> None:
+@given(st.lists(st.tuples(any_method, json_values), min_size=1, max_size=25))
+def test_server_answers_every_line(batch: list[tuple[Any, Any]]) -> None:
     async def scenario() -> None:
         async with StratumServer(ServerConfig(difficulty=1 / 65536, job_interval_s=0)) as server:
             miner = StratumClient("127.0.0.1", server.port, "good")

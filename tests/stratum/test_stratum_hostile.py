@@ -252,3 +252,17 @@ async def test_per_address_cap_refuses_beyond_its_authorized_connections() -> No
         await again.wait_job(timeout_s=5)
         for m in (again, *miners[1:]):
             await m.close()
+
+
+async def test_a_method_that_is_not_a_string_is_one_error_reply(caplog: pytest.LogCaptureFixture) -> None:
+    # a list or dict as "method" raised TypeError (unhashable) in the pong check: traceback, connection dropped
+    async with StratumServer(ServerConfig(job_interval_s=0)) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b'{"id":1,"method":["x"],"params":[]}\n{"id":2,"method":{"a":1},"params":[]}\n'
+                     b'{"id":3,"method":7,"params":[]}\n{"id":4,"method":"mining.ping","params":[]}\n')
+        replies = [json.loads(await asyncio.wait_for(reader.readline(), 5)) for _ in range(4)]
+        assert [r["id"] for r in replies] == [1, 2, 3, 4]
+        assert all(r["error"][0] == 20 and "missing method" in r["error"][1] for r in replies[:3])
+        assert replies[3]["result"] == "pong"  # the connection lives on
+        assert server.stats["malformed"] == 3 and "Traceback" not in caplog.text
+        writer.close()
