@@ -72,7 +72,7 @@ def test_register_values() -> None:
     assert r.bm1387_pll_value(r.bm1387_pll(650)) == 0x680221
     assert r.bm1366_hash_counting(1, 485) == 864804
     assert r.bm1387_baud_divider(115741) == 26
-    assert r.bm1387_baud_value(115741) == 0x00201A00  # not_set_baud (bit 30) clear, or the chips ignore it
+    assert r.bm1387_baud_value(115741) == 0x00201A00  # not_set_baud (bit 30) clear, as every known host writes it
     # cgminer-gekko's baud write with its default bauddiv 1 ("1.5Mbps"): 58 09 00 1C 00 20 01 00 (+ CRC5)
     assert r.bm1387_baud_frame(1_500_000)[:8] == bytes.fromhex("5809001C00200100")
     frame = r.bm1387_baud_frame(1_500_000)
