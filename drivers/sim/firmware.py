@@ -111,11 +111,12 @@ class Firmware:
         bad = p.bad_hashes - self._last_bad
         self._last_good, self._last_bad = p.good_hashes, p.bad_hashes
         if dt_s > 0:
-            share = p.chain_hashrate_hs()
+            raw, err = p.chip_raw_hashrate_hs(), p.error_rate()  # once per tick (what chain_hashrate_hs() computes)
+            share = np.bincount(p.chain_of, raw * (1.0 - err), self.spec.chains).astype(np.float64)
             tot = share.sum()
             frac = share / tot if tot > 0 else np.zeros_like(share)
             counts = self.rng.poisson(np.maximum(good * frac / TWO32, 0.0)).astype(np.float64)
-            raw_chain = np.bincount(p.chain_of, p.chip_raw_hashrate_hs() * p.error_rate(), self.spec.chains)
+            raw_chain = np.bincount(p.chain_of, raw * err, self.spec.chains)
             bad_frac = raw_chain / raw_chain.sum() if raw_chain.sum() > 0 else np.zeros_like(raw_chain)
             self.chain_hw += self.rng.poisson(np.maximum(bad * bad_frac / (TWO32 * self.hw_ticket_diff), 0.0))
             self._window.append((t_s, dt_s, counts))
