@@ -19,6 +19,8 @@ import contextlib
 import itertools
 import json
 import logging
+import math
+import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,6 +57,45 @@ def parse_error(error: Any) -> tuple[int | None, str]:
         code = error.get("code")
         return (code if isinstance(code, int) else None), str(error.get("message", ""))
     return None, str(error)
+
+
+MAX_RECONNECT_WAIT_S = 3600.0  # a pool's client.reconnect wait beyond this is clipped (not a way to park us forever)
+_HOST = re.compile(r"[A-Za-z0-9.:_\[\]-]{1,253}")
+
+
+def reconnect_target(params: list[Any], host: str, port: int) -> tuple[str, int, float] | str:
+    """(host, port, wait) a pool's ``client.reconnect [host, port, wait]`` asks for, or why it is refused.
+
+    Missing fields keep the current host/port; the port must be 1..65535 and the wait a finite number (clipped to
+    MAX_RECONNECT_WAIT_S). Like cgminer (``parse_reconnect``), a pool may move us to another host only within its
+    own domain (the part after the first dot), so one message cannot redirect our work, and our worker's
+    credentials, to an arbitrary machine."""
+    new_host = params[0] if params and isinstance(params[0], str) and params[0] else host
+    if not _HOST.fullmatch(new_host):
+        return f"bad host {new_host!r:.60}"
+    new_port = port
+    if len(params) > 1 and params[1] not in (None, ""):
+        raw = params[1]
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
+            return f"bad port {raw!r:.20}"
+        new_port = int(raw)
+        if not 1 <= new_port <= 65535:
+            return f"port {new_port} out of range"
+    wait = 0.0
+    if len(params) > 2 and isinstance(params[2], (int, float)) and not isinstance(params[2], bool):
+        wait = float(params[2])
+        if not math.isfinite(wait):
+            return f"bad wait {params[2]!r}"
+        wait = min(max(0.0, wait), MAX_RECONNECT_WAIT_S)
+    if new_host != host and _domain(new_host) != _domain(host):
+        return f"{new_host} is outside the pool's domain"
+    return new_host, new_port, wait
+
+
+def _domain(host: str) -> str:
+    # cgminer's rule: compare what follows the first dot; a host without one has no domain to share
+    dot = host.find(".")
+    return host[dot:] if dot >= 0 else f"\0{host}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,11 +491,12 @@ class StratumClient:
                 raise StratumFormatError(f"set_extranonce needs [extranonce1, size], got {params!r:.40}")
             self._set_extranonce(params[0], params[1])
         elif method == "client.reconnect":
-            host = params[0] if params and isinstance(params[0], str) and params[0] else self.host
-            port = int(params[1]) if len(params) > 1 and str(params[1]).isdigit() else self.port
-            wait = float(params[2]) if len(params) > 2 and isinstance(params[2], (int, float)) else 0.0
-            if self.follow_reconnect:
-                self._spawn(self._reconnect(host, port, wait))
+            target = reconnect_target(params, self.host, self.port)
+            if isinstance(target, str):
+                log.warning("stratum client %s: ignoring client.reconnect from %s:%d: %s", self.user, self.host,
+                            self.port, target)
+            elif self.follow_reconnect:
+                self._spawn(self._reconnect(*target))
         elif method == "mining.ping":
             if req_id is not None:
                 self._send_obj({"id": req_id, "result": "pong", "error": None})
@@ -476,7 +518,8 @@ class StratumClient:
                 await self._open()
                 await self.handshake()
                 return
-            except (TimeoutError, OSError, ConnectionError, StratumError) as exc:
+            except (TimeoutError, OSError, ConnectionError, StratumError, ValueError) as exc:
+                # ValueError: a malformed handshake reply (StratumFormatError) must not end the reconnect loop
                 log.info("stratum client %s: reconnect to %s:%d failed: %s", self.user, host, port, exc)
                 self._reader = None
                 await self._drop_connection()

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from asicrc.drivers.sim.cpuminer import CpuMiner
-from asicrc.drivers.stratum.client import StratumClient, parse_error
+from asicrc.drivers.stratum.client import MAX_RECONNECT_WAIT_S, StratumClient, parse_error, reconnect_target
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
 
 
@@ -116,4 +116,40 @@ async def test_a_failing_hook_does_not_end_the_session() -> None:
         server.set_difficulty(cid, 1 / 32768)
         nxt = await client.wait_job(newer_than=job, timeout_s=5)
         assert client.connected.is_set() and nxt.difficulty == 1 / 32768
+        await client.close()
+
+
+def test_reconnect_target_validates_like_a_careful_miner() -> None:
+    assert reconnect_target([], "pool.example.com", 3333) == ("pool.example.com", 3333, 0.0)
+    assert reconnect_target(["eu.example.com", "4444", 5], "pool.example.com", 3333) == ("eu.example.com", 4444, 5.0)
+    assert reconnect_target(["", 4444], "10.0.0.1", 3333) == ("10.0.0.1", 4444, 0.0)
+    assert reconnect_target(["pool.example.com", 3333, 1e12], "pool.example.com", 3333)[2] == MAX_RECONNECT_WAIT_S
+    for params, needle in ((["pool.example.com", 70000], "out of range"), (["pool.example.com", 0], "out of range"),
+                           (["pool.example.com", "33x"], "bad port"), (["pool.example.com", True], "bad port"),
+                           (["a b"], "bad host"), (["evil\x00.example.com"], "bad host"),
+                           (["attacker.net"], "outside the pool's domain"),
+                           (["10.0.0.2"], "outside the pool's domain")):
+        target = reconnect_target(params, "pool.example.com" if "example" in str(params) or "attacker" in str(params)
+                                  else "10.0.0.1", 3333)
+        assert isinstance(target, str) and needle in target, (params, target)
+
+
+async def test_a_hostile_reconnect_cannot_park_or_redirect_the_client() -> None:
+    # client.reconnect with port 70000 killed the reconnect task (OverflowError) and left the session down for
+    # good; another host would have taken our work and credentials elsewhere
+    async with StratumServer(ServerConfig(difficulty=1 / 65536, job_interval_s=0)) as server:
+        client = StratumClient("127.0.0.1", server.port, "rig.1", auto_reconnect=True, reconnect_delay_s=0.05)
+        await client.connect()
+        job = await client.wait_job(timeout_s=5)
+        (cid,) = [c.id for c in server.active_connections()]
+        conn = server.connection(cid)
+        for params in (["127.0.0.1", 70000, 0], ["192.0.2.1", server.port, 0], ["127.0.0.1", "port"]):
+            conn.send_method("client.reconnect", params)
+        conn.send_method("client.reconnect", ["127.0.0.1", server.port, float("inf")])
+        await asyncio.sleep(0.1)
+        assert client.connected.is_set() and server.connections.get(cid) is conn  # all ignored, same session
+        # positive control: a well-formed reconnect to the pool itself is followed
+        server.reconnect(cid, "127.0.0.1", server.port, 0)
+        again = await client.wait_job(newer_than=job, timeout_s=5)
+        assert client.connected.is_set() and again.extranonce1 != job.extranonce1
         await client.close()
