@@ -117,8 +117,11 @@ def check_narma_size(params: Mapping[str, Any], limits: Limits) -> None:
 def summarize_report(report: Mapping[str, Any]) -> dict[str, Any]:
     """The headline numbers of a NARMA report.json (the full report stays on disk)."""
     device = report.get("models", {}).get("device", {}).get("nrmse", {})
+    decision = report.get("decision", {})
+    claims = ("beats_best_input_only", "adds_over_lags10", "adds_over_commanded20", "adds_information")
     return {"nrmse": device.get("mean"), "nrmse_ci95": device.get("ci95"), "seeds": device.get("n"),
-            "verdict": report.get("verdict"), "task": "narma10"}
+            "verdict": report.get("verdict"), "task": "narma10",
+            "decision": {k: decision.get(k) for k in claims}}  # the verdict as data, for MQTT clients
 
 
 class Experiments:

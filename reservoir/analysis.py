@@ -57,7 +57,7 @@ class AnalysisConfig:
     mc_kmax: int = 40
     esn_ref: EsnConfig = field(default_factory=EsnConfig)  # the centre of the CV choice (EsnConfig.for_units)
     esn_ref_cv: bool = True  # choose its input scaling and bias by CV on the training block (esn_select)
-    ipc: IpcConfig | None = field(default_factory=IpcConfig)  # None: no IPC (it needs washout >= its deepest delay)
+    ipc: IpcConfig | None = field(default_factory=IpcConfig)  # None: no IPC; windows are cut to the washout
 
 
 @dataclass(slots=True)
@@ -122,8 +122,9 @@ def _analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: 
     if split.washout >= cfg.mc_kmax:
         for name, X in (("device", drive.features), ("lags10", lags10), ("esn_ref", esn)):
             res.memory[name] = linear_memory_capacity(X, u, split, cfg.mc_kmax).as_dict()
-    if cfg.ipc is not None and split.washout >= cfg.ipc.max_delay:
-        target_set = TargetSet.build(u, split.washout, cfg.ipc)  # one target family per input, for every model
+    if cfg.ipc is not None and split.washout >= 1:
+        # one target family per input, for every model; a short washout narrows the delays enumerated
+        target_set = TargetSet.build(u, split.washout, cfg.ipc.within(split.washout))
         for name, X in states.items():
             res.ipc[name] = capacity(X, target_set, split.washout, cfg.ipc.null_scale).as_dict()
     return res
@@ -190,7 +191,7 @@ def summarize_ipc(results: list[SeedResult]) -> dict[str, Any]:
             "dimension": _stat_block([float(b["dimension"]) for b in blocks]),
             "features": int(blocks[0]["features"]),
             "threshold_mean": {d: float(np.mean([b["threshold"][d] for b in blocks])) for d in degrees},
-            "targets": blocks[0]["targets"],
+            "targets": blocks[0]["targets"], "windows": blocks[0].get("windows", []),
         }
     return out
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -61,6 +61,11 @@ class IpcConfig:
                    u_low=float(d.get("u_low", 0.0)), u_high=float(d.get("u_high", 0.5)),
                    null_seed=int(d.get("null_seed", 0)), null_scale=float(d.get("null_scale", DEFAULT_NULL_SCALE)))
 
+    def within(self, washout: int) -> IpcConfig:
+        """This configuration with every window cut to what a washout of this length can serve (delays <=
+        washout), so that a short washout narrows the enumerated targets instead of dropping the IPC."""
+        return replace(self, windows=tuple(min(w, washout + 1) for w in self.windows))
+
     @property
     def max_delay(self) -> int:
         return max(self.windows) - 1
@@ -75,6 +80,7 @@ class Capacity:
     features: int
     rows: int
     targets: dict[int, int] = field(default_factory=dict)  # degree -> number of targets enumerated
+    windows: tuple[int, ...] = ()  # delays 0..w−1 per degree (degree = index + 1)
 
     @property
     def total(self) -> float:
@@ -84,7 +90,7 @@ class Capacity:
         return {"by_degree": {str(d): c for d, c in self.by_degree.items()}, "total": self.total,
                 "dimension": self.dimension, "features": self.features, "rows": self.rows,
                 "threshold": {str(d): c for d, c in self.threshold.items()},
-                "targets": {str(d): n for d, n in self.targets.items()},
+                "targets": {str(d): n for d, n in self.targets.items()}, "windows": list(self.windows),
                 "linear_per_delay": [float(c) for c in self.linear_per_delay]}
 
 
@@ -155,6 +161,7 @@ class TargetSet:
 
     degree_targets: dict[int, F64]
     null_targets: dict[int, F64]
+    windows: dict[int, int] = field(default_factory=dict)  # degree -> window the targets were built for
 
     @classmethod
     def build(cls, u: npt.ArrayLike, washout: int, cfg: IpcConfig) -> TargetSet:
@@ -175,7 +182,7 @@ class TargetSet:
                 draws.append(targets(rng.permutation(v), rows, [family[j] for j in pick]))
                 have += len(pick)
             null[d] = np.concatenate(draws, axis=1)
-        return cls(real, null)
+        return cls(real, null, {i + 1: w for i, w in enumerate(cfg.windows)})
 
 
 def capacity(states: npt.ArrayLike, target_set: TargetSet, washout: int,
@@ -193,8 +200,9 @@ def capacity(states: npt.ArrayLike, target_set: TargetSet, washout: int,
         by_degree[d], threshold[d], counts[d] = float(cap.sum()), cut, Z.shape[1]
         if d == 1:
             linear = cap
+    windows = tuple(int(target_set.windows.get(d, 0)) for d in sorted(target_set.degree_targets))
     return Capacity(by_degree=by_degree, threshold=threshold, linear_per_delay=linear, dimension=Q.shape[1],
-                    features=X.shape[1], rows=len(X), targets=counts)
+                    features=X.shape[1], rows=len(X), targets=counts, windows=windows)
 
 
 def information_processing_capacity(states: npt.ArrayLike, u: npt.ArrayLike, washout: int,

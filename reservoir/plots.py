@@ -68,7 +68,7 @@ def plot_ipc(summary: dict[str, Any], path: Path) -> None:
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
     if not ipc:
         for a in (ax, bx):
-            a.text(0.5, 0.5, "not computed: washout shorter than the deepest IPC delay", ha="center", va="center",
+            a.text(0.5, 0.5, "not computed (no washout rows before the first target)", ha="center", va="center",
                    transform=a.transAxes)
         fig.tight_layout()
         save_figure(fig, path, dpi=100)

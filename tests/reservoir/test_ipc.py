@@ -80,3 +80,10 @@ def test_columns_of_very_different_scale_all_count(target_set: TargetSet) -> Non
     X = np.c_[4e11 + 1e10 * np.random.default_rng(1).normal(size=1600), input_lags(u, 5), np.full(1600, 7.0)]
     c = capacity(X, target_set, WASHOUT)
     assert c.dimension == 6 and c.by_degree[1] == pytest.approx(5.0, abs=1e-6)
+
+
+def test_a_short_washout_narrows_the_delays_instead_of_dropping_the_ipc() -> None:
+    assert IpcConfig().within(50).windows == (51, 30, 12)
+    u = _u(600)
+    c = information_processing_capacity(input_lags(u, 3), u, washout=20, cfg=IpcConfig().within(20))
+    assert c.windows == (21, 21, 12) and c.by_degree[1] == pytest.approx(3.0, abs=1e-6)

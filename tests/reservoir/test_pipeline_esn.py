@@ -25,6 +25,10 @@ def test_cli_esn_report_plots_and_replay(tmp_path: Path, capsys: pytest.CaptureF
     assert decision["adds_over_lags10"] is True and decision["beats_best_input_only"] is False
     assert decision["best_input_only"] == "quad30" and decision["level_reachable"] is True
     assert "ADD significant information over 10 input lags" in captured.out
+    from asicrc.daemon.experiments import summarize_report  # what an MQTT start_narma client receives
+
+    assert summarize_report(report)["decision"] == {"beats_best_input_only": False, "adds_over_lags10": True,
+                                                    "adds_over_commanded20": None, "adds_information": True}
     assert "adds_over_lags10=True" in captured.out and "does NOT beat the best input-only control quad30" in captured.out
     for png in ("prediction.png", "nrmse_bars.png", "memory_capacity.png", "ipc.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
