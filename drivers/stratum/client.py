@@ -60,6 +60,7 @@ def parse_error(error: Any) -> tuple[int | None, str]:
 
 
 MAX_RECONNECT_WAIT_S = 3600.0  # a pool's client.reconnect wait beyond this is clipped (not a way to park us forever)
+_MASK_HEX = re.compile(r"[0-9a-fA-F]{1,8}")
 _HOST = re.compile(r"[A-Za-z0-9.:_\[\]-]{1,253}")
 
 
@@ -483,7 +484,7 @@ class StratumClient:
             self.difficulty = float(params[0])
             self.on_difficulty(self.difficulty)
         elif method == "mining.set_version_mask":
-            if not params or not isinstance(params[0], str):
+            if not params or not isinstance(params[0], str) or not _MASK_HEX.fullmatch(params[0]):
                 raise StratumFormatError(f"set_version_mask needs a hex mask, got {params!r:.40}")
             self.version_mask = int(params[0], 16) & (self.version_rolling or 0)
         elif method == "mining.set_extranonce":

@@ -368,9 +368,9 @@ class Connection(asyncio.Protocol):
                 result["version-rolling.mask"] = f"{self.version_mask:08x}"
             elif ext == "minimum-difficulty":
                 value = opts.get("minimum-difficulty.value")
-                ok = isinstance(value, (int, float)) and value > 0
-                if isinstance(value, (int, float)) and ok:
-                    self.minimum_difficulty = float(value)
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < float("inf")
+                if isinstance(value, (int, float)) and ok:  # clipped: Infinity would go out as invalid JSON
+                    self.minimum_difficulty = self.server.clip_difficulty(float(value))
                 result["minimum-difficulty"] = ok
             elif ext == "subscribe-extranonce":
                 self.extranonce_subscribed = True

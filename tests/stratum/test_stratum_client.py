@@ -153,3 +153,20 @@ async def test_a_hostile_reconnect_cannot_park_or_redirect_the_client() -> None:
         again = await client.wait_job(newer_than=job, timeout_s=5)
         assert client.connected.is_set() and again.extranonce1 != job.extranonce1
         await client.close()
+
+
+async def test_a_malformed_version_mask_from_the_pool_is_one_warning(caplog: Any) -> None:
+    async with StratumServer(ServerConfig(difficulty=1 / 65536, job_interval_s=0)) as server:
+        client = StratumClient("127.0.0.1", server.port, "rig.1")
+        await client.connect()
+        mask = client.version_mask
+        (cid,) = [c.id for c in server.active_connections()]
+        server.connection(cid).send_method("mining.set_version_mask", ["zz"])
+        server.connection(cid).send_method("mining.set_version_mask", ["00006000"])
+        for _ in range(100):
+            if client.version_mask != mask:
+                break
+            await asyncio.sleep(0.01)
+        assert client.version_mask == 0x6000 and client.connected.is_set()
+        assert "bad mining.set_version_mask" in caplog.text and "Traceback" not in caplog.text
+        await client.close()

@@ -266,3 +266,35 @@ async def test_a_method_that_is_not_a_string_is_one_error_reply(caplog: pytest.L
         assert replies[3]["result"] == "pong"  # the connection lives on
         assert server.stats["malformed"] == 3 and "Traceback" not in caplog.text
         writer.close()
+
+
+def strict_json(line: bytes) -> dict[str, object]:
+    def refuse(constant: str) -> object:
+        raise ValueError(f"not JSON: {constant}")
+
+    msg = json.loads(line, parse_constant=refuse)
+    assert isinstance(msg, dict)
+    return msg
+
+
+async def test_minimum_difficulty_cannot_make_the_pool_send_invalid_json() -> None:
+    # minimum-difficulty Infinity (json accepts the literal) went into set_difficulty as `Infinity`, not JSON
+    async with StratumServer(ServerConfig(difficulty=DIFF, job_interval_s=0, max_difficulty=1e6)) as server:
+        for value, expected_ok, expected_diff in ((b"Infinity", False, DIFF), (b"1e300", True, 1e6),
+                                                  (b"true", False, DIFF), (b"0.5", True, 0.5)):
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b'{"id":1,"method":"mining.configure","params":[["minimum-difficulty"],'
+                         b'{"minimum-difficulty.value":%s}]}\n' % value +
+                         b'{"id":2,"method":"mining.subscribe","params":[]}\n'
+                         b'{"id":3,"method":"mining.authorize","params":["w","x"]}\n')
+            difficulty = None
+            configured = None
+            while difficulty is None:
+                msg = strict_json(await asyncio.wait_for(reader.readline(), 5))  # every line is real JSON
+                if msg.get("id") == 1:
+                    configured = msg["result"]
+                if msg.get("method") == "mining.set_difficulty":
+                    difficulty = msg["params"][0]  # type: ignore[index]
+            assert configured == {"minimum-difficulty": expected_ok}, (value, configured)
+            assert difficulty == pytest.approx(expected_diff), value
+            writer.close()
