@@ -86,9 +86,9 @@ class _VirtualSelector(selectors.DefaultSelector):
         if events or timeout == 0 or loop is None:
             return events
         if loop.external_pending or timeout is None:
-            # a thread is working (or nothing is scheduled at all): its result costs no simulated time
-            wait = EXTERNAL_WAIT_S if timeout is None or loop.external_pending else timeout
-            return super().select(wait)
+            # a thread is working (or nothing is scheduled at all): wait for it in real time (its completion wakes
+            # the loop's self-pipe); its result costs no simulated time
+            return super().select(EXTERNAL_WAIT_S)
         loop.advance(timeout)
         return events
 
