@@ -64,6 +64,10 @@ def _bad(value: Any, b: Bounds) -> bool:
     return not (math.isfinite(float(value)) and b.low <= value <= b.high)
 
 
+def _range(b: Bounds) -> str:
+    return f"outside [{b.low:g}, {b.high:g}]{' ' + b.unit if b.unit else ''}"
+
+
 def check_telemetry(tel: Mapping[str, Any]) -> Checked:
     out: dict[str, Any] = {}
     problems: list[str] = []
@@ -73,19 +77,22 @@ def check_telemetry(tel: Mapping[str, Any]) -> Checked:
         if b is None:
             out[key] = value
             continue
-        rng = f"outside [{b.low:g}, {b.high:g}]{' ' + b.unit if b.unit else ''}"
         if isinstance(value, (list, tuple)):
+            # every S9 poll checks a dozen per-chain lists: the common all-plausible case without a copy loop
+            if not any(_bad(v, b) for v in value):
+                out[key] = list(value)
+                continue
             cleaned: list[Any] = []
             for i, v in enumerate(value):
                 if _bad(v, b):
-                    problems.append(f"{key}[{i}] = {v!r} {rng}")
+                    problems.append(f"{key}[{i}] = {v!r} {_range(b)}")
                     faulty.add(key)
                     cleaned.append(None)
                 else:
                     cleaned.append(v)
             out[key] = cleaned
         elif _bad(value, b):
-            problems.append(f"{key} = {value!r} {rng}")
+            problems.append(f"{key} = {value!r} {_range(b)}")
             faulty.add(key)
             out[key] = None
         else:
