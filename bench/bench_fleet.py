@@ -13,7 +13,8 @@ device came up (or --up-timeout passed):
   * missed poll deadlines: a gap between two polls of one device longer than 1.5 x interval, or a device that
     was not polled in an interval-long stretch of the window at all;
   * stagger: the busiest 100 ms of requests against the mean per 100 ms (1.0 = perfectly spread);
-  * /metrics scrape time (max of the scrapes during the window, gzip accepted as Prometheus does);
+  * /metrics scrape time (max of the scrapes during the window, gzip accepted as Prometheus does) and the CPU
+    that scrape cost the daemon (its threads other than the event loop's, from /proc/<pid>/task);
   * the machine's load average at the end of the window (the CPU figures are the daemon's own user+sys time, far
     less sensitive to other load than wall time, but not immune: caches and SMT siblings are shared).
 Reference measured in the same run: an idle daemon with the same config minus the devices (CPU share, RSS).
@@ -59,6 +60,18 @@ def free_port() -> int:
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def side_threads_cpu_seconds(pid: int) -> float:
+    """CPU of the daemon's threads other than the event loop's (the metrics server's loop and render workers):
+    across one scrape, the CPU that scrape cost, whatever the machine's load did to its wall time."""
+    total = 0.0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        if int(tid) != pid:
+            with contextlib.suppress(OSError):
+                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
 def rss_bytes(pid: int) -> int:
@@ -293,13 +306,16 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
         c0, w0, e0 = cpu_seconds(daemon.pid), time.monotonic(), cpu_seconds(ep.pid)
         rss_peak = fds_peak = 0
         scrapes: list[float] = []
+        scrape_cpu: list[float] = []
         next_scrape = w0
         while time.monotonic() - w0 < args.duration:
             rss_peak = max(rss_peak, rss_bytes(daemon.pid))
             fds_peak = max(fds_peak, open_fds(daemon.pid))
             if time.monotonic() >= next_scrape:
+                side0 = side_threads_cpu_seconds(daemon.pid)
                 took, _ = scrape(prom_port)
                 scrapes.append(took)
+                scrape_cpu.append(side_threads_cpu_seconds(daemon.pid) - side0)
                 next_scrape = time.monotonic() + max(5.0, args.duration / 6)
             time.sleep(0.2)
         c1, w1, e1 = cpu_seconds(daemon.pid), time.monotonic(), cpu_seconds(ep.pid)
@@ -318,6 +334,7 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
         "cpu_ms_per_poll": round(1e3 * (c1 - c0) / polls, 3) if polls else None, "devices_up": up,
         "missed_deadlines": missed, "stagger_peak_over_mean": round(stagger(log, w0, w1), 2),
         "scrape_s_max": round(max(scrapes), 3) if scrapes else None,
+        "scrape_cpu_s_max": round(max(scrape_cpu), 3) if scrape_cpu else None,
         "endpoints_cpu_core_fraction": round((e1 - e0) / (w1 - w0), 3), "loadavg": [round(x, 2) for x in load],
     })
     return result
@@ -371,7 +388,7 @@ def main() -> int:
                   f"cpu {r['cpu_core_fraction']:.1%} of a core ({r['cpu_core_fraction'] / max(idle['cpu_core_fraction'], 1e-4):.0f}x idle)  "
                   f"{r['cpu_ms_per_poll']} ms/poll  rss {r['rss_mb']} MB  fds peak {r['fds_peak']}/{r['nofile']}  "
                   f"polls {r['polls']}/{r['expected_polls']}  missed {r['missed_deadlines']}  "
-                  f"stagger {r['stagger_peak_over_mean']}  scrape {r['scrape_s_max']} s  "
+                  f"stagger {r['stagger_peak_over_mean']}  scrape {r['scrape_s_max']} s ({r['scrape_cpu_s_max']} s CPU)  "
                   f"endpoints {r['endpoints_cpu_core_fraction']:.1%} of a core  "
                   f"(load {' '.join(f'{x:.2f}' for x in r['loadavg'])})", flush=True)
         if args.json:

@@ -283,8 +283,15 @@ def _numbers(value: Any) -> list[tuple[int, float]]:
     """(index, number) for each finite number in a per-sensor list (or a scalar as index 0)."""
     if not isinstance(value, (list, tuple)):
         value = (value,)
-    return [(i, float(v)) for i, v in enumerate(value)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    out = []
+    for i, v in enumerate(value):
+        t = type(v)
+        if t is float or t is int:  # the common case, without the isinstance chain (bool is neither)
+            if v - v == 0:  # finite
+                out.append((i, float(v)))
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+            out.append((i, float(v)))
+    return out
 
 
 class _Labels:
@@ -294,8 +301,9 @@ class _Labels:
     def __init__(self) -> None:
         self.node = ""
         self.keys: dict[str, str] = {}  # device -> '{device="d",node="n"}'
-        self.pieces: dict[tuple[str, str], tuple[str, str]] = {}  # (extra label, device) -> (before, after)
+        self.pieces: dict[str, dict[str, tuple[str, str]]] = {}  # extra label -> device -> (before, after)
         self.esc: dict[str, str] = {}
+        self.info: dict[str, tuple[tuple[str, str, str, str], str]] = {}  # device -> (its facts, info line)
 
     def reset_if_stale(self, node: str, devices: int) -> None:
         if node != self.node or len(self.keys) > 2 * devices + 16:
@@ -315,10 +323,24 @@ class _Labels:
         return e
 
     def piece(self, extra: str, dev_id: str) -> tuple[str, str]:
-        pc = self.pieces.get((extra, dev_id))
+        by_device = self.pieces.setdefault(extra, {})
+        pc = by_device.get(dev_id)
         if pc is None:
-            pc = self.pieces[(extra, dev_id)] = _label_pieces(extra, self.escaped(dev_id), _esc(self.node))
+            pc = by_device[dev_id] = _label_pieces(extra, self.escaped(dev_id), _esc(self.node))
         return pc
+
+    def info_line(self, dev_id: str, d: dict[str, Any]) -> str:
+        ident = d.get("identity", {})
+        facts = (str(d.get("model", "")), str(d.get("transport", "")), str(ident.get("firmware", "")),
+                 str(ident.get("serial", "")))
+        cached = self.info.get(dev_id)
+        if cached is not None and cached[0] == facts:
+            return cached[1]
+        model, transport, firmware, serial = (_esc(f) for f in facts)
+        line = (f'asicrc_device_info{{device="{self.escaped(dev_id)}",firmware="{firmware}",model="{model}",'
+                f'node="{_esc(self.node)}",serial="{serial}",transport="{transport}"}} 1.0\n')
+        self.info[dev_id] = (facts, line)
+        return line
 
 
 def _device_text(node: str, devices: dict[str, dict[str, Any]], labels: _Labels | None = None) -> str:
@@ -329,18 +351,13 @@ def _device_text(node: str, devices: dict[str, dict[str, Any]], labels: _Labels 
         labels = _Labels()
     labels.reset_if_stale(node, len(devices))
     items = sorted(devices.items())
-    n = _esc(node)
     rows = [(labels.key(dev_id), d) for dev_id, d in items]
     out: list[str] = []
     add = out.append
     nan = math.nan
 
     _header(out, "asicrc_device_info", "Static facts about a device", "gauge")
-    for dev_id, d in items:
-        ident = d.get("identity", {})
-        add(f'asicrc_device_info{{device="{labels.escaped(dev_id)}",firmware="{_esc(str(ident.get("firmware", "")))}",'
-            f'model="{_esc(str(d.get("model", "")))}",node="{n}",serial="{_esc(str(ident.get("serial", "")))}",'
-            f'transport="{_esc(str(d.get("transport", "")))}"}} 1.0\n')
+    out += [labels.info_line(dev_id, d) for dev_id, d in items]
     _header(out, "asicrc_device_up", "1 if the device is online and its last poll succeeded recently", "gauge")
     out += [f"asicrc_device_up{k} {'1.0' if d.get('up') else '0.0'}\n" for k, d in rows]
     estimates = [(k, d.get("hashrate_estimate") or {}) for k, d in rows]
@@ -386,6 +403,7 @@ def _device_text(node: str, devices: dict[str, dict[str, Any]], labels: _Labels 
     telemetry = [(dev_id, k, d.get("telemetry") or {}) for (dev_id, _), (k, d) in zip(items, rows, strict=True)]
     for name, help_, tkey, sub, scale in TELEMETRY_GAUGES:
         _header(out, name, help_, "gauge")
+        pieces = labels.pieces.setdefault(sub, {}) if sub is not None else {}
         for dev_id, k, tel in telemetry:
             value = tel.get(tkey)
             if value is None:
@@ -398,8 +416,12 @@ def _device_text(node: str, devices: dict[str, dict[str, Any]], labels: _Labels 
             nums = _numbers(value)
             if not nums:
                 continue
-            before, after = labels.piece(sub, dev_id)
-            out.extend([f"{name}{before}{i}{after} {v * scale!r}\n" for i, v in nums])
+            piece = pieces.get(dev_id)
+            before, after = piece if piece is not None else labels.piece(sub, dev_id)
+            if scale == 1.0:
+                out.extend([f"{name}{before}{i}{after} {v!r}\n" for i, v in nums])
+            else:
+                out.extend([f"{name}{before}{i}{after} {v * scale!r}\n" for i, v in nums])
     return "".join(out)
 
 
