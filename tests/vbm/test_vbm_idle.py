@@ -17,6 +17,7 @@ from asicrc.daemon.cli import main
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.sim import SimLV06
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 from asicrc.reservoir.vbm.ab import AbConfig, run_ab, summarize
 from asicrc.reservoir.vbm.latency import DelayRelay
 
@@ -53,6 +54,29 @@ async def test_relay_delays_each_line_in_simulated_time_and_keeps_order() -> Non
         srv.close()
         await srv.wait_closed()
 
+
+
+def test_relay_round_trip_is_exactly_twice_the_delay_on_virtual_time() -> None:
+    async def round_trip() -> float:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        srv, port = await _echo_server()
+        relay = DelayRelay(("127.0.0.1", port), 0.05, loop.clock)
+        rport = await relay.start()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", rport)
+            t0 = loop.clock.now()
+            writer.write(b"ping\n")
+            await writer.drain()
+            assert await reader.readline() == b"ping\n"
+            writer.close()
+            return loop.clock.now() - t0
+        finally:
+            await relay.stop()
+            srv.close()
+            await srv.wait_closed()
+
+    assert run_virtual(round_trip) == pytest.approx(0.1, abs=1e-6)  # no machine delay counts as latency
 
 async def test_relay_drops_a_link_with_an_overlong_line() -> None:
     clock = Clock(10.0)
