@@ -291,6 +291,17 @@ async def mqtt_pings(ports: Ports, n: int = 3) -> int:
     return ok
 
 
+async def daemon_gc(ports: Ports) -> dict[str, Any]:
+    """The daemon's collector statistics so far (`status` -> gc: collections, longest pause)."""
+    from asicrc.daemon.client import ClientError, request
+    from asicrc.daemon.config import MqttConfig
+
+    with contextlib.suppress(ClientError):
+        reply = await request(MqttConfig(host="127.0.0.1", port=ports.broker), ports.node, "status", {}, 5)
+        return dict(reply.get("data", {}).get("gc") or {})
+    return {}
+
+
 def honest_shares(ports: Ports) -> float:
     """Accepted shares the daemon counts for device "honest" (Prometheus)."""
     with urllib.request.urlopen(f"http://127.0.0.1:{ports.prometheus}/metrics", timeout=10) as resp:
@@ -527,13 +538,13 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             pings = await mqtt_pings(ports)
             entry = {"attacker": json.loads(out or b"{}"), "before": asdict(before), "during": asdict(during),
                      "after": asdict(after), "pings": pings, "spoofed_shares_counted": spoof_counted,
-                     "daemon_alive": daemon.poll() is None}
+                     "daemon_alive": daemon.poll() is None, "gc": await daemon_gc(ports)}
             results["attacks"][name] = entry
             print(f"{name}: during p99 {_ms(during.p99_ms)} ms (echo {_ms(during.echo_p99_ms)} ms, load "
                   f"{during.loadavg_1m:.1f}; {during.over_10ms}/{during.submits} >= 10 ms, lost {during.lost}), "
                   f"cpu {before.cpu_core:.1%} -> {during.cpu_core:.1%} -> {after.cpu_core:.1%}, "
                   f"rss {before.rss_mb:.0f} -> {during.rss_mb:.0f} -> {after.rss_mb:.0f} MB, pings {pings}/3, "
-                  f"attacker {entry['attacker']}", flush=True)
+                  f"attacker {entry['attacker']}, gc so far {entry['gc']}", flush=True)
         results["honest_reconnects"] = miner.reconnects
         log = log_path.read_text(errors="replace")
         results["daemon_log"] = {"tracebacks": log.count("Traceback"), "errors": log.count(" ERROR "),

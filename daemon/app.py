@@ -27,6 +27,7 @@ from asicrc.drivers.events import FanOut, Kind
 from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.registry import MODELS
 from asicrc.drivers.sim import SimMiner
+from asicrc.drivers.stratum.hashrate import poisson_interval
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 from asicrc.reservoir.tpf.gate import TpfGate
 
@@ -38,6 +39,7 @@ from .config import Config, ConfigError, DeviceConfig
 from .experiments import ExperimentError, Experiments
 from .experiments import Limits as ExperimentLimits
 from .fleetstate import TWO_32, FleetState
+from .gcpause import GcPauses
 from .metrics import VERSION, exposition
 from .metrics_http import MetricsServer
 from .mqtt import MqttBridge
@@ -59,6 +61,7 @@ class Daemon:
         self.config_path = config_path
         self.node_id = cfg.node_id
         self.instance = uuid.uuid4().hex  # tells this process's retained info apart from another's (nodeid.py)
+        self.gc = GcPauses()  # collector pauses stall the loop: measured, shown in status (gcpause.py)
         self.notifier = notifier or Notifier()
         self.clock = Clock(cfg.node.clock_speed)
         self.fanout = FanOut()
@@ -103,6 +106,10 @@ class Daemon:
 
     async def run(self) -> int:
         self._prepare_state_dir()
+        # The share-hashrate interval imports scipy.stats on first use: ~1 s of loop stall (measured at start-up
+        # by bench/bench_hostile.py: honest submits waited 0.6-1.3 s) if that happens at the first share. Done
+        # here, before the pool listens, and before the start-up heap is frozen (gcpause.py).
+        poisson_interval(1)
         if self.cfg.mqtt.enabled:
             try:  # before anything starts: a second daemon with this node id refuses here (exit 1)
                 await self._ensure_node_free()
@@ -116,6 +123,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload()))
+        self.gc.install()
         try:
             async with asyncio.TaskGroup() as tg:
                 self._sup = Supervisor(tg)
@@ -127,6 +135,7 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             if self.metrics is not None:
                 self.metrics.stop()
+            self.gc.uninstall()
         log.info("stopped")
         return 0
 
@@ -474,6 +483,7 @@ class Daemon:
             "tpf": snap.get("tpf") if self.tpf_gate is not None else None,
             "loop_lag_s": snap.get("loop_lag_s"),
             "experiments": self.experiments.status(),
+            "gc": self.gc.stats(),
             "devices": {k: {"model": d["model"], "transport": d["transport"], "state": d["state"], "up": d["up"],
                             "restarts": d["restarts"], "last_fault": d["last_fault"]}
                         for k, d in snap.get("devices", {}).items()},
