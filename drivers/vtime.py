@@ -133,6 +133,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     async def create_server(self, protocol_factory: Callable[[], asyncio.BaseProtocol],
                             host: str | Iterable[str] | None = None, port: int | None = None,
                             **_kwargs: Any) -> asyncio.Server:
+        _refuse_unsupported(_kwargs, "sock", "ssl")
         hosts = [host] if host is None or isinstance(host, str) else list(host)
         listen_port = int(port or 0)
         for h in hosts:
@@ -143,6 +144,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self, protocol_factory: Callable[[], asyncio.BaseProtocol], host: str | None = None,
         port: int | None = None, *, sock: socket.socket | None = None, **_kwargs: Any,
     ) -> tuple[asyncio.Transport, asyncio.BaseProtocol]:
+        _refuse_unsupported(_kwargs, "ssl")
         if sock is not None:  # aiohttp: a socket "connected" by sock_connect below
             address = self.network.take_connected(sock)
             host, port = address
@@ -198,6 +200,13 @@ class _SocketName:
     @property
     def family(self) -> socket.AddressFamily:
         return socket.AF_INET6 if ":" in self._address[0] else socket.AF_INET
+
+
+def _refuse_unsupported(kwargs: dict[str, Any], *names: str) -> None:
+    """TLS and pre-made listening sockets are not modelled: say so rather than run plaintext or on a wrong port."""
+    given = [n for n in names if kwargs.get(n)]
+    if given:
+        raise ValueError(f"virtual network: {', '.join(given)}= is not supported (loopback TCP without TLS only)")
 
 
 def _refused(host: str, port: int) -> ConnectionRefusedError:

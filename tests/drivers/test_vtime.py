@@ -81,6 +81,8 @@ def test_streams_over_the_loopback_network_echo_close_and_refuse() -> None:
             await asyncio.open_connection("127.0.0.1", port)
         with pytest.raises(OSError, match="not a loopback"):
             await asyncio.open_connection("192.0.2.1", 80)
+        with pytest.raises(ValueError, match="ssl= is not supported"):  # never silently plaintext
+            await asyncio.open_connection("127.0.0.1", port, ssl=True)
 
     run_virtual(main)
 
