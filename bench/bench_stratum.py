@@ -143,15 +143,24 @@ async def main_async(args: argparse.Namespace) -> int:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "asicrc.daemon.cli", "stratum", "serve", "--port", "0",
         "--difficulty", str(DIFFICULTY), "--job-interval", "0",
-        stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    assert proc.stdout is not None
-    line = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
-    m = re.search(r":(\d+)$", line.strip())
-    if not m:
-        print(f"server did not start: {line!r}", file=sys.stderr)
-        return 1
-    port = int(m.group(1))
+        stderr=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert proc.stderr is not None
+    drain: asyncio.Task[bytes] | None = None
     try:
+        # the CLI announces its port on stderr (stdout is reserved for --print-shares JSON)
+        line = ""
+        while "listening on" not in line:
+            raw = await asyncio.wait_for(proc.stderr.readline(), 60)
+            if not raw:
+                print("server exited before listening", file=sys.stderr)
+                return 1
+            line = raw.decode()
+        m = re.search(r":(\d+)$", line.strip())
+        if not m:
+            print(f"server did not start: {line!r}", file=sys.stderr)
+            return 1
+        port = int(m.group(1))
+        drain = asyncio.create_task(proc.stderr.read())  # a full pipe must never block the server
         n_lat = int(args.rate / args.miners * args.seconds)
         per_rep = args.shares
         miners = [await open_miner(port, i, per_rep * args.reps + n_lat) for i in range(args.miners)]
@@ -197,9 +206,16 @@ async def main_async(args: argparse.Namespace) -> int:
         for mi in miners:
             mi.writer.close()
         return 0 if accepted_total == total else 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.wait(), 20)
+    finally:  # on every path, a timeout included: never leave the server running
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 20)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+        if drain is not None:
+            await drain
 
 
 def main() -> int:
