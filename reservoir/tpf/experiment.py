@@ -206,6 +206,6 @@ def run_hash_experiment(ks: Sequence[int] = (5,), hashes: int = 1_000_000, test_
         report["power"]["planted"] = {
             "delta": plant_delta, "oracle_auc_expected": planted_oracle_auc(plant_delta, rate),
             "oracle_auc_measured": mean_ci([r["controls"]["planted_bit"]["auc"] for r in runs]),
-            "validation": validate_against_runs(runs, ks, classifiers, alpha)}
+            "validation": validate_against_runs(runs, ks, classifiers, alpha, report.get("classifiers"))}
     report["seconds"] = time.perf_counter() - t0
     return report

@@ -126,9 +126,10 @@ def power_section(runs: Sequence[Mapping[str, Any]], ks: Sequence[int], classifi
 
 
 def validate_against_runs(runs: Sequence[Mapping[str, Any]], ks: Sequence[int], classifiers: Sequence[str],
-                          alpha: float) -> dict[str, Any]:
+                          alpha: float, evidence: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """For a planted run: the analytic power at each classifier's observed mean AUC beside whether the run's gate
-    test detected it, and the analytic SE beside the DeLong SEs the runs measured."""
+    test detected it (`evidence`: the section's per-filter gate evidence, keyed "<classifier>@k=<k>"), and the
+    analytic SE beside the DeLong SEs the runs measured."""
     z_c = critical_z(alpha, len(classifiers) ** 2 * len(ks))
     out: dict[str, Any] = {}
     for k in ks:
@@ -136,9 +137,13 @@ def validate_against_runs(runs: Sequence[Mapping[str, Any]], ks: Sequence[int], 
         for c in classifiers:
             rs = [r["classifiers"][c] for r in runs if r["k"] == k]
             mean_auc = sum(float(r["auc"]) for r in rs) / len(rs)
+            gate = dict(evidence or {}).get(f"{c}@k={k}", {}).get("gate") or {}
+            gate_p = gate.get("p_value")
             out[f"{c}@k={k}"] = {
                 "mean_auc": mean_auc,
                 "predicted_power_at_mean_auc": detection_power(mean_auc, sizes, z_c),
+                "gate_p_value": None if gate_p is None else float(gate_p),
+                "detected": None if gate_p is None else float(gate_p) < alpha,
                 "raw_p_per_seed": [float(r["auc_p_greater"]) for r in rs],
                 "analytic_se": [auc_se(float(r["auc"]), m, n) for r, (m, n) in zip(rs, sizes, strict=True)],
                 "delong_se": [float(r["auc_se"]) for r in rs],

@@ -111,6 +111,8 @@ def test_null_delta_zero_is_not_detected(planted: dict[float, dict[str, Any]]) -
     assert rep["decision"]["leak_detected"] is False and rep["decision"]["gate_open"] is False
     assert rep["power"]["planted"]["oracle_auc_expected"] == 0.5
     assert 0.5 < rep["power"]["min_detectable_auc"] < 0.56
+    val = rep["power"]["planted"]["validation"]["logreg@k=5"]
+    assert val["detected"] is False and val["predicted_power_at_mean_auc"] < 0.8
 
 
 def test_half_leak_is_detected_but_does_not_pay(planted: dict[float, dict[str, Any]]) -> None:
@@ -120,6 +122,7 @@ def test_half_leak_is_detected_but_does_not_pay(planted: dict[float, dict[str, A
     val = rep["power"]["planted"]["validation"]["logreg@k=5"]
     assert val["mean_auc"] > rep["power"]["min_detectable_auc"]
     assert val["predicted_power_at_mean_auc"] > 0.8  # the analytic power agrees with what happened
+    assert val["detected"] is True and val["gate_p_value"] < 0.01
     for analytic, measured in zip(val["analytic_se"], val["delong_se"], strict=True):
         assert analytic == pytest.approx(measured, rel=0.2)
     oracle = rep["power"]["planted"]["oracle_auc_measured"]["mean"]
