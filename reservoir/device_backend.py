@@ -19,6 +19,7 @@ boundaries say so (``max_lateness_s`` in the run metadata).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import weakref
@@ -166,10 +167,7 @@ class SimDeviceBackend:
             return await self._drive(u, target, mode, seed, Clock(self.options.clock_speed), progress)
         workers = virtual_workers(self.options)
         if workers > 1:  # CPU-bound on virtual time: up to one run per core, each in its own worker process
-            record = await _in_worker_process(workers, self, u, target, mode, seed)
-            if progress is not None:
-                progress(len(u))
-            return record
+            return await _in_worker_process(workers, self, u, target, mode, seed, progress)
 
         def report(n: int) -> None:  # from the run's thread to this loop's progress bar
             if progress is not None:
@@ -234,22 +232,51 @@ _WORKER_SLOTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Sema
 
 
 async def _in_worker_process(workers: int, backend: SimDeviceBackend, u: F64, target: F64, mode: str,
-                             seed: int) -> RunRecord:
+                             seed: int, progress: ProgressFn | None) -> RunRecord:
     """One virtual-time run in a process of its own, at most `workers` at once (per calling loop).
 
     Forked, not spawned: a spawned (or forkserver) worker re-imports the caller's __main__, which a script without
     a main guard does not survive. One process per run, not a reused pool: every run starts from the caller's
-    state of the moment (nothing left over from an earlier run can reach it), for ~10 ms of fork."""
+    state of the moment (nothing left over from an earlier run can reach it), for ~10 ms of fork. Progress comes
+    back through a pipe the worker inherits: one byte per step."""
     loop = asyncio.get_running_loop()
     slots = _WORKER_SLOTS.get(loop)
     if slots is None:
         slots = _WORKER_SLOTS[loop] = asyncio.Semaphore(workers)
     async with slots:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        steps_r, steps_w = os.pipe()
+        os.set_blocking(steps_r, False)
+
+        def steps_done() -> None:
+            with contextlib.suppress(BlockingIOError):
+                n = len(os.read(steps_r, 65536))
+                if n and progress is not None:
+                    progress(n)
+
+        loop.add_reader(steps_r, steps_done)
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=_worker_started,
+                                   initargs=(steps_w,))
         try:
-            return await loop.run_in_executor(pool, _drive_virtual, backend, u, target, mode, seed)
+            return await loop.run_in_executor(pool, _drive_virtual, backend, u, target, mode, seed, _step_to_pipe)
         finally:
             await asyncio.to_thread(pool.shutdown, True)  # reaped (its CPU time counts as this process's children)
+            loop.remove_reader(steps_r)
+            steps_done()
+            os.close(steps_r)
+            os.close(steps_w)
+
+
+_WORKER_PROGRESS_FD = -1  # in a worker process: where _step_to_pipe writes
+
+
+def _worker_started(progress_fd: int) -> None:
+    global _WORKER_PROGRESS_FD
+    _WORKER_PROGRESS_FD = progress_fd
+
+
+def _step_to_pipe(n: int) -> None:
+    if _WORKER_PROGRESS_FD >= 0:
+        os.write(_WORKER_PROGRESS_FD, b"." * n)
 
 
 def _drive_virtual(backend: SimDeviceBackend, u: F64, target: F64, mode: str, seed: int,
