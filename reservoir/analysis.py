@@ -126,7 +126,8 @@ def _analyze_seed(drive: RunRecord, constant: RunRecord | None, seed: int, cfg: 
         # one target family per input, for every model; a short washout narrows the delays enumerated
         target_set = TargetSet.build(u, split.washout, cfg.ipc.within(split.washout))
         for name, X in states.items():
-            res.ipc[name] = capacity(X, target_set, split.washout, cfg.ipc.null_scale).as_dict()
+            c = capacity(X, target_set, split.washout, cfg.ipc.null_scale)
+            res.ipc[name] = {"estimable": False} if c is None else c.as_dict() | {"estimable": True}
     return res
 
 
@@ -182,7 +183,10 @@ def summarize_ipc(results: list[SeedResult]) -> dict[str, Any]:
     """Per model: capacity by degree and total (mean ± CI over seeds) beside the state dimension (its bound)."""
     out: dict[str, Any] = {}
     models = [m for m in MODEL_ORDER if all(m in r.ipc for r in results)]
-    for m in models:
+    too_few_rows = [m for m in models if not all(r.ipc[m]["estimable"] for r in results)]
+    if too_few_rows:  # listed, not scored: rows after the washout < 2·dimension + 1 on some seed (ipc.estimable)
+        out["not_estimable"] = too_few_rows
+    for m in (m for m in models if m not in too_few_rows):
         blocks = [r.ipc[m] for r in results]
         degrees = list(blocks[0]["by_degree"])
         out[m] = {

@@ -185,10 +185,19 @@ class TargetSet:
         return cls(real, null, {i + 1: w for i, w in enumerate(cfg.windows)})
 
 
+def estimable(rows: int, dimension: int) -> bool:
+    """In-sample capacities need rows well beyond the state's rank: with n − r − 1 < r the adjusted R² of pure
+    noise spreads over [0, 1] and the null cut removes everything (quad30's 495 features on 500 rows)."""
+    return rows - dimension - 1 >= dimension
+
+
 def capacity(states: npt.ArrayLike, target_set: TargetSet, washout: int,
-             null_scale: float = DEFAULT_NULL_SCALE) -> Capacity:
+             null_scale: float = DEFAULT_NULL_SCALE) -> Capacity | None:
+    """The capacities of one state matrix, or None when it has too few rows for its dimension (`estimable`)."""
     X = np.asarray(states, dtype=float)[washout:]
     Q = _projector_basis(X)
+    if not estimable(len(X), Q.shape[1]):
+        return None
     by_degree, threshold, counts = {}, {}, {}
     linear = np.zeros(0)
     for d, Z in target_set.degree_targets.items():
@@ -206,7 +215,7 @@ def capacity(states: npt.ArrayLike, target_set: TargetSet, washout: int,
 
 
 def information_processing_capacity(states: npt.ArrayLike, u: npt.ArrayLike, washout: int,
-                                    cfg: IpcConfig | None = None) -> Capacity:
+                                    cfg: IpcConfig | None = None) -> Capacity | None:
     """IPC of one state matrix driven by u (rows before `washout` dropped; washout >= the largest delay)."""
     c = cfg or IpcConfig()
     return capacity(states, TargetSet.build(u, washout, c), washout, c.null_scale)

@@ -64,7 +64,7 @@ def plot_memory(summary: dict[str, Any], path: Path) -> None:
 
 def plot_ipc(summary: dict[str, Any], path: Path) -> None:
     """Left: total capacity against state dimension (Dambre's bound is the diagonal). Right: capacity by degree."""
-    ipc = summary.get("ipc", {})
+    ipc = {m: v for m, v in summary.get("ipc", {}).items() if m != "not_estimable"}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.5))
     if not ipc:
         for a in (ax, bx):
