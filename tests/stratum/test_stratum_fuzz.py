@@ -7,7 +7,7 @@ import asyncio
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from asicrc.drivers.sim.cpuminer import find_shares
@@ -77,5 +77,71 @@ def test_server_answers_every_line(batch: list[tuple[Any, Any]]) -> None:
             assert (await miner.submit(s.job_id, s.extranonce2, s.ntime, s.nonce)).accepted
             writer.close()
             await miner.close()
+
+    asyncio.run(scenario())
+
+
+SERVER_METHODS = ["mining.notify", "mining.set_difficulty", "mining.set_version_mask", "mining.set_extranonce",
+                  "client.reconnect", "mining.ping", "client.get_version", "client.show_message", "nope"]
+# mostly the methods a client handles, with params shaped like theirs (short lists of strings, hex-ish or not)
+server_methods = st.one_of(*[st.sampled_from(SERVER_METHODS)] * 3, json_values)
+server_params = st.one_of(*[st.lists(st.one_of(hexish, st.text(max_size=12), flat_values), max_size=4)] * 3,
+                          json_values)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(server_methods, server_params, json_values), min_size=1, max_size=20))
+@example([("mining.set_version_mask", ["xyz"], None)])  # once a traceback per message
+@example([("mining.set_difficulty", [float("inf")], None), ("mining.set_extranonce", ["zz", 4], None),
+          ("client.reconnect", ["127.0.0.1", 70000, 0], None), ("mining.notify", [["x"]] * 9, 5)])
+def test_client_survives_whatever_a_pool_sends(batch: list[tuple[Any, Any, Any]]) -> None:
+    """A hostile or broken upstream (the proxy's sessions face real pools): the client keeps its session, answers
+    what needs an answer, and logs no traceback; a valid job afterwards still arrives."""
+    async def scenario() -> None:
+        import logging
+
+        records: list[logging.LogRecord] = []
+
+        class Keep(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                records.append(record)
+
+        handler = Keep(level=logging.WARNING)
+        logging.getLogger("asicrc.drivers.stratum.client").addHandler(handler)
+        served = asyncio.Event()
+
+        async def pool(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            while line := await reader.readline():
+                msg = json.loads(line)
+                method, req_id = msg.get("method"), msg.get("id")
+                if method == "mining.subscribe":
+                    writer.write(b'{"id":%d,"result":[[],"00000001",4],"error":null}\n' % req_id)
+                elif method == "mining.authorize":
+                    writer.write(b'{"id":%d,"result":true,"error":null}\n' % req_id)
+                    for m, params, rid in batch:  # the garbage, then one good job
+                        writer.write(json.dumps({"id": rid, "method": m, "params": params}).encode() + b"\n")
+                    writer.write(json.dumps({"id": None, "method": "mining.notify",
+                                             "params": ["ok", *VALID_NOTIFY[1:]]}).encode() + b"\n")
+                    served.set()
+                elif method is not None:
+                    writer.write(b'{"id":%d,"result":true,"error":null}\n' % req_id)
+                await writer.drain()
+
+        srv = await asyncio.start_server(pool, "127.0.0.1", 0)
+        port = srv.sockets[0].getsockname()[1]
+        client = StratumClient("127.0.0.1", port, "rig", version_rolling=None, follow_reconnect=False)
+        try:
+            await client.connect()
+            await asyncio.wait_for(served.wait(), 5)
+            for _ in range(200):
+                if client.job is not None and client.job.job_id == "ok":
+                    break
+                await asyncio.sleep(0.01)
+            assert client.job is not None and client.job.job_id == "ok" and client.connected.is_set()
+            assert not [r for r in records if r.exc_info], [r.getMessage() for r in records if r.exc_info]
+        finally:
+            logging.getLogger("asicrc.drivers.stratum.client").removeHandler(handler)
+            await client.close()
+            srv.close()
 
     asyncio.run(scenario())
