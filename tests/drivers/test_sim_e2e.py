@@ -19,6 +19,7 @@ from asicrc.drivers.models.base import BaseDevice
 from asicrc.drivers.probe import probe
 from asicrc.drivers.sim import Fault, SimLBBox, SimLV06, SimMiner, SimS9
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
+from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 
 SPEED = 20.0  # simulated seconds per wall second
 
@@ -187,30 +188,40 @@ async def test_lbbox_against_sim() -> None:
         await server.stop()
 
 
-async def test_lv06_thermal_guard_on_overheating_sim() -> None:
+def test_lv06_thermal_guard_on_overheating_sim() -> None:
     """A hot room (ambient step to 60 C) drives the simulated LV06 past throttle and stop: the device steps the
-    simulator's frequency down, then parks it at the envelope's lowest frequency with the fan at 100 %."""
-    clock = Clock(speed=50.0)
-    fanout = FanOut()
-    sub = fanout.subscribe(kinds={"fault", "state"})
-    sim = SimLV06(serial="LV06-HOT", seed=1, clock=clock)
-    await sim.start()
-    dev = create_device({"model": "lv06", "device_id": "hot", "http_port": sim.ports["http"],
-                         "poll_interval_s": 2.0, "timeout_s": 1.0}, fanout=fanout, clock=clock)
-    await dev.start()
-    try:
-        sim.inject(Fault.ambient(60.0))
-        throttle = await wait_for(sub, kind(Kind.FAULT, reason="thermal-throttle"), wall_s=30)
-        assert "frequency -> 435 MHz" in throttle.data["detail"]
-        stop = await wait_for(sub, kind(Kind.FAULT, reason="thermal-stop"), wall_s=30)
-        assert "72" in stop.data["detail"] and "no pause endpoint" in stop.data["detail"]
-        assert np.all(sim.physics.freq_hz == 400e6) and sim.physics.fan_percent == 100.0
-        with pytest.raises(EnvelopeViolation, match="thermal stop"):
-            await dev.set_frequency(425)
-        assert np.all(sim.physics.freq_hz == 400e6)
-    finally:
-        await dev.stop()
-        await sim.stop()
+    simulator's frequency down, then parks it at the envelope's lowest frequency with the fan at 100 %.
+
+    On virtual time (asicrc.drivers.vtime): the heating takes minutes of simulated time, which a sped-up wall clock
+    could only compress by making the driver's 1 s HTTP timeout a few wall milliseconds (flaky under load)."""
+
+    async def overheat() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        clock = loop.clock
+        fanout = FanOut()
+        sub = fanout.subscribe(kinds={"fault", "state"})
+        sim = SimLV06(serial="LV06-HOT", seed=1, clock=clock)
+        await sim.start()
+        dev = create_device({"model": "lv06", "device_id": "hot", "http_port": sim.ports["http"],
+                             "poll_interval_s": 2.0, "timeout_s": 1.0}, fanout=fanout, clock=clock)
+        await dev.start()
+        try:
+            sim.inject(Fault.ambient(60.0))
+            # (simulated seconds here: the wall budget this test had at speed 50)
+            throttle = await wait_for(sub, kind(Kind.FAULT, reason="thermal-throttle"), wall_s=1500)
+            assert "frequency -> 435 MHz" in throttle.data["detail"]
+            stop = await wait_for(sub, kind(Kind.FAULT, reason="thermal-stop"), wall_s=1500)
+            assert "72" in stop.data["detail"] and "no pause endpoint" in stop.data["detail"]
+            assert np.all(sim.physics.freq_hz == 400e6) and sim.physics.fan_percent == 100.0
+            with pytest.raises(EnvelopeViolation, match="thermal stop"):
+                await dev.set_frequency(425)
+            assert np.all(sim.physics.freq_hz == 400e6)
+        finally:
+            await dev.stop()
+            await sim.stop()
+
+    run_virtual(overheat)
 
 
 async def test_probe_identifies_simulated_models() -> None:
