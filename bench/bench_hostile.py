@@ -279,6 +279,9 @@ async def measure(name: str, seconds: float, pid: int, miner: HonestMiner, echo:
 
 # ---- MQTT probes -----------------------------------------------------------------------------------------------
 
+PING_ERRORS: list[str] = []  # why a ping went unanswered (kept for the results)
+
+
 async def mqtt_pings(ports: Ports, n: int = 3) -> int:
     from asicrc.daemon.client import ClientError, request
     from asicrc.daemon.config import MqttConfig
@@ -286,8 +289,10 @@ async def mqtt_pings(ports: Ports, n: int = 3) -> int:
     cfg = MqttConfig(host="127.0.0.1", port=ports.broker)
     ok = 0
     for _ in range(n):
-        with contextlib.suppress(ClientError):
+        try:
             ok += (await request(cfg, ports.node, "ping", {}, 5)).get("status") == "ok"
+        except ClientError as exc:
+            PING_ERRORS.append(f"{time.strftime('%H:%M:%S')} {exc}")
     return ok
 
 
@@ -546,6 +551,9 @@ async def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                   f"rss {before.rss_mb:.0f} -> {during.rss_mb:.0f} -> {after.rss_mb:.0f} MB, pings {pings}/3, "
                   f"attacker {entry['attacker']}, gc so far {entry['gc']}", flush=True)
         results["honest_reconnects"] = miner.reconnects
+        results["ping_errors"] = PING_ERRORS
+        log_text = log_path.read_text(errors="replace")
+        results["daemon_mqtt_lines"] = [ln for ln in log_text.splitlines() if "asicrc.mqtt" in ln][-20:]
         log = log_path.read_text(errors="replace")
         results["daemon_log"] = {"tracebacks": log.count("Traceback"), "errors": log.count(" ERROR "),
                                  "lines": log.count("\n")}
@@ -587,6 +595,26 @@ def verdict(results: dict[str, Any]) -> list[str]:
     return misses
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The per-window table docs/benchmarks.md quotes (honest submit latency, the echo reference, CPU, RSS)."""
+    rows = ["| attack | window | honest p50 / p99 / max ms | >= 10 ms | echo p99 ms | load 1 min | daemon CPU | RSS MB |",
+            "|---|---|---|---|---|---|---|---|"]
+
+    def row(name: str, w: dict[str, Any]) -> str:
+        return (f"| {name} | {w['name']} | {_ms(w['p50_ms'])} / {_ms(w['p99_ms'])} / {_ms(w['max_ms'])} | "
+                f"{w['over_10ms']}/{w['submits']} | {_ms(w['echo_p99_ms'])} | {w['loadavg_1m']:.1f} | "
+                f"{w['cpu_core']:.1%} | {w['rss_mb']:.0f} |")
+
+    rows.append(row("(none)", results["baseline"]))
+    for name, e in results["attacks"].items():
+        rows += [row(name, e[w]) for w in ("before", "during", "after")]
+    lines = ["\n".join(rows), ""]
+    for name, e in results["attacks"].items():
+        lines.append(f"- {name}: attacker {e['attacker']}; MQTT pings after {e['pings']}/3; shares counted for "
+                     f"'honest' beyond its own {e['spoofed_shares_counted']:g}; daemon gc so far {e.get('gc', {})}")
+    return "\n".join(lines)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--attacks", default=",".join(ATTACKS), help=f"comma list of {', '.join(ATTACKS)}")
@@ -601,6 +629,7 @@ def main() -> int:
     ap.add_argument("--after-s", type=float, default=10.0)
     ap.add_argument("--quick", action="store_true", help="short windows (a smoke run, not for the docs)")
     ap.add_argument("--json", type=Path, help="write the full results here")
+    ap.add_argument("--markdown", action="store_true", help="print the per-window table for docs/benchmarks.md")
     ap.add_argument("--attacker", choices=ATTACKS, help=argparse.SUPPRESS)
     ap.add_argument("--ports", help=argparse.SUPPRESS)
     ap.add_argument("--echo", type=int, help=argparse.SUPPRESS)
@@ -620,6 +649,8 @@ def main() -> int:
     results["machine"] = {"nproc": os.cpu_count(), "loadavg": os.getloadavg(), "fleet": args.fleet}
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.markdown:
+        print(markdown(results))
     misses = verdict(results)
     print("goals:", "all met" if not misses else "MISSED")
     for m in misses:
