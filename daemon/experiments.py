@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -45,6 +46,7 @@ class Run:
         return self.proc is not None and self.proc.returncode is None
 
 
+EXPERIMENT_NICE = 10  # experiment children run below the daemon's own work
 MAX_INT_PARAM = 2**63  # seeds/steps/seed_base beyond this are nonsense (and str() of a huge int is slow)
 
 
@@ -73,7 +75,10 @@ def build_argv(name: str, params: Mapping[str, Any], out: Path, limits: Limits =
             raise ExperimentError(f"{name}: parameter {key!r} is longer than 64 characters")
         flags += [flag, str(value)]
     check_narma_size(params, limits)
-    return [sys.executable, "-m", "asicrc.daemon.cli", command, "--out", str(out), "--no-progress", *flags]
+    # one worker process: a run on virtual time computes flat out, and the daemon's polls, pool and MQTT must
+    # keep their core (Experiments.start also lowers the child's priority)
+    return [sys.executable, "-m", "asicrc.daemon.cli", command, "--out", str(out), "--no-progress",
+            "--parallel", "1", *flags]
 
 
 # `asicrc narma`'s defaults and lower bound for the parameters MQTT may set. Mirrored here because importing the
@@ -152,6 +157,8 @@ class Experiments:
                                                             stderr=log_file)
         finally:
             log_file.close()
+        with contextlib.suppress(OSError):  # best effort: the run may already have exited
+            os.setpriority(os.PRIO_PROCESS, run.proc.pid, EXPERIMENT_NICE)  # its forked workers inherit it
         self.runs[name] = run
         asyncio.get_running_loop().create_task(self._watch(run), name=f"experiment:{name}")
         log.info("experiment %s started (pid %d): %s", name, run.proc.pid, out)

@@ -81,6 +81,7 @@ def test_experiment_size_and_values_are_checked_before_start(tmp_path: Path) -> 
     out = tmp_path / "o"
     argv = build_argv("narma", {"steps": 1000, "seeds": 5, "backend": "esn"}, out, limits)
     assert "--steps" in argv and argv[argv.index("--steps") + 1] == "1000"
+    assert argv[argv.index("--parallel") + 1] == "1"  # a daemon-started run never takes every core
     cases = [({"steps": 50_000_000, "seeds": 5}, "steps × seeds = 250000000 (50000000 × 5) exceeds"),
              ({"steps": 10_000}, "steps × seeds = 70000 (10000 × 7)"),  # the CLI's default seeds count
              ({"backend": "nope"}, "unknown backend 'nope'"),
