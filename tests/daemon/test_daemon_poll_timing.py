@@ -39,7 +39,7 @@ async def test_poll_duration_and_time_from_the_driver_events() -> None:
 
         await fold_until(Kind.TELEMETRY)
         assert 0.0 < st.poll_duration_s < 0.3
-        assert abs(st.last_poll_unix - time.time()) < 2.0
+        assert abs(st.last_poll_unix - time.time()) < 30.0  # unix time (not monotonic), whatever the load
         assert POLL_DURATION_KEY not in st.telemetry and st.telemetry["chips"] == [63, 63, 63]
         entry = fleet.refresh()["devices"]["s9-1"]
         assert entry["poll_duration_s"] == st.poll_duration_s and POLL_DURATION_KEY not in entry["telemetry"]
@@ -47,7 +47,7 @@ async def test_poll_duration_and_time_from_the_driver_events() -> None:
         rpc.mode = "hang"  # the next poll runs into its 0.3 s deadline: the fault carries that duration
         t_before = st.last_poll_unix
         await fold_until(Kind.FAULT, poll_failed=True)
-        assert 0.3 <= st.poll_duration_s < 1.5
+        assert 0.3 <= st.poll_duration_s < 5.0  # the deadline, plus however late a loaded loop runs its timer
         assert st.last_poll_unix > t_before and not st.poll_success
     finally:
         await dev.stop()
