@@ -61,3 +61,25 @@ def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
             assert rig.sim.physics.freq_hz.mean() == pytest.approx((present - 40.0) * 1e6, rel=0.01)
 
     run_virtual(actuate)
+
+
+def test_fan_actuation_goes_through_the_envelope_and_cools_the_die() -> None:
+    from asicrc.drivers.device import EnvelopeViolation
+    from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+    from asicrc.reservoir.device_backend import SimRig, SimSettings
+    from asicrc.reservoir.encoding import Actuation
+
+    async def actuate() -> None:
+        loop = asyncio.get_running_loop()
+        assert isinstance(loop, VirtualTimeLoop)
+        async with SimRig("lv06", 1, loop.clock, SimSettings()) as rig:
+            with pytest.raises(EnvelopeViolation, match="outside"):
+                await rig.apply(Actuation(fan_percent=5.0))  # below the BM1366 envelope's 20 %
+            before = float(rig.sim.physics.t_die.max())
+            await rig.apply(Actuation(fan_percent=100.0))
+            assert not rig.sim.physics.fan_auto and rig.sim.physics.fan_percent == 100.0
+            await loop.clock.sleep(120.0)  # two thirds of the heatsink's time constant
+            assert float(rig.sim.physics.t_die.max()) < before - 3.0  # more air, a cooler die
+            assert await rig.present_knob("fan") == 100.0
+
+    run_virtual(actuate)
