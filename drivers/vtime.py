@@ -32,11 +32,11 @@ import errno
 import math
 import selectors
 import socket
-import sys
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
 from .clock import Clock
+from .looprun import run_on_loop
 
 T = TypeVar("T")
 
@@ -442,22 +442,4 @@ def run_virtual(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run `factory()` to completion on a fresh VirtualTimeLoop (in the calling thread) and close the loop.
 
     Tasks left behind are cancelled and given CLEANUP_TIMEOUT_S of simulated time to finish."""
-    loop = VirtualTimeLoop()
-    try:
-        asyncio.set_event_loop(loop)
-        return loop.run_until_complete(factory())
-    finally:
-        try:
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=CLEANUP_TIMEOUT_S))
-                if stuck:
-                    print(f"warning: {len(stuck)} task(s) ignored cancellation: "
-                          f"{sorted(t.get_name() for t in stuck)}", file=sys.stderr)
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.run_until_complete(loop.shutdown_default_executor())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
+    return run_on_loop(VirtualTimeLoop(), factory, CLEANUP_TIMEOUT_S)

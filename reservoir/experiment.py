@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, TypeVar
 
 from asicrc.drivers import strictjson
 from asicrc.drivers.atomicfile import atomic_write_json
+from asicrc.drivers.looprun import run_on_loop
 
 from .analysis import AnalysisConfig, SeedResult, analyze_seed, summarize
 from .backends import Backend, ProgressFn
@@ -78,19 +78,7 @@ def run_experiment(backend: Backend, steps: int, seeds: list[int], out: Path, mo
 def run_bounded(coro: Coroutine[Any, Any, T], cleanup_timeout_s: float = 10.0) -> T:
     """asyncio.run, except that tasks left behind by device code get a bounded time to finish after being
     cancelled: a component that swallows cancellation must not hang the experiment after its data is in."""
-    loop = asyncio.new_event_loop()
-    try:
-        return loop.run_until_complete(coro)
-    finally:
-        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=cleanup_timeout_s))
-            if stuck:
-                print(f"warning: {len(stuck)} device task(s) ignored cancellation: "
-                      f"{sorted({t.get_name() for t in stuck})}", file=sys.stderr)
-        loop.close()
+    return run_on_loop(asyncio.new_event_loop(), lambda: coro, cleanup_timeout_s, "device task")
 
 
 async def _drive_all(backend: Backend, series: dict[int, NarmaSeries], mode: str, parallel: int,
