@@ -8,12 +8,15 @@ it. Shares are real sha256d; the pool judges them by its own header rebuild."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from firmware_peer import FirmwarePeer
 from xor_pool import MASK, XorPool
 
 from asicrc.drivers.stratum.proxy import UpstreamProxy, version_forms
 from asicrc.drivers.stratum.server import ServerConfig
+from asicrc.drivers.stratum.work import Notify
 
 UP_DIFF = 1 / 32768
 DOWN_DIFF = 1 / 524288
@@ -33,7 +36,9 @@ async def wait_verdicts(pool: XorPool, n: int) -> None:
         await asyncio.sleep(0.01)
 
 
-async def test_proxy_learns_the_difference_form_of_an_xor_pool() -> None:
+@contextlib.asynccontextmanager
+async def behind_xor_pool() -> AsyncIterator[tuple[XorPool, UpstreamProxy, FirmwarePeer, Notify]]:
+    """An ESP-Miner peer with its first job from the proxy, whose upstream is an XorPool on a signalling job."""
     pool = XorPool(UP_DIFF, version=SIGNALLING)
     await pool.start()
     proxy = UpstreamProxy(f"stratum+tcp://127.0.0.1:{pool.port}", "acct", config=ServerConfig(difficulty=DOWN_DIFF))
@@ -41,7 +46,15 @@ async def test_proxy_learns_the_difference_form_of_an_xor_pool() -> None:
     peer = FirmwarePeer(server.port, "bitaxe")
     try:
         await peer.connect(suggest=None)
-        job = await peer.wait_job()
+        yield pool, proxy, peer, await peer.wait_job()
+    finally:
+        await peer.close()
+        await proxy.stop()
+        await pool.stop()
+
+
+async def test_proxy_learns_the_difference_form_of_an_xor_pool() -> None:
+    async with behind_xor_pool() as (pool, proxy, peer, job):
         assert job.version == SIGNALLING and peer.version_mask == MASK
         chip_bits = 0x4000  # the chip hashes job | bits = 0x20006000; ESP-Miner submits rolled ^ job = 0x4000
         for k in range(3):
@@ -65,21 +78,10 @@ async def test_proxy_learns_the_difference_form_of_an_xor_pool() -> None:
         assert wrong["error"][0] == 23, wrong
         await asyncio.sleep(0.05)
         assert len(pool.verdicts) == 5 and proxy.stats["version_form_retries"] == 1
-    finally:
-        await peer.close()
-        await proxy.stop()
-        await pool.stop()
 
 
 async def test_a_share_the_pool_refuses_in_both_forms_is_reported_rejected() -> None:
-    pool = XorPool(UP_DIFF, version=SIGNALLING)
-    await pool.start()
-    proxy = UpstreamProxy(f"stratum+tcp://127.0.0.1:{pool.port}", "acct", config=ServerConfig(difficulty=DOWN_DIFF))
-    server = await proxy.start()
-    peer = FirmwarePeer(server.port, "bitaxe")
-    try:
-        await peer.connect(suggest=None)
-        job = await peer.wait_job()
+    async with behind_xor_pool() as (pool, proxy, peer, job):
         pool.difficulty = 1e9  # the pool raised its bar: no share meets it in any form
         en2 = bytes([0, 1, 0, 0, 0, 0])
         nonce = peer.find(job, en2, 0x4000, difficulty=UP_DIFF)[0]
@@ -88,7 +90,3 @@ async def test_a_share_the_pool_refuses_in_both_forms_is_reported_rejected() -> 
         await wait_verdicts(pool, 2)
         assert [ok for _, ok in pool.verdicts] == [False, False] and not proxy.sessions[0].version_xor
         assert proxy.stats["upstream_rejected"] == 1
-    finally:
-        await peer.close()
-        await proxy.stop()
-        await pool.stop()
