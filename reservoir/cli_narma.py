@@ -77,7 +77,7 @@ def usage_problem(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "narma_command", None) == "sweep":
+    if args.narma_command == "sweep":  # add_subparsers(dest=...) sets it, None without a subcommand
         return cli_sweep.run(args)
     if args.replay is not None:
         report = replay(args.replay, args.out)
