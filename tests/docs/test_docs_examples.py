@@ -47,9 +47,15 @@ class Block:
         for raw in self.lines:
             text = raw.strip()
             text = text[2:] if text.startswith("$ ") else text
-            if text.startswith("asicrc "):
+            if invokes_asicrc(text):
                 out.append(text)
         return out
+
+
+def invokes_asicrc(line: str) -> bool:
+    """`asicrc ...`, or asicrc by a path (`/opt/asicrc/venv/bin/asicrc ...`): an example of this project's CLI."""
+    first = line.split(maxsplit=1)[0] if line.split() else ""
+    return first == "asicrc" or first.endswith("/asicrc")
 
 
 def blocks() -> list[Block]:
@@ -78,7 +84,7 @@ def asicrc_blocks() -> list[Block]:
     for b in blocks():
         first = next((ln.strip() for ln in b.lines if ln.strip() and not ln.strip().startswith("#")), "")
         first = first[2:] if first.startswith("$ ") else first
-        if b.info in SHELL_FENCES and first.startswith("asicrc"):
+        if b.info in SHELL_FENCES and invokes_asicrc(first):
             out.append(b)
     return out
 
