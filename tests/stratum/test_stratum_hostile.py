@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from firmware_peer import FirmwarePeer
+from waiting import wait_for
 
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.stratum.auth import WorkerAuth, WorkerCredentials, parse_peers, peer_ip
@@ -258,7 +259,7 @@ async def test_per_address_cap_refuses_beyond_its_authorized_connections() -> No
         assert all(m.connected.is_set() for m in miners)  # the authorized ones were not displaced
         w.close()
         await miners[0].close()
-        await asyncio.sleep(0.05)
+        await wait_for(lambda: len(server.connections) == 2)
         again = StratumClient("127.0.0.1", server.port, "m0")  # a slot freed: the address may connect again
         await again.connect()
         await again.wait_job(timeout_s=5)

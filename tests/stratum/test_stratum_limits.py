@@ -8,6 +8,7 @@ import socket
 import time
 
 import pytest
+from waiting import wait_for
 
 from asicrc.drivers.sim.cpuminer import find_shares
 from asicrc.drivers.stratum.client import StratumClient
@@ -184,6 +185,6 @@ async def test_duplicate_memory_of_the_pool_is_bounded_against_cheap_shares() ->
         assert (await honest.submit(s_old.job_id, s_old.extranonce2, s_old.ntime, s_old.nonce)).error_code == 22
         assert (await honest.submit(s_new.job_id, s_new.extranonce2, s_new.ntime, s_new.nonce)).accepted
         writer.close()
-        await asyncio.sleep(0.05)
-        assert server.share_keys == held_keys(server) == 4  # the attacker's keys left with its connection
+        await wait_for(lambda: server.share_keys == 4)  # the attacker's keys left with its connection
+        assert server.share_keys == held_keys(server) == 4
         await honest.close()

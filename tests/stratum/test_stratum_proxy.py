@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 from asicrc.drivers.events import FanOut
 from asicrc.drivers.sim.cpuminer import find_shares
@@ -130,14 +130,6 @@ async def test_proxy_follows_an_upstream_session_change() -> None:
     finally:
         await proxy.stop()
         await pool.stop()
-
-
-async def wait_for(predicate: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    for _ in range(int(timeout_s / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
 
 
 async def test_proxy_with_several_upstream_sessions_routes_shares_to_their_pool() -> None:
