@@ -106,17 +106,12 @@ PLANTED = replace(LV06, name="planted")
 INERT = replace(LV06, name="inert")
 
 # Bench chains behind a UART: a Bitaxe-like single BM1366 and a BM1387 hashboard/stick.
-BM1366_CHAIN = SimParams(
-    **{**{f: getattr(LV06, f) for f in LV06.__dataclass_fields__}, "name": "bm1366-uart", "share_poll_s": 0.0}
+BM1366_CHAIN = replace(LV06, name="bm1366-uart", share_poll_s=0.0)
+BM1387_CHAIN = replace(
+    S9, name="bm1387-uart", chains=1, chips_per_chain=2, share_poll_s=0.0,
+    # a 2-chip stick on a small heatsink (chain_spec scales the copper for other chip counts)
+    c_board=20.0, r_board_sink=0.5, c_sink=60.0, r_sink_air_full=2.0, r_sink_air_still=12.0, fans=1, fan_w_full=1.0,
 )
-BM1387_CHAIN = SimParams(
-    **{**{f: getattr(S9, f) for f in S9.__dataclass_fields__},
-       "name": "bm1387-uart", "chains": 1, "chips_per_chain": 2, "share_poll_s": 0.0,
-       # a 2-chip stick on a small heatsink (chain_spec scales the copper for other chip counts)
-       "c_board": 20.0, "r_board_sink": 0.5, "c_sink": 60.0, "r_sink_air_full": 2.0, "r_sink_air_still": 12.0,
-       "fans": 1, "fan_w_full": 1.0}
-)
-
 
 
 def chain_spec(base: SimParams, chips: int) -> SimParams:
