@@ -158,14 +158,14 @@ def run_sweep(cfg: SweepConfig, out: Path, show_progress: bool = False, run_cell
                     continue
                 cdir = out / "cells" / cell_name(model, encoding, step_s)
                 if (cdir / "report.json").exists():
-                    report = json.loads((cdir / "report.json").read_text())
+                    report = _read_cell_report(cdir / "report.json")
                 elif not run_missing:
                     cells.append(cell | {"applicable": True, "run": False})
                     continue
                 else:
                     report = run(model, encoding, step_s, cdir)
                 cells.append(cell | {"applicable": True, "run": True, "dir": str(cdir.relative_to(out))}
-                             | summarize_cell(report))
+                             | _summary_of(report, cdir / "report.json"))
                 if log is not None:
                     c = cells[-1]
                     log(f"{cell_name(model, encoding, step_s)}: device+lags10 {c['nrmse_device_plus_lags10']:.3f} vs "
@@ -174,6 +174,24 @@ def run_sweep(cfg: SweepConfig, out: Path, show_progress: bool = False, run_cell
     atomic_write_json(out / "sweep.json", strictjson.jsonable(sweep), indent=2, allow_nan=False)
     plot_sweep(sweep, out)
     return sweep
+
+
+def _read_cell_report(path: Path) -> dict[str, Any]:
+    try:
+        report = json.loads(path.read_text())
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"{path}: not a narma report.json ({exc})") from None
+    if not isinstance(report, dict):
+        raise ValueError(f"{path}: not a narma report.json (not a JSON object)")
+    return report
+
+
+def _summary_of(report: dict[str, Any], path: Path) -> dict[str, Any]:
+    """summarize_cell, with a report that lacks what a cell needs (another tool's file, an old format) named."""
+    try:
+        return summarize_cell(report)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a narma report.json of this version (missing or bad {exc})") from None
 
 
 def _config_dict(cfg: SweepConfig) -> dict[str, Any]:

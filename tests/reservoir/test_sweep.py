@@ -86,3 +86,18 @@ def test_bad_sweep_settings_are_named() -> None:
         SweepConfig(steps_s=(0.0,))
     with pytest.raises(ValueError, match="too short"):
         SweepConfig(steps=100, washout=50)
+
+
+def test_a_cell_report_that_is_not_a_narma_report_is_named(tmp_path: Path) -> None:
+    """Resuming into a directory holding another file at a cell's report.json: one error naming it, no traceback."""
+    cfg = SweepConfig(models=("lv06",), encodings=("difficulty",), steps_s=(1.0,))
+    cell_dir = tmp_path / "cells" / "lv06-difficulty-1s"
+    cell_dir.mkdir(parents=True)
+    for text, needle in (('{"models": {}}', "of this version"), ("{not json", "not a narma report.json"),
+                         ("[1]", "not a JSON object")):
+        (cell_dir / "report.json").write_text(text)
+        with pytest.raises(ValueError, match=needle) as err:
+            run_sweep(cfg, tmp_path, run_missing=False)
+        assert str(cell_dir / "report.json") in str(err.value)
+    (cell_dir / "report.json").write_text(json.dumps(fake_report(adds=False, diff=0.01)))  # control: a real one maps
+    assert run_sweep(cfg, tmp_path, run_missing=False)["findings"]["cells_run"] == 1
