@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from .encoding import ENCODINGS, MODES, EncoderConfig
 from .esn import EsnConfig
 from .experiment import MIN_AFTER_WASHOUT, replay, run_experiment
 from .outdir import default_out_dir
+from .sweep import not_applicable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,6 +71,19 @@ def usage_problem(args: argparse.Namespace) -> str | None:
         return f"--esn-units and --esn-ref-units must be >= 1, got {args.esn_units} and {args.esn_ref_units}"
     if not 0.0 < args.train_fraction < 1.0:
         return f"--train-fraction must be in (0, 1), got {args.train_fraction}"
+    for flag, value in (("--step-s", args.step_s), ("--speed", args.speed)):
+        if not (math.isfinite(value) and value > 0):
+            return f"{flag} must be a number > 0, got {value}"
+    if args.parallel < 1 or args.virtual_nodes < 1:
+        return f"--parallel and --virtual-nodes must be >= 1, got {args.parallel} and {args.virtual_nodes}"
+    if args.d_base is not None and not (math.isfinite(args.d_base) and args.d_base > 0):
+        return f"--d-base must be a number > 0, got {args.d_base}"
+    if args.backend.startswith("sim:") and args.backend in BACKENDS:
+        # what the device's transport and safety envelope refuse, said before experiment.json is written (a
+        # refusal found by the first run left an --out that only --replay would take)
+        why = not_applicable(args.backend.removeprefix("sim:"), args.encoding, args.step_s / args.virtual_nodes)
+        if why is not None:
+            return f"--encoding {args.encoding} on {args.backend}: {why}"
     if args.steps < min_steps(args.washout):
         return (f"--steps {args.steps} is too short for --washout {args.washout}: need --steps >= "
                 f"{min_steps(args.washout)} (washout + {MIN_AFTER_WASHOUT} for the train/test split)"

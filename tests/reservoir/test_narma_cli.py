@@ -54,3 +54,22 @@ def test_report_goes_through_the_atomic_writer(tmp_path: Path, monkeypatch: pyte
     assert {"report.json", "prediction.png", "nrmse_bars.png", "memory_capacity.png"} <= set(names)
     assert sorted(p.name for p in (out / "runs").iterdir()) == [
         "seed0_constant.json", "seed0_constant.npz", "seed0_drive.json", "seed0_drive.npz"]
+
+
+@pytest.mark.parametrize(("args", "needle"), [
+    (["--backend", "sim:planted", "--step-s", "-1"], "--step-s must be a number > 0, got -1.0"),
+    (["--backend", "sim:lv06", "--clock", "wall", "--speed", "0"], "--speed must be a number > 0"),
+    (["--parallel", "0"], "--parallel and --virtual-nodes must be >= 1"),
+    (["--d-base", "nan"], "--d-base must be a number > 0"),
+    (["--backend", "sim:s9", "--encoding", "frequency", "--step-s", "10"], "cannot change frequency_mhz"),
+    (["--backend", "sim:planted", "--encoding", "fan", "--step-s", "0.5"], "1 s settle time for fan_percent"),
+])
+def test_bad_run_settings_are_refused_before_the_out_directory_is_written(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], needle: str) -> None:
+    """A refusal found only by the first run used to leave experiment.json behind, and that --out then refused a
+    corrected rerun ("already holds an experiment")."""
+    out = tmp_path / "run"
+    assert main(["narma", *args, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert needle in err and err.count("\n") == 1, err
+    assert not out.exists()
