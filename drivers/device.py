@@ -35,6 +35,10 @@ class EnvelopeViolation(ValueError):
         self.value = value
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type[EnvelopeViolation], tuple[str, str, float, str]]:
+        # picklable with its own arguments, so a refusal inside a worker process reaches the caller as itself
+        return (type(self), (self.device_id, self.setting, self.value, self.reason))
+
 
 class ActuationUnsupported(RuntimeError):
     """The device (or its current transport) has no way to change this setting. Nothing was sent."""
@@ -175,3 +179,9 @@ class Device(abc.ABC):
 
     @abc.abstractmethod
     async def restart(self) -> None: ...
+
+    def setting(self, name: str) -> float | None:
+        """The last known value of a setting (envelope units: "frequency_mhz", "core_voltage_mv", "fan_percent"),
+        i.e. what the envelope checks the next step against; None when unknown. For core voltage this is the
+        setpoint, which differs from the sensed core voltage in telemetry."""
+        return None

@@ -38,7 +38,7 @@ from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
 
 from .backend_api import SIM_MODELS, BackendOptions, ProgressFn
-from .encoding import KNOB_ENCODINGS, U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
+from .encoding import KNOB_ENCODINGS, KNOB_SETTINGS, U_CONST, U_MAX, Actuation, EncoderConfig, InputEncoder
 from .eventcols import events_to_columns
 from .features import HASH_KINDS, extract_features
 from .recording import RunRecord
@@ -113,7 +113,11 @@ class SimRig(Rig):
             await self.clock.sleep(self.envelope.range_for(setting).settle_s - (self.clock.now() - last) + 1e-3)
 
     async def present_knob(self, encoding: str) -> float:
-        """Present frequency (MHz), core voltage (mV) or fan setpoint (%) as the device reports it."""
+        """Present frequency (MHz), core voltage (mV) or fan setpoint (%): the setting the envelope checks steps
+        against (for voltage the setpoint, not the sensed core voltage, which reads ~1.5 % low on the LV06)."""
+        setting = self.device.setting(KNOB_SETTINGS[encoding])
+        if setting is not None:
+            return setting
         tel = await self.device.telemetry()
         key, scale = {"frequency": ("frequency_hz", 1e-6), "voltage": ("core_voltage_v", 1e3),
                       "fan": ("fan_percent", 1.0)}[encoding]

@@ -237,6 +237,9 @@ class BaseDevice(Device):
     async def telemetry(self) -> dict[str, Any]:
         return dict(self._snapshot)
 
+    def setting(self, name: str) -> float | None:
+        return self._settings.get(name)
+
     def temperature_c(self) -> float | None:
         return hottest(self._snapshot.get("temp_chip_c"))
 

@@ -3,6 +3,7 @@ on virtual time (asicrc.drivers.vtime: no wall-clock flakes under load), the rea
 
 import asyncio
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -81,5 +82,9 @@ def test_fan_actuation_goes_through_the_envelope_and_cools_the_die() -> None:
             await loop.clock.sleep(120.0)  # two thirds of the heatsink's time constant
             assert float(rig.sim.physics.t_die.max()) < before - 3.0  # more air, a cooler die
             assert await rig.present_knob("fan") == 100.0
+            # voltage steps start from the setpoint the envelope checks against, not the sensed (~1.5 % low) value
+            assert await rig.present_knob("voltage") == 1200.0
+            refused = EnvelopeViolation("d", "core_voltage_mv", 1.0, "outside")
+            assert pickle.loads(pickle.dumps(refused)).reason == "outside"  # crosses worker processes intact
 
     run_virtual(actuate)
