@@ -55,7 +55,9 @@ def test_idle_and_slowloris_connections_cost_no_threads(monkeypatch) -> None:  #
         # the attack in the old server: one thread per connection (320 here); now the loop + render workers only
         assert threading.active_count() - base_threads <= metrics_http.RENDER_WORKERS
         elapsed, body, _ = _scrape(port)
-        assert b'asicrc_test_value{node="n"} 1.0' in body and elapsed < 1.0
+        # served while 320 connections are held (the thread count above is the real test; wall time on a loaded
+        # machine says little, so the bound is only that it was not left to the urlopen timeout)
+        assert b'asicrc_test_value{node="n"} 1.0' in body and elapsed < 4.0
         for s in loris:  # keep dribbling: the total deadline still ends them
             try:
                 s.sendall(b"x")
@@ -109,7 +111,7 @@ def test_a_full_server_evicts_the_oldest_connection(monkeypatch) -> None:  # typ
         held[0].settimeout(2)
         assert held[0].recv(10) == b""  # the oldest was closed
         elapsed, body, _ = _scrape(port)  # a scrape gets in although every slot was taken
-        assert b"asicrc_test_value" in body and elapsed < 1.0
+        assert b"asicrc_test_value" in body and elapsed < 4.0  # served, not left to the 5 s urlopen timeout
     finally:
         for s in held:
             s.close()
