@@ -136,7 +136,9 @@ async def test_http_total_deadline_on_a_never_ending_reply() -> None:
                 await http.request("GET", "/api/system/info")
         finally:
             await http.close()
-        assert time.monotonic() - t0 < 1.5  # one deadline for the whole exchange, not per read
+        # one deadline for the whole exchange (a per-read deadline would never end on a dribble); the slack is a
+        # loaded machine's
+        assert time.monotonic() - t0 < 5.0
 
 
 async def test_http_body_cap_across_chunks() -> None:
@@ -235,7 +237,7 @@ async def test_rpc_deadline_and_cap() -> None:
         t0 = time.monotonic()
         with pytest.raises(TransportError, match=r"no complete reply within 0\.5 s"):
             await rpc_request("127.0.0.1", port, "summary", timeout_s=0.5)
-        assert time.monotonic() - t0 < 1.5
+        assert time.monotonic() - t0 < 5.0  # the whole exchange's deadline, with a loaded machine's slack
     async for port in rpc_serve(rpc_flood):
         with pytest.raises(MalformedReply, match=f"larger than {MAX_REPLY_BYTES} bytes"):
             await rpc_request("127.0.0.1", port, "summary", timeout_s=5.0)

@@ -135,7 +135,9 @@ async def test_handshake_flood_from_one_address_does_not_lock_out_miners() -> No
             en2 = k.to_bytes(peer.extranonce2_size, "big")
             t0 = time.perf_counter()
             reply = await peer.submit(j, en2, peer.find(j, en2, 0)[0], None)
-            assert reply["result"] is True and time.perf_counter() - t0 < 0.5, reply
+            # answered during the flood (a pool blocked by it would answer after the handshake timeouts); 2 s is
+            # a loaded machine's slack, not a latency goal (bench_hostile.py measures that)
+            assert reply["result"] is True and time.perf_counter() - t0 < 2.0, reply
         for _, w in flood:
             w.close()
         await miner.close()
