@@ -78,12 +78,13 @@ async def test_status_and_query_answer_at_once_for_a_stopped_node(module_broker,
     t0 = time.monotonic()
     with pytest.raises(NodeOffline, match="offline"):
         await request(_mq(d), d.node, "status", {}, 10)
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 5.0  # at once, not the 10 s timeout (the slack is a loaded machine's)
     for argv in (["status"], ["query", "devices"]):
         t0 = time.monotonic()
         out = await asyncio.to_thread(subprocess.run, [ASICRC, *argv, "--node", d.node, "--port",
                                                        str(module_broker.port)], capture_output=True, text=True,
                                       timeout=30)
         took = time.monotonic() - t0
-        assert out.returncode == 1 and "offline" in out.stderr and took < 5.0, (argv, took, out.stderr)
+        # took includes the CLI's interpreter start-up, seconds at load 10-15: under the 10 s timeout is the claim
+        assert out.returncode == 1 and "offline" in out.stderr and took < 8.0, (argv, took, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1
