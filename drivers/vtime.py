@@ -443,3 +443,11 @@ def run_virtual(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
     Tasks left behind are cancelled and given CLEANUP_TIMEOUT_S of simulated time to finish."""
     return run_on_loop(VirtualTimeLoop(), factory, CLEANUP_TIMEOUT_S)
+
+
+def running_virtual_loop() -> VirtualTimeLoop:
+    """The running VirtualTimeLoop, for code that must be on virtual time (what run_virtual runs)."""
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, VirtualTimeLoop):
+        raise RuntimeError(f"not on virtual time: the running loop is a {type(loop).__name__} (use run_virtual)")
+    return loop

@@ -19,7 +19,7 @@ from asicrc.drivers.models.base import BaseDevice
 from asicrc.drivers.probe import probe
 from asicrc.drivers.sim import Fault, SimLBBox, SimLV06, SimMiner, SimS9
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
-from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+from asicrc.drivers.vtime import run_virtual, running_virtual_loop
 
 SPEED = 20.0  # simulated seconds per wall second
 
@@ -196,8 +196,7 @@ def test_lv06_thermal_guard_on_overheating_sim() -> None:
     could only compress by making the driver's 1 s HTTP timeout a few wall milliseconds (flaky under load)."""
 
     async def overheat() -> None:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualTimeLoop)
+        loop = running_virtual_loop()
         clock = loop.clock
         fanout = FanOut()
         sub = fanout.subscribe(kinds={"fault", "state"})

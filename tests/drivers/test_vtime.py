@@ -13,18 +13,12 @@ from aiohttp import web
 from asicrc.drivers.api.errors import TransportError
 from asicrc.drivers.api.http import JsonHttp
 from asicrc.drivers.sim.http_server import HttpServer
-from asicrc.drivers.vtime import VIRTUAL_EPOCH_UNIX, VirtualTimeLoop, run_virtual
-
-
-def _loop() -> VirtualTimeLoop:
-    loop = asyncio.get_running_loop()
-    assert isinstance(loop, VirtualTimeLoop)
-    return loop
+from asicrc.drivers.vtime import VIRTUAL_EPOCH_UNIX, run_virtual, running_virtual_loop
 
 
 def test_sleeping_an_hour_takes_no_wall_time_and_lands_on_the_nanosecond() -> None:
     async def main() -> tuple[int, int, float, float]:
-        loop = _loop()
+        loop = running_virtual_loop()
         t0 = loop.now_ns()
         await asyncio.sleep(3600.0)
         t1 = loop.now_ns()
@@ -43,7 +37,7 @@ def test_sleeping_an_hour_takes_no_wall_time_and_lands_on_the_nanosecond() -> No
 
 def test_thread_work_takes_no_simulated_time() -> None:
     async def main() -> float:
-        loop = _loop()
+        loop = running_virtual_loop()
         t0 = loop.time()
         timer = asyncio.create_task(asyncio.sleep(0.01))  # a due timer must not fire while the thread works
         await asyncio.to_thread(time.sleep, 0.05)
@@ -104,7 +98,7 @@ def test_abort_resets_the_peer_and_paused_reading_holds_data() -> None:
             def connection_lost(self, exc: BaseException | None) -> None:
                 lost.append(exc)
 
-        loop = _loop()
+        loop = running_virtual_loop()
         server = await loop.create_server(Sink, "127.0.0.1", 0)
         port = server.sockets[0].getsockname()[1]
         transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
@@ -141,7 +135,7 @@ def test_aiohttp_server_and_client_with_timeouts_on_simulated_time() -> None:
         port = await server.start()
         assert port > 0
         http = JsonHttp(f"http://127.0.0.1:{port}", timeout_s=3.0)
-        loop = _loop()
+        loop = running_virtual_loop()
         t0 = loop.time()
         body = await http.request("GET", "/fast")
         assert body["ok"] is True and body["t"] == pytest.approx(t0, abs=1e-3)
@@ -164,7 +158,7 @@ def test_every_simulated_model_runs_its_rig_on_virtual_time_and_replays_exactly(
     from asicrc.drivers.rig import Rig
 
     async def main() -> tuple[list[tuple[int, str, float]], int, dict[str, object]]:
-        loop = _loop()
+        loop = running_virtual_loop()
         async with Rig(model, seed=3, clock=loop.clock) as rig:
             sub = rig.fanout.subscribe(kinds={"share", "telemetry"})
             # ~2 shares per simulated second at the rate the simulator really hashes (LBRY: its own diff-1)
@@ -183,3 +177,12 @@ def test_every_simulated_model_runs_its_rig_on_virtual_time_and_replays_exactly(
     assert len(shares) > 20 and all(v == "accepted" for _, v, _ in shares)
     assert telemetry >= 2 and float(last["frequency_hz"]) > 0  # type: ignore[arg-type]
     assert run_virtual(main) == first
+
+
+def test_running_virtual_loop_refuses_another_loop() -> None:
+    async def which() -> str:
+        return type(running_virtual_loop()).__name__
+
+    assert run_virtual(which) == "VirtualTimeLoop"
+    with pytest.raises(RuntimeError, match="not on virtual time: the running loop is a _UnixSelectorEventLoop"):
+        asyncio.run(which())

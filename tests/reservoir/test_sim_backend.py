@@ -1,7 +1,6 @@
 """The device backend end to end on the simulator: StratumServer + simulated miner + model Device on 127.0.0.1,
 on virtual time (asicrc.drivers.vtime: no wall-clock flakes under load), the real CLI, recording and replay."""
 
-import asyncio
 import json
 import pickle
 from pathlib import Path
@@ -45,13 +44,12 @@ def test_sim_device_report_recording_and_replay(model: str, tmp_path: Path) -> N
 
 def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
     from asicrc.drivers.device import EnvelopeViolation
-    from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+    from asicrc.drivers.vtime import run_virtual, running_virtual_loop
     from asicrc.reservoir.device_backend import SimRig, SimSettings
     from asicrc.reservoir.encoding import Actuation
 
     async def actuate() -> None:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualTimeLoop)
+        loop = running_virtual_loop()
         async with SimRig("lv06", 1, loop.clock, SimSettings()) as rig:
             present = await rig.present_knob("frequency")
             with pytest.raises(EnvelopeViolation, match="outside"):
@@ -66,13 +64,12 @@ def test_frequency_actuation_goes_through_the_safety_envelope() -> None:
 
 def test_fan_actuation_goes_through_the_envelope_and_cools_the_die() -> None:
     from asicrc.drivers.device import EnvelopeViolation
-    from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+    from asicrc.drivers.vtime import run_virtual, running_virtual_loop
     from asicrc.reservoir.device_backend import SimRig, SimSettings
     from asicrc.reservoir.encoding import Actuation
 
     async def actuate() -> None:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualTimeLoop)
+        loop = running_virtual_loop()
         async with SimRig("lv06", 1, loop.clock, SimSettings()) as rig:
             with pytest.raises(EnvelopeViolation, match="outside"):
                 await rig.apply(Actuation(fan_percent=5.0))  # below the BM1366 envelope's 20 %

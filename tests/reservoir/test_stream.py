@@ -12,7 +12,7 @@ import pytest
 
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.events import Event, FanOut, Kind, Source
-from asicrc.drivers.vtime import VirtualClock, VirtualTimeLoop, run_virtual
+from asicrc.drivers.vtime import run_virtual, running_virtual_loop
 from asicrc.reservoir.stream import FeatureStream
 
 
@@ -24,15 +24,9 @@ def on_virtual_time(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[
     return run
 
 
-def virtual_clock() -> VirtualClock:
-    loop = asyncio.get_running_loop()
-    assert isinstance(loop, VirtualTimeLoop)
-    return loop.clock
-
-
 @on_virtual_time
 async def test_stream_windows_features_per_device_and_records(tmp_path: Path) -> None:
-    clock = virtual_clock()
+    clock = running_virtual_loop().clock
     fanout = FanOut()
     stream = FeatureStream(fanout, clock, window_s=1.0, record_dir=tmp_path, flush_windows=3)
     task = asyncio.create_task(stream.run())
@@ -88,7 +82,7 @@ async def _run_windows(stream: FeatureStream, clock: Clock, fanout: FanOut, wind
 @on_virtual_time
 async def test_one_shot_device_ids_are_bounded_and_forgotten() -> None:
     # issue 13 item 1: 3000 one-shot ids kept the daemon recomputing 3000 devices every window, forever
-    clock = virtual_clock()
+    clock = running_virtual_loop().clock
     fanout = FanOut()
     stream = FeatureStream(fanout, clock, window_s=1.0, max_devices=50, evict_after_windows=3)
     flood = [f"conn{i}" for i in range(3000)]
@@ -100,7 +94,7 @@ async def test_one_shot_device_ids_are_bounded_and_forgotten() -> None:
 
 @on_virtual_time
 async def test_configured_devices_only() -> None:
-    clock = virtual_clock()
+    clock = running_virtual_loop().clock
     fanout = FanOut()
     configured = {"a", "b"}
     stream = FeatureStream(fanout, clock, window_s=1.0, devices=lambda: configured)

@@ -15,14 +15,8 @@ from asicrc.drivers.sim.physics import Physics
 from asicrc.drivers.stratum.client import Job
 from asicrc.drivers.stratum.jobs import TemplateJobSource
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
-from asicrc.drivers.vtime import VirtualClock, VirtualTimeLoop, run_virtual
+from asicrc.drivers.vtime import run_virtual, running_virtual_loop
 from asicrc.native import difficulty_batch
-
-
-def virtual_clock() -> VirtualClock:
-    loop = asyncio.get_running_loop()
-    assert isinstance(loop, VirtualTimeLoop)
-    return loop.clock
 
 
 def make_job(difficulty: float, mask: int = 0x1FFFE000) -> Job:
@@ -89,7 +83,7 @@ def test_share_arrivals_rate_change_keeps_the_work_already_done() -> None:
 
 def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted() -> None:
     async def mine() -> tuple[list[Event], list[SimMiner]]:
-        clock = virtual_clock()
+        clock = running_virtual_loop().clock
         server = StratumServer(ServerConfig(difficulty=2**-18, min_difficulty=1e-12, job_interval_s=0),
                                clock=clock)
         await server.start()
@@ -123,7 +117,7 @@ def test_s9_and_lv06_mine_against_the_project_pool_and_every_share_is_accepted()
 
 def test_lbbox_mines_lbry_against_the_project_pool() -> None:
     async def mine() -> list[Event]:
-        clock = virtual_clock()
+        clock = running_virtual_loop().clock
         server = StratumServer(ServerConfig(difficulty=256 * 2**-21, min_difficulty=1e-12, job_interval_s=0,
                                             lbry=True), clock=clock)
         await server.start()

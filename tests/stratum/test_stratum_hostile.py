@@ -23,7 +23,7 @@ from asicrc.drivers.stratum.auth import WorkerAuth, WorkerCredentials, parse_pee
 from asicrc.drivers.stratum.client import StratumClient, StratumError
 from asicrc.drivers.stratum.limits import Limits
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
-from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+from asicrc.drivers.vtime import run_virtual, running_virtual_loop
 
 DIFF = 1 / 65536
 
@@ -217,8 +217,7 @@ def test_silent_slot_holders_give_way_to_a_working_miner() -> None:
     # On virtual time (asicrc.drivers.vtime): the control "talked just now" must not depend on how long a loaded
     # machine takes to connect three clients, which on the wall clock can exceed the 0.8 s silence limit.
     async def scenario() -> None:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualTimeLoop)
+        loop = running_virtual_loop()
         limits = Limits(max_connections=3, evict_silent_after_s=0.8, idle_timeout_s=60, handshake_timeout_s=30)
         config = ServerConfig(difficulty=DIFF, job_interval_s=0, limits=limits)
         async with StratumServer(config, clock=loop.clock) as server:

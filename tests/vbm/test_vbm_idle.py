@@ -17,7 +17,7 @@ from asicrc.daemon.cli import main
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.sim import SimLV06
 from asicrc.drivers.stratum.server import ServerConfig, StratumServer
-from asicrc.drivers.vtime import VirtualTimeLoop, run_virtual
+from asicrc.drivers.vtime import run_virtual, running_virtual_loop
 from asicrc.reservoir.vbm.ab import AbConfig, run_ab, summarize
 from asicrc.reservoir.vbm.latency import DelayRelay
 
@@ -58,8 +58,7 @@ async def test_relay_delays_each_line_in_simulated_time_and_keeps_order() -> Non
 
 def test_relay_round_trip_is_exactly_twice_the_delay_on_virtual_time() -> None:
     async def round_trip() -> float:
-        loop = asyncio.get_running_loop()
-        assert isinstance(loop, VirtualTimeLoop)
+        loop = running_virtual_loop()
         srv, port = await _echo_server()
         relay = DelayRelay(("127.0.0.1", port), 0.05, loop.clock)
         rport = await relay.start()
