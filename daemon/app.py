@@ -116,8 +116,9 @@ class Daemon:
             except aiomqtt.MqttError as exc:
                 log.debug("node id check skipped, broker not reachable: %s", exc)
         if self.cfg.prometheus.enabled:
-            self.metrics = MetricsServer(exposition(self.fleet.snapshot), self.cfg.prometheus.host,
-                                         self.cfg.prometheus.port)
+            expo = exposition(self.fleet.snapshot)
+            self.metrics = MetricsServer(expo, self.cfg.prometheus.host, self.cfg.prometheus.port,
+                                         prepare=expo.prepare)
             self.metrics.start()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,6 +6,11 @@ the daemon's loop) reads requests with a total deadline, holds at most MAX_CONNE
 evicts the oldest, so a flood cannot lock Prometheus out), renders the exposition on a small worker pool (one
 scrape at a time per worker; at most MAX_PENDING_RENDERS waiting) and writes it with a deadline. One request per
 connection (``Connection: close``), which is how Prometheus scrapes anyway.
+
+Between scrapes, every PREPARE_S, a worker runs the exposition's `prepare()` (when given): it writes the lines of
+the devices whose snapshot entries changed, so the formatting of a 10 000-device fleet is spread over the poll
+interval and a scrape joins cached bytes and gzips them (level 1, on the worker: the text is repetitive enough
+that level 1 is within 10 % of level 5's size at half its CPU).
 """
 
 from __future__ import annotations
@@ -32,15 +37,20 @@ REQUEST_DEADLINE_S = 5.0  # to send the whole request head
 WRITE_DEADLINE_S = 10.0  # to take the whole response
 RENDER_WORKERS = 2
 MAX_PENDING_RENDERS = 8  # scrapes waiting for a worker; beyond this: 503
+PREPARE_S = 1.0  # how often the exposition's device lines are brought up to date between scrapes
+GZIP_LEVEL = 1
 
 
 class MetricsServer:
     """Serves `render()` (the whole exposition text, e.g. `asicrc.daemon.metrics.exposition(...)`) on host:port
     from a daemon thread; `start()` binds (raising a clear OSError on a busy port) and returns the port; `stop()`
-    closes everything."""
+    closes everything. `prepare` (e.g. `Exposition.prepare`) runs on a worker every PREPARE_S while no scrape
+    is rendering."""
 
-    def __init__(self, render: Callable[[], bytes], host: str, port: int) -> None:
+    def __init__(self, render: Callable[[], bytes], host: str, port: int,
+                 prepare: Callable[[], object] | None = None) -> None:
         self.render = render
+        self.prepare = prepare
         self.host = host
         self.requested_port = port
         self.port = 0
@@ -103,14 +113,35 @@ class MetricsServer:
         self._stop = asyncio.Event()
         server = await asyncio.start_server(self._handle, sock=sock, limit=MAX_REQUEST_BYTES)
         self._ready.set()
+        preparing = asyncio.create_task(self._prepare_loop()) if self.prepare is not None else None
         try:
             await self._stop.wait()
         finally:
+            if preparing is not None:
+                preparing.cancel()
             server.close()
             for writer in list(self._conns.values()):
                 writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(server.wait_closed(), 2)
+
+    async def _prepare_loop(self) -> None:
+        assert self.prepare is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(PREPARE_S)
+            if self._renders:
+                continue  # a scrape brings the lines up to date itself
+            try:
+                await loop.run_in_executor(self._pool, self.prepare)
+            except RuntimeError:
+                return  # the pool was shut down (stop())
+            except Exception as exc:  # a bad snapshot must not end the tick: the next scrape reports it
+                log.warning("prometheus: preparing the exposition failed: %s", exc)
+
+    def _render(self, gzipped: bool) -> bytes:
+        body = self.render()
+        return gzip.compress(body, GZIP_LEVEL) if gzipped else body
 
     # ---- one connection --------------------------------------------------------------------------------------
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -148,12 +179,11 @@ class MetricsServer:
         headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
         if self._renders >= RENDER_WORKERS + MAX_PENDING_RENDERS:
             return "503 Service Unavailable", "text/plain", b"too many scrapes at once\n", ""
+        gzipped = "gzip" in headers.get("accept-encoding", "")
         self._renders += 1
         try:
             loop = asyncio.get_running_loop()
-            body = await loop.run_in_executor(self._pool, self.render)
+            body = await loop.run_in_executor(self._pool, self._render, gzipped)
         finally:
             self._renders -= 1
-        if "gzip" in headers.get("accept-encoding", ""):
-            return "200 OK", CONTENT_TYPE_LATEST, gzip.compress(body, 5), "gzip"
-        return "200 OK", CONTENT_TYPE_LATEST, body, ""
+        return "200 OK", CONTENT_TYPE_LATEST, body, "gzip" if gzipped else ""

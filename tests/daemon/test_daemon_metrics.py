@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
+import math
+import random
 import socket
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from asicrc.daemon.fleetstate import FleetState
 from asicrc.daemon.metrics import METRIC_NAMES, exposition, make_registry
-from asicrc.daemon.metrics_http import MetricsServer
+from asicrc.daemon.metrics_http import PREPARE_S, MetricsServer
 from asicrc.drivers.events import Event, Kind, Source
 
 S = 1_000_000_000
@@ -125,6 +129,136 @@ def test_device_text_is_written_once_per_snapshot() -> None:
     fleet.remove_device("s9")
     fleet.refresh()
     assert {lbl["device"] for lbl, _ in _families(render().decode())["asicrc_device_up"]} == {"lv06", "new-one"}
+
+
+def _varied_fleet(clock: list[int]) -> tuple[FleetState, list[str]]:
+    """300 devices: odd ids (quotes, backslashes, newlines, non-ASCII) and models, never-polled, failing and
+    share-submitting ones, telemetry with NaN/inf/bools/strings/empty lists, for the reference comparisons."""
+    rng = random.Random(16)
+    fleet = FleetState('no"de\\x\n', now_ns=lambda: clock[0], poll_interval_s=10)
+    ids = []
+    for i in range(300):
+        dev = rng.choice([f"s9-{i:03d}", f'we"ird\\{i}\n', f"ünï-{i}"])
+        ids.append(dev)
+        fleet.add_device(dev, rng.choice(["s9", "lv06", 'm"x\n']), "http")
+        if i % 7:
+            fleet.apply(Event(100 * S, dev, Source.RPC, Kind.STATE,
+                              {"state": "online", "serial": f'S"{i}\\', "firmware": "fw\n1"}))
+    for i, dev in enumerate(ids):
+        if i % 5:
+            _poll(fleet, rng, dev, 101 * S)
+        if i % 11 == 0:
+            for j in range(rng.randint(1, 20)):
+                fleet.apply(Event((101 + j) * S, dev, Source.STRATUM, Kind.SHARE, {
+                    "assigned_diff": 4096.0, "verdict": rng.choice(["accepted", 'b"ad', "stale"])}))
+        if i % 13 == 0:
+            fleet.apply(Event(101 * S, dev, Source.RPC, Kind.FAULT,
+                              {"poll_failed": True, "reason": "timeout", "_poll_duration_s": 5.0}))
+    return fleet, ids
+
+
+def _poll(fleet: FleetState, rng: random.Random, dev: str, t_ns: int) -> None:
+    values = {"hashrate_hs": rng.choice([13.5e12, math.nan, None, [1e12, 2e12], "x", True]),
+              "temp_chip_c": rng.choice([[60 + rng.random(), math.inf, 61], 55.0, [], None, [math.nan, 3]]),
+              "fan_rpm": [rng.randint(0, 6000) for _ in range(rng.randint(0, 4))],
+              "power_w": rng.choice([None, 1320, 0.0, -0.0]), "hw_errors": rng.choice([[3, 0, 1], 2, None, []]),
+              "_poll_duration_s": rng.random()}
+    fleet.apply(Event(t_ns, dev, Source.RPC, Kind.TELEMETRY, {k: v for k, v in values.items() if v is not None}))
+
+
+def _samples(text: str) -> dict[tuple[str, str], set[tuple[str, tuple[tuple[str, str], ...], str]]]:
+    out: dict[tuple[str, str], set[tuple[str, tuple[tuple[str, str], ...], str]]] = {}
+    for fam in text_string_to_metric_families(text):
+        if fam.name.startswith("process_") or fam.name == "asicrc_uptime_seconds":
+            continue  # sampled separately by each rendering
+        out[(fam.name, fam.type)] = {(smp.name, tuple(sorted(smp.labels.items())), repr(smp.value))
+                                     for smp in fam.samples}
+    return out
+
+
+def test_cached_device_lines_equal_the_reference_as_the_fleet_changes() -> None:
+    """One Exposition kept across refreshes (its per-device blocks rewritten only for the devices that changed)
+    serves sample for sample what prometheus-client renders from SnapshotCollector on the same snapshot: 300
+    varied devices, then some polled again, all gone stale (their telemetry leaves the exposition), some back,
+    one removed and one added."""
+    clock = [130 * S]
+    fleet, ids = _varied_fleet(clock)
+    rng = random.Random(7)
+    render = exposition(fleet.snapshot)
+    reference = make_registry(fleet.snapshot)
+    rewritten = []
+
+    def same() -> dict[tuple[str, str], set[tuple[str, tuple[tuple[str, str], ...], str]]]:
+        fleet.refresh()
+        rewritten.append(render.prepare())
+        fast = _samples(render().decode())
+        assert fast == _samples(generate_latest(reference).decode())
+        return fast
+
+    first = same()
+    live = {lbl for _, lbl, _ in first[("asicrc_fan_rpm", "gauge")]}
+    assert len(live) > 100 and len(first[("asicrc_device_up", "gauge")]) == 300
+    for dev in ids[:50]:
+        _poll(fleet, rng, dev, 131 * S)
+    clock[0] = 140 * S
+    same()
+    assert 50 <= rewritten[-1] < 300  # the 50 polled (and the share submitters' moving estimate), not all
+    clock[0] = 180 * S  # no poll for 49 s > 3 x 10 s + 5 s: every device is stale
+    stale = same()
+    assert not stale.get(("asicrc_fan_rpm", "gauge")) and not stale.get(("asicrc_chip_temperature_celsius", "gauge"))
+    assert {v for _, _, v in stale[("asicrc_device_up", "gauge")]} == {"0.0"}
+    for dev in ids[100:200]:
+        _poll(fleet, rng, dev, 181 * S)
+    fleet.remove_device(ids[150])
+    fleet.add_device("zz-new", "s9", "http")
+    clock[0] = 185 * S
+    back = same()
+    assert {dict(lbl)["device"] for _, lbl, _ in back[("asicrc_fan_rpm", "gauge")]} <= set(ids[100:200])
+    assert {dict(lbl)["device"] for _, lbl, _ in back[("asicrc_device_up", "gauge")]} == set(fleet.devices)
+    for round_ in range(3):
+        for dev in rng.sample(ids[:100], 30):
+            _poll(fleet, rng, dev, (186 + round_) * S)
+        clock[0] = (187 + round_) * S
+        same()
+
+
+def test_a_scrape_after_prepare_rewrites_nothing() -> None:
+    """prepare() (MetricsServer's tick between scrapes) writes the changed devices' lines, so the scrape of the
+    same snapshot has none left to write; a new poll makes that one device's lines change."""
+    clock = [130 * S]
+    fleet, ids = _varied_fleet(clock)
+    fleet.refresh()
+    render = exposition(fleet.snapshot)
+    assert render.prepare() >= 300
+    text = render()
+    assert render.prepare() == 0
+    _poll(fleet, random.Random(1), ids[1], 130 * S)
+    fleet.refresh()
+    assert render.prepare() == 1
+    assert render() != text
+
+
+def test_served_body_is_gzip_when_accepted_and_prepared_between_scrapes() -> None:
+    fleet = _fleet()
+    expo = exposition(fleet.snapshot)
+    server = MetricsServer(expo, "127.0.0.1", 0, prepare=expo.prepare)
+    port = server.start()
+    try:
+        fleet.add_device("new-one", "lv06", "http")
+        fleet.refresh()
+        deadline = time.monotonic() + 10
+        while expo.prepare() and time.monotonic() < deadline:  # the server's tick wrote it first: 0 left
+            fleet.add_device(f"new-{time.monotonic()}", "lv06", "http")
+            fleet.refresh()
+            time.sleep(PREPARE_S * 1.5)
+        assert expo.prepare() == 0
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={"Accept-Encoding": "gzip"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            assert resp.headers.get("Content-Encoding") == "gzip"
+            body = gzip.decompress(resp.read()).decode()
+        assert 'asicrc_device_up{device="new-one",node="node-a"} 0.0' in body
+    finally:
+        server.stop()
 
 
 def test_server_binds_loopback_and_serves() -> None:
