@@ -59,6 +59,23 @@ SummaryEntry = msgspec.defstruct(
     kw_only=True)
 
 
+def _positions(struct: Any, names: tuple[str, ...]) -> tuple[int, ...]:
+    """Where each named field sits in msgspec.structs.astuple(instance): the fields are read by position, built
+    once here, rather than by getattr on a name per reply."""
+    index = {name: i for i, name in enumerate(struct.__struct_fields__)}
+    return tuple(index[name] for name in names)
+
+
+_STATS_HASHRATE = _positions(StatsBlock, tuple(name for name, _ in _HASHRATE))
+_SUMMARY_HASHRATE = _positions(SummaryEntry, tuple(name for name, _ in _HASHRATE))
+_SCALES = tuple(scale for _, scale in _HASHRATE)
+_ACN_AT = _positions(StatsBlock, _ACN)
+_PER_SLOT_AT = {prefix: (-1, *_positions(StatsBlock, _NAMES[prefix][1:])) for prefix in _NAMES}  # index = slot
+_FANS_AT = _positions(StatsBlock, _FAN_NAMES)
+_SUMMARY_COUNTS = ("hw_errors", "shares_accepted", "shares_rejected", "uptime_s")
+_SUMMARY_COUNTS_AT = _positions(SummaryEntry, _SUMMARY_COUNTS)
+
+
 class Status(msgspec.Struct):
     STATUS: Text = UNSET
 
@@ -112,9 +129,9 @@ def _text(value: Any) -> str:
     return "" if value is UNSET or value is None else str(value)
 
 
-def _hashrate(entry: Any) -> float | None:
-    for name, scale in _HASHRATE:
-        value = _num(getattr(entry, name))
+def _hashrate(values: tuple[Any, ...], positions: tuple[int, ...]) -> float | None:
+    for i, scale in zip(positions, _SCALES, strict=True):
+        value = _num(values[i])
         if value is not None:
             return value * scale
     return None
@@ -124,30 +141,31 @@ def _ok(statuses: list[Status]) -> bool:
     return bool(statuses) and statuses[0].STATUS not in ("E", "F")
 
 
-def _driver_block(blocks: list[Any]) -> Any:
+def _driver_block(blocks: list[Any]) -> tuple[Any, tuple[Any, ...]]:
     for block in blocks:
-        if block.frequency is not UNSET or any(getattr(block, name) is not UNSET for name in _ACN):
-            return block
+        values = msgspec.structs.astuple(block)
+        if block.frequency is not UNSET or any(values[i] is not UNSET for i in _ACN_AT):
+            return block, values
     raise _Generic
 
 
 def _stats(blocks: list[Any]) -> dict[str, Any]:
-    block = _driver_block(blocks)
-    acn = [_num(getattr(block, name)) for name in _ACN]
+    block, values = _driver_block(blocks)
+    acn = [_num(values[i]) for i in _ACN_AT]
     slots = [i for i, n in zip(SLOTS, acn, strict=True) if (n or 0) > 0]
     out: dict[str, Any] = {"chains": slots}
 
     def per_chain(prefix: str) -> list[float]:
-        names = _NAMES[prefix]
-        values = [_num(getattr(block, names[i])) for i in slots]
-        return [v for v in values if v is not None]
+        at = _PER_SLOT_AT[prefix]
+        numbers = [_num(values[at[i]]) for i in slots]
+        return [v for v in numbers if v is not None]
 
     rates = [r * 1e9 for r in per_chain("chain_rate")]
     if rates:
         out["hashrate_hs"] = sum(rates)
         out["chain_hashrate_hs"] = rates
     else:
-        rate = _hashrate(block)
+        rate = _hashrate(values, _STATS_HASHRATE)
         if rate is not None:
             out["hashrate_hs"] = rate
     board = per_chain("temp")
@@ -157,13 +175,13 @@ def _stats(blocks: list[Any]) -> dict[str, Any]:
     if chip:
         out["temp_chip_c"] = chip
     out["chips"] = [int(n) for n in acn if n is not None and n > 0]
-    acs = [_text(getattr(block, _NAMES["chain_acs"][i])) for i in slots]
+    acs = [_text(values[_PER_SLOT_AT["chain_acs"][i]]) for i in slots]
     if any(acs):
         out["chips_ok"] = [s.count("o") for s in acs]
     hw = per_chain("chain_hw")
     if hw:
         out["hw_errors"] = int(sum(hw))
-    fans = [_num(getattr(block, name)) for name in _FAN_NAMES]
+    fans = [_num(values[i]) for i in _FANS_AT]
     if any(f is not None for f in fans):
         out["fan_rpm"] = [f for f in fans if f]
     freq = _num(block.frequency)
@@ -180,13 +198,13 @@ def _stats(blocks: list[Any]) -> dict[str, Any]:
 def _summary(entries: list[Any]) -> dict[str, Any]:
     if not entries:
         raise _Generic
-    s = entries[0]
-    rate = _hashrate(s)
+    values = msgspec.structs.astuple(entries[0])
+    rate = _hashrate(values, _SUMMARY_HASHRATE)
     if rate is None:
         raise _Generic
     out: dict[str, Any] = {"hashrate_hs": rate}
-    for name in ("hw_errors", "shares_accepted", "shares_rejected", "uptime_s"):
-        value = _num(getattr(s, name))
+    for name, i in zip(_SUMMARY_COUNTS, _SUMMARY_COUNTS_AT, strict=True):
+        value = _num(values[i])
         if value is not None:
             out[name] = int(value)
     return out
