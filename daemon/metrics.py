@@ -304,7 +304,8 @@ class _Labels:
 
     def reset_if_stale(self, node: str, devices: int) -> None:
         if node != self.node or len(self.keys) > 2 * devices + 16:
-            self.__init__()  # type: ignore[misc]
+            for cache in (self.keys, self.pieces, self.esc, self.info):
+                cache.clear()
             self.node = node
 
     def key(self, dev_id: str) -> str:
