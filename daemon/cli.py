@@ -16,6 +16,8 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Protocol
 
+from asicrc.drivers.usererror import UserError
+
 
 class CommandModule(Protocol):
     """What the module of a subcommand provides."""
@@ -188,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"asicrc {name}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # user-facing: one clear line, not a traceback
-        if getattr(exc, "asicrc_user_error", False) or isinstance(exc, (ValueError, OSError)):
+        if isinstance(exc, (UserError, ValueError, OSError)):
             print(f"asicrc {name}: error: {describe_error(exc)}", file=sys.stderr)
             return 1
         raise

@@ -14,6 +14,8 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from asicrc.drivers.usererror import UserError
+
 from . import config as config_mod
 from .config import MqttConfig
 from .mqtt import build_client, new_client_id
@@ -21,8 +23,8 @@ from .mqtt_requests import json_object
 from .topics import Topics
 
 
-class ClientError(RuntimeError):
-    asicrc_user_error = True
+class ClientError(UserError, RuntimeError):
+    """A request to a running daemon over MQTT failed; the message says why (one line for the CLI)."""
 
 
 class NodeOffline(ClientError):

@@ -17,6 +17,7 @@ import msgspec
 
 from asicrc.drivers.registry import MODELS, ModelName
 from asicrc.drivers.stratum.auth import parse_peers
+from asicrc.drivers.usererror import UserError
 
 from .envelopes import NoEnvelope, envelope_for
 
@@ -34,10 +35,9 @@ COMMANDS: tuple[Command, ...] = ("set_frequency", "set_voltage", "set_fan", "set
 QUERIES = ("status", "devices", "telemetry", "reservoir", "narma", "tpf", "ping")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """The configuration is invalid; the message is one line naming the key."""
 
-    asicrc_user_error = True
 
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from asicrc.drivers.device import SafetyEnvelope
 from asicrc.drivers.registry import MODELS
+from asicrc.drivers.usererror import UserError
 
 
-class NoEnvelope(ValueError):
-    asicrc_user_error = True
+class NoEnvelope(UserError, ValueError):
+    """No safety envelope for this device (one line for the CLI)."""
 
 
 def envelope_for(model: str) -> SafetyEnvelope:

@@ -21,6 +21,8 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from asicrc.drivers.usererror import UserError
+
 from .config import MqttConfig
 from .mqtt import build_client, new_client_id
 from .mqtt_requests import json_object
@@ -30,10 +32,9 @@ PING_WAIT_S = 3.0  # how long a retained "online" holder gets to answer before i
 RETAINED_GRACE_S = 0.3  # after the subscriptions are acknowledged, for retained messages still in flight
 
 
-class NodeIdInUse(RuntimeError):
+class NodeIdInUse(UserError, RuntimeError):
     """Another live daemon holds this node id on the broker."""
 
-    asicrc_user_error = True
 
 
 @dataclass(frozen=True, slots=True)

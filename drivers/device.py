@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from asicrc.drivers.usererror import UserError
+
 from .events import Event
 
 
@@ -40,10 +42,9 @@ class EnvelopeViolation(ValueError):
         return (type(self), (self.device_id, self.setting, self.value, self.reason))
 
 
-class ActuationUnsupported(RuntimeError):
+class ActuationUnsupported(UserError, RuntimeError):
     """The device (or its current transport) has no way to change this setting. Nothing was sent."""
 
-    asicrc_user_error = True
 
     def __init__(self, device_id: str, setting: str, why: str) -> None:
         super().__init__(f"{device_id}: cannot set {setting}: {why}")

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
+from asicrc.drivers.usererror import UserError
+
 from .device import Device, Range, SafetyEnvelope
 
 if TYPE_CHECKING:
@@ -42,10 +44,9 @@ PoolFlavour = Literal["bitcoin", "lbry"]  # the Stratum variant a network model 
 DriverFactory = Callable[["DeviceSpec", "ModelData", "FanOut", "Clock", "ShareRouter | None"], Device]
 
 
-class UnknownModel(ValueError):
+class UnknownModel(UserError, ValueError):
     """A model name that is not in the registry; the message lists the known ones."""
 
-    asicrc_user_error = True
 
 
 @dataclass(slots=True, frozen=True)

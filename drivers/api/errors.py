@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from asicrc.drivers.usererror import UserError
 
-class ApiError(Exception):
+
+class ApiError(UserError):
     """Base of every management-API failure. `reason` is a short machine-readable tag for fault events."""
 
     reason = "api-error"
-    asicrc_user_error = True
 
 
 class TransportError(ApiError):

@@ -20,6 +20,7 @@ from typing import Any
 from asicrc.drivers.clock import Clock
 from asicrc.drivers.events import Subscription
 from asicrc.drivers.registry import MODELS, simulated_models, uart_models
+from asicrc.drivers.usererror import UserError
 
 from .devices import SimFleet
 from .serial_chain import SerialChainSim
@@ -28,8 +29,8 @@ from .serial_chain import SerialChainSim
 SERIAL_MODELS = {name.removesuffix("-uart"): name for name in uart_models()}
 
 
-class SimCliError(ValueError):
-    asicrc_user_error = True
+class SimCliError(UserError, ValueError):
+    """A bad `asicrc sim` command line (one line for the CLI)."""
 
 
 def parse_hostport(text: str) -> tuple[str, int]:

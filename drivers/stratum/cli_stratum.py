@@ -16,6 +16,8 @@ import signal
 import sys
 from typing import Any
 
+from asicrc.drivers.usererror import UserError
+
 from .auth import WorkerCredentials, parse_peers
 from .limits import Limits
 from .work import Notify, StratumFormatError, Submit, candidate_versions, nbits_to_target
@@ -23,8 +25,8 @@ from .work import Notify, StratumFormatError, Submit, candidate_versions, nbits_
 _DEFAULT_LIMITS = Limits()
 
 
-class UsageError(ValueError):
-    asicrc_user_error = True
+class UsageError(UserError, ValueError):
+    """A bad `asicrc stratum` command line (one line for the CLI)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asicrc.drivers.clock import REAL_TIME, Clock
+from asicrc.drivers.usererror import UserError
 
 from .work import Notify, StratumFormatError, Submit, build_header, rolled_version
 
@@ -35,10 +36,9 @@ log = logging.getLogger(__name__)
 DEFAULT_VERSION_MASK = 0x1FFFE000
 
 
-class StratumError(Exception):
+class StratumError(UserError):
     """The server answered a request with an error (code may be None for non-standard errors)."""
 
-    asicrc_user_error = True  # the CLI prints it as one line
 
     def __init__(self, method: str, code: int | None, message: str) -> None:
         super().__init__(f"{method}: error {code}: {message}")
