@@ -85,6 +85,9 @@ class MqttConfig(_Section):
     max_request_bytes: Annotated[int, msgspec.Meta(ge=1024, le=16 * 1024 * 1024)] = 65536
     max_concurrent_requests: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 16
     requests_per_s: Annotated[float, msgspec.Meta(gt=0, le=100000)] = 50.0  # all requests; excess dropped
+    # how often the daemon sends itself a request through the broker; one that does not come back means the broker
+    # stopped delivering this node's requests (mosquitto 2.0.11 after 20 oversized QoS 1 messages): reconnect
+    selfcheck_interval_s: Annotated[float, msgspec.Meta(ge=1, le=3600)] = 30.0
 
     @property
     def reply_prefixes(self) -> list[str]:

@@ -186,6 +186,9 @@ class MqttBridge:
         self.dropped_requests = 0
         self._last_drop_warning = -math.inf
         self._sweeping: set[str] = set()  # discovery object ids of removed devices being cleared right now
+        self._selfcheck_token = b""  # payload of the self-check request in flight (see _selfcheck_loop)
+        self._selfcheck_back = asyncio.Event()
+        self.selfcheck_failures = 0
 
     # ---- lifecycle -------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -246,7 +249,8 @@ class MqttBridge:
             async with asyncio.TaskGroup() as tg:
                 stopper = tg.create_task(self._stop.wait())
                 workers = [tg.create_task(self._messages(client, tg)), tg.create_task(self._state_loop(client)),
-                           tg.create_task(self._event_loop(client)), tg.create_task(self._sweep_removed(client))]
+                           tg.create_task(self._event_loop(client)), tg.create_task(self._sweep_removed(client)),
+                           tg.create_task(self._selfcheck_loop(client))]
                 await stopper
                 for w in workers:
                     w.cancel()
@@ -317,6 +321,32 @@ class MqttBridge:
             await client.publish(self.topics.device_event(ev.device), dumps(event_payload(ev)), qos=0)
             self.published_events += 1
 
+    # ---- request delivery self-check ------------------------------------------------------------------------
+    async def _selfcheck_loop(self, client: aiomqtt.Client) -> None:
+        """Every selfcheck_interval_s, a QoS 1 request to this node's own request topic; if it does not come back,
+        the broker has stopped delivering requests to this session while keeping it alive (mosquitto 2.0.11
+        counts each QoS 1 message it drops for exceeding our Maximum Packet Size against the 20 in flight, so 20
+        oversized messages from anyone silence the node for good): drop the session and reconnect, which starts a
+        fresh one. Costs one small message per interval."""
+        while True:
+            await asyncio.sleep(self.cfg.selfcheck_interval_s)
+            self._selfcheck_token = uuid.uuid4().hex.encode()
+            self._selfcheck_back.clear()
+            await client.publish(self.topics.request(SELFCHECK_METHOD), self._selfcheck_token, qos=1)
+            try:
+                await asyncio.wait_for(self._selfcheck_back.wait(), SELFCHECK_TIMEOUT_S)
+            except TimeoutError:
+                self.selfcheck_failures += 1
+                log.warning("mqtt: the broker stopped delivering this node's requests (its own check request did "
+                            "not come back within %g s); reconnecting with a fresh session", SELFCHECK_TIMEOUT_S)
+                raise aiomqtt.MqttError("request delivery stalled") from None
+
+    def _selfcheck_arrived(self, msg: aiomqtt.Message) -> None:
+        # anyone may publish on this topic: only our own token counts
+        payload = msg.payload
+        if self._selfcheck_token and isinstance(payload, (bytes, bytearray)) and payload == self._selfcheck_token:
+            self._selfcheck_back.set()
+
     # ---- retained leftovers of removed devices -------------------------------------------------------------
     async def _sweep_removed(self, client: aiomqtt.Client) -> None:
         """Clear retained state and discovery of devices this node announced in an earlier run but no longer has
@@ -379,6 +409,9 @@ class MqttBridge:
                 await self._leftover(client, topic, msg)
                 continue
             if msg.retain:
+                continue
+            if method == SELFCHECK_METHOD:
+                self._selfcheck_arrived(msg)
                 continue
             if not self._admit(method):
                 continue
@@ -462,6 +495,8 @@ class MqttBridge:
         return topic, dumps(reply), out_props
 
 
+SELFCHECK_METHOD = "_selfcheck"  # a request method of its own: never answered, never reaches the Api
+SELFCHECK_TIMEOUT_S = 10.0  # a request through a healthy local broker comes back in milliseconds
 SWEEP_WINDOW_S = 2.0  # how long retained leftovers are collected after subscribing
 MAX_SWEPT_DEVICES = 1000  # removed devices cleared per connect (bounded; the rest on the next connect)
 
