@@ -56,7 +56,11 @@ def _heatmap(sweep: dict[str, Any], key: str, title: str, cbar: str, cmap: str, 
     for i, row in enumerate(rows):
         for j, step in enumerate(cols):
             text = annotate(_cell(sweep, row, step), grid[i, j])
-            ax.text(j, i, text, ha="center", va="center", fontsize=7)
+            v = grid[i, j]
+            # white on the darkest third of the colour scale, so every number stays readable
+            dark = np.isfinite(v) and abs((v - vmin) / (vmax - vmin) - 0.5) > 0.33 if centre is not None else (
+                np.isfinite(v) and (v - vmin) / max(vmax - vmin, 1e-12) < 0.33)
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if dark else "black")
     ax.set_xticks(range(len(cols)), [f"{s:g} s" for s in cols])
     ax.set_yticks(range(len(rows)), rows, fontsize=8)
     ax.set_xlabel("step time")
@@ -88,9 +92,9 @@ def _memory_text(cell: dict[str, Any], value: float) -> str:
 
 def plot_sweep(sweep: dict[str, Any], out: Path) -> None:
     _heatmap(sweep, "ablation_mean_diff",
-             "NRMSE(device+lags10) − NRMSE(lags10)   (< 0: the device adds; ✓ Holm-significant; ✓c also over "
-             "commanded20)", "NRMSE difference", "RdBu", out / "sweep_ablation.png", centre=0.0,
+             "NRMSE(device+lags10) − NRMSE(lags10)\n< 0: the device adds; ✓ Holm-significant; ✓c also over "
+             "commanded20", "NRMSE difference", "RdBu", out / "sweep_ablation.png", centre=0.0,
              annotate=_ablation_text)
-    _heatmap(sweep, "memory_capacity_device", "linear memory capacity of the device features (T/τ: step over the "
+    _heatmap(sweep, "memory_capacity_device", "linear memory capacity of the device features\n(T/τ: step over the "
              "dominant thermal time constant)", "memory capacity (Σ_k r²)", "viridis", out / "sweep_memory.png",
              centre=None, annotate=_memory_text)
