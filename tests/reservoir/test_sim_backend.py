@@ -1,6 +1,7 @@
 """The device backend end to end on the simulator: StratumServer + simulated miner + model Device on 127.0.0.1,
 on virtual time (asicrc.drivers.vtime: no wall-clock flakes under load), the real CLI, recording and replay."""
 
+import asyncio
 import json
 import pickle
 from pathlib import Path
@@ -85,3 +86,23 @@ def test_fan_actuation_goes_through_the_envelope_and_cools_the_die() -> None:
             assert pickle.loads(pickle.dumps(refused)).reason == "outside"  # crosses worker processes intact
 
     run_virtual(actuate)
+
+
+def test_knob_runs_record_what_the_slew_limiter_sent() -> None:
+    from asicrc.reservoir.backend_api import BackendOptions
+    from asicrc.reservoir.device_backend import SimDeviceBackend
+    from asicrc.reservoir.encoding import EncoderConfig
+    from asicrc.reservoir.narma import generate_narma10
+
+    s = generate_narma10(12, 3)
+    opts = BackendOptions(encoder=EncoderConfig(encoding="frequency"), step_s=10.0, workers=1, physics_tick_s=1.0)
+    run = asyncio.run(SimDeviceBackend("lv06", opts).drive(s.u, s.target, "monologue", 3))
+    cmd = run.commanded[:, 0]
+    assert run.commanded.shape == (12, 1)
+    wanted = 400.0 + np.minimum(s.u / 0.5, 1.0) * 175.0
+    assert np.all(np.abs(np.diff(cmd)) <= 45.0 + 1e-9)  # 90 % of the envelope's 50 MHz max step
+    assert np.abs(cmd - wanted).max() > 1.0  # the limiter did bite: what reached the device is not u's mapping
+    # the device reports the commanded clock (integer MHz on AxeOS): its telemetry follows cmd, not wanted
+    freq = run.features[:, run.feature_names.index("frequency_hz_level@v0")] / 1e6
+    assert np.abs(freq[1:] - np.round(cmd[1:])).max() <= 1.0
+    assert SimDeviceBackend("lv06", BackendOptions(workers=1)).name == "sim:lv06"
