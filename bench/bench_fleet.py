@@ -14,7 +14,8 @@ device came up (or --up-timeout passed):
     was not polled in an interval-long stretch of the window at all;
   * stagger: the busiest 100 ms of requests against the mean per 100 ms (1.0 = perfectly spread);
   * /metrics scrape time (max of the scrapes during the window, gzip accepted as Prometheus does) and the CPU
-    that scrape cost the daemon (its threads other than the event loop's, from /proc/<pid>/task);
+    that scrape cost the daemon (its threads other than the event loop's, from /proc/<pid>/task), and those
+    threads' CPU over the whole window (the scrapes plus the device lines written between them);
   * the machine's load average at the end of the window (the CPU figures are the daemon's own user+sys time, far
     less sensitive to other load than wall time, but not immune: caches and SMT siblings are shared).
 Reference measured in the same run: an idle daemon with the same config minus the devices (CPU share, RSS).
@@ -304,6 +305,7 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
         result["up_after_s"] = round(time.monotonic() - t_start, 1)
         time.sleep(min(args.interval, 10.0))  # one more interval: the first-contact burst is over
         c0, w0, e0 = cpu_seconds(daemon.pid), time.monotonic(), cpu_seconds(ep.pid)
+        side_w0 = side_threads_cpu_seconds(daemon.pid)
         rss_peak = fds_peak = 0
         scrapes: list[float] = []
         scrape_cpu: list[float] = []
@@ -319,6 +321,7 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
                 next_scrape = time.monotonic() + max(5.0, args.duration / 6)
             time.sleep(0.2)
         c1, w1, e1 = cpu_seconds(daemon.pid), time.monotonic(), cpu_seconds(ep.pid)
+        side_w1 = side_threads_cpu_seconds(daemon.pid)
         load = os.getloadavg()
         up = devices_up(scrape(prom_port)[1])
     finally:
@@ -335,6 +338,8 @@ def measure(n: int, args: argparse.Namespace, replies_path: Path, workdir: Path)
         "missed_deadlines": missed, "stagger_peak_over_mean": round(stagger(log, w0, w1), 2),
         "scrape_s_max": round(max(scrapes), 3) if scrapes else None,
         "scrape_cpu_s_max": round(max(scrape_cpu), 3) if scrape_cpu else None,
+        # the metrics threads over the whole window: scrapes plus the device lines written between them
+        "metrics_threads_cpu_core_fraction": round((side_w1 - side_w0) / (w1 - w0), 4),
         "endpoints_cpu_core_fraction": round((e1 - e0) / (w1 - w0), 3), "loadavg": [round(x, 2) for x in load],
     })
     return result
@@ -388,7 +393,8 @@ def main() -> int:
                   f"cpu {r['cpu_core_fraction']:.1%} of a core ({r['cpu_core_fraction'] / max(idle['cpu_core_fraction'], 1e-4):.0f}x idle)  "
                   f"{r['cpu_ms_per_poll']} ms/poll  rss {r['rss_mb']} MB  fds peak {r['fds_peak']}/{r['nofile']}  "
                   f"polls {r['polls']}/{r['expected_polls']}  missed {r['missed_deadlines']}  "
-                  f"stagger {r['stagger_peak_over_mean']}  scrape {r['scrape_s_max']} s ({r['scrape_cpu_s_max']} s CPU)  "
+                  f"stagger {r['stagger_peak_over_mean']}  scrape {r['scrape_s_max']} s ({r['scrape_cpu_s_max']} s CPU; "
+                  f"metrics threads {r['metrics_threads_cpu_core_fraction']:.1%} of a core)  "
                   f"endpoints {r['endpoints_cpu_core_fraction']:.1%} of a core  "
                   f"(load {' '.join(f'{x:.2f}' for x in r['loadavg'])})", flush=True)
         if args.json:

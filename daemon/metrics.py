@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, version
@@ -368,6 +369,13 @@ _DEVICE_FAMILIES: tuple[tuple[str, str, str], ...] = (
 _ESTIMATE_COLUMNS = (2, 3, 4)  # share hashrate: moves with time (the 5-minute window), not only with events
 _EVENT_COLUMNS = tuple(j for j in range(len(_DEVICE_FAMILIES)) if j not in _ESTIMATE_COLUMNS)
 _EMPTY = b""
+_UNSEEN = ("unseen",)
+# the snapshot entry fields the device lines are written from (besides the share-hashrate estimate)
+_OBJECT_FIELDS = ("telemetry", "identity", "shares")
+_SCALAR_FIELDS = ("up", "poll_success", "nonces", "faults", "restarts", "last_success_unix", "last_poll_unix",
+                  "poll_duration_s", "model", "transport")
+_ENTRY_OBJECTS = operator.itemgetter(*_OBJECT_FIELDS)
+_ENTRY_SCALARS = operator.itemgetter(*_SCALAR_FIELDS)
 
 
 def _family_header(name: str, help_: str, kind: str) -> bytes:
@@ -442,7 +450,7 @@ class _DeviceColumns:
         self.node: str | None = None
         self.pos: dict[str, int] = {}
         self.columns: list[list[bytes]] = [[] for _ in _DEVICE_FAMILIES]
-        self.keys: dict[str, tuple[Any, ...]] = {}  # device -> what its event columns were written from
+        self.keys: dict[str, tuple[tuple[Any, ...], tuple[Any, ...]]] = {}  # device -> what its lines come from
         self.estimates: dict[str, tuple[Any, ...] | None] = {}  # device -> the estimate its columns show
         self.snapshot: Snapshot | None = None
         self.body: bytes | None = None  # the joined columns, until a block changes
@@ -462,20 +470,24 @@ class _DeviceColumns:
         written = 0
         for dev_id, d in devices.items():
             p = pos[dev_id]
-            tel, ident, shares = d.get("telemetry"), d.get("identity"), d.get("shares")
-            scalars = (d.get("up"), d.get("poll_success"), d.get("nonces"), d.get("faults"), d.get("restarts"),
-                       d.get("last_success_unix"), d.get("last_poll_unix"), d.get("poll_duration_s"),
-                       d.get("model"), d.get("transport"))
+            try:  # C-level lookups: this loop runs over every device of every snapshot
+                objects, scalars = _ENTRY_OBJECTS(d), _ENTRY_SCALARS(d)
+            except KeyError:  # a hand-built entry without some fields: the writer's defaults apply
+                objects = tuple(d.get(k) for k in _OBJECT_FIELDS)
+                scalars = tuple(d.get(k) for k in _SCALAR_FIELDS)
             old = keys.get(dev_id)
-            if old is None or old[0] is not tel or old[1] is not ident or old[2] is not shares or old[3] != scalars:
-                keys[dev_id] = (tel, ident, shares, scalars)
+            # the dicts by identity (FleetState builds new ones whenever it rebuilds an entry; equal-comparing
+            # dicts could hide a bool that became an int), the scalars by value
+            if (old is None or old[1] != scalars or old[0][0] is not objects[0] or old[0][1] is not objects[1]
+                    or old[0][2] is not objects[2]):
+                keys[dev_id] = (objects, scalars)
                 lines = _device_lines(self.labels, dev_id, d)
                 for j in _EVENT_COLUMNS:
                     cols[j][p] = lines[j]
                 written += 1
             est = d.get("hashrate_estimate") or None
             seen = None if est is None else (est.get("value"), est.get("low"), est.get("high"))
-            if dev_id not in estimates or estimates[dev_id] != seen:
+            if estimates.get(dev_id, _UNSEEN) != seen:
                 estimates[dev_id] = seen
                 for j, line in zip(_ESTIMATE_COLUMNS, _estimate_lines(self.labels.key(dev_id), est), strict=True):
                     cols[j][p] = line
