@@ -119,12 +119,13 @@ class Firmware:
         self._last_good, self._last_bad = p.good_hashes, p.bad_hashes
         if dt_s > 0:
             raw, err = p.chip_raw_hashrate_hs(), p.error_rate()  # once per tick (what chain_hashrate_hs() computes)
-            share = np.bincount(p.chain_of, raw * (1.0 - err), self.spec.chains).astype(np.float64)
+            share = np.bincount(p.chain_of, raw * (1.0 - err), self.spec.chains)  # float64 (float weights)
             tot = share.sum()
             frac = share / tot if tot > 0 else np.zeros_like(share)
             counts = _poisson_each(self.rng, np.maximum(good * frac / TWO32, 0.0)).astype(np.float64)
             raw_chain = np.bincount(p.chain_of, raw * err, self.spec.chains)
-            bad_frac = raw_chain / raw_chain.sum() if raw_chain.sum() > 0 else np.zeros_like(raw_chain)
+            raw_bad = raw_chain.sum()
+            bad_frac = raw_chain / raw_bad if raw_bad > 0 else np.zeros_like(raw_chain)
             self.chain_hw += _poisson_each(self.rng, np.maximum(bad * bad_frac / (TWO32 * self.hw_ticket_diff), 0.0))
             self._window.append((t_s, dt_s, counts))
             self._window_counts += counts

@@ -203,9 +203,13 @@ class NonceScanner:
             return None
         # what rng.choice(len(raw), p=raw / total) draws (one uniform against the cdf: the same chip and the same
         # random stream), without its argument checks, which cost more than the rest of this bookkeeping
-        cdf = (raw / total).cumsum()
-        cdf /= cdf[-1]
-        chip = int(cdf.searchsorted(self.rng.random(), side="right"))
+        draw = self.rng.random()
+        if raw.size == 1:  # one chip (LV06): the cdf is [1.0] and the draw lands on chip 0 (it is still taken)
+            chip = 0
+        else:
+            cdf = (raw / total).cumsum()
+            cdf /= cdf[-1]
+            chip = int(cdf.searchsorted(draw, side="right"))
         if self.rng.random() < float(physics.error_rate()[chip]):
             self.hw_dropped += 1
             return None
