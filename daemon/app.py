@@ -27,7 +27,6 @@ from asicrc.drivers.events import FanOut, Kind
 from asicrc.drivers.pacer import PollPacer
 from asicrc.drivers.registry import MODELS
 from asicrc.drivers.sim import SimMiner
-from asicrc.drivers.stratum.hashrate import poisson_interval
 from asicrc.drivers.stratum.lbry import LBRY_DIFF_MULTIPLIER
 from asicrc.reservoir.tpf.gate import TpfGate
 
