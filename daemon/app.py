@@ -115,12 +115,6 @@ class Daemon:
             self.metrics = MetricsServer(expo, self.cfg.prometheus.host, self.cfg.prometheus.port,
                                          prepare=expo.prepare)
             self.metrics.start()
-        # The share-hashrate interval imports scipy.stats on first use: ~1 s of loop stall (measured at start-up
-        # by bench/bench_hostile.py: honest submits waited 0.6-1.3 s) if that happens at the first share. Done
-        # here, before the pool listens and before the start-up heap is frozen (gcpolicy.py), but after the
-        # metrics port is bound: a second's delay before binding a port picked free for us lost it to another
-        # process under load (tests/daemon/test_daemon_node_identity.py, stale holder).
-        poisson_interval(1)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
