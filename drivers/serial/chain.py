@@ -25,6 +25,9 @@ ENUM_FIRST_REPLY_S = 1.0  # ESP-Miner waits up to 1 s for each chip-id reply
 ENUM_QUIET_S = 0.3  # after the last reply, this much silence ends enumeration
 CMD_GAP_S = 0.002  # breathing room between init commands (ESP-Miner delays a few ms)
 RESET_HOLD_S = 0.1  # the chain is held in reset this long before bring-up, and given this long after
+# register replies nobody is reading (a chip that keeps answering, line noise decoded as replies) are kept up to
+# this many, oldest dropped first: a full S9 chain enumerates 63 chips, a read-all of one register as many
+MAX_PENDING_REGISTER_REPLIES = 1024
 
 
 @dataclass(slots=True)
@@ -33,6 +36,7 @@ class ChainStats:
     hw_errors: int = 0  # nonces that did not verify (or named an unknown job)
     work_diff: float = 0.0  # sum of ticket difficulties of verified nonces (hashrate = work * 2^32 / dt)
     jobs_sent: int = 0
+    register_replies_dropped: int = 0  # unread replies beyond MAX_PENDING_REGISTER_REPLIES (oldest dropped)
     per_chip: dict[int, int] = field(default_factory=dict)
 
 
@@ -54,7 +58,7 @@ class UartChain:
         self.baud = ops.boot_baud
         self.stats = ChainStats()
         self._decoder: codecs._StreamDecoder = ops.decoder(1)
-        self._registers: asyncio.Queue[tuple[int, int, int]] = asyncio.Queue()
+        self._registers: asyncio.Queue[tuple[int, int, int]] = asyncio.Queue(MAX_PENDING_REGISTER_REPLIES)
         self._jobs: dict[int, tuple[bytes, int]] = {}  # job id -> (header, base version)
         self._last_job_id: int | None = None
 
@@ -65,6 +69,9 @@ class UartChain:
             return
         regs = recs[recs["kind"] == codecs.Kind.REGISTER]
         for r in regs:
+            if self._registers.full():
+                self._registers.get_nowait()
+                self.stats.register_replies_dropped += 1
             self._registers.put_nowait((int(r["value"]), int(r["chip_addr"]), int(r["reg"])))
         nonces = recs[recs["kind"] == codecs.Kind.NONCE]
         if nonces.size:

@@ -207,3 +207,20 @@ async def test_driver_switches_baud_at_once_after_the_drain(monkeypatch: pytest.
     slept = [float(e[2]) for e in between if e[0] == "sleep"]  # type: ignore[arg-type]
     assert max(slept, default=0.0) <= max(CMD_GAP_S, DRAIN_POLL_S), slept  # command gap and drain polls only
     assert sim.uart.stats.hangups >= 1 and sim.bytes_garbled == 0  # reset pulse first; no byte at a wrong speed
+
+
+async def test_unread_register_replies_are_bounded() -> None:
+    """A chain that keeps answering while nobody reads (a stuck chip, noise decoded as replies) must not grow the
+    host's memory: the oldest unread replies go first, counted, and the newest are what a later read sees."""
+    from asicrc.drivers.serial import UartChain, chip_ops
+    from asicrc.drivers.serial.chain import MAX_PENDING_REGISTER_REPLIES
+    from asicrc.native import codecs
+
+    chain = UartChain(chip_ops("bm1366-uart"), Clock())
+    flood = 3 * MAX_PENDING_REGISTER_REPLIES
+    burst = b"".join(codecs.bm1366_register_reply(0x13660000 | i, chip_addr=i % 256, reg=0) for i in range(flood))
+    chain._on_bytes(burst, 0)
+    assert chain._registers.qsize() == MAX_PENDING_REGISTER_REPLIES
+    assert chain.stats.register_replies_dropped == flood - MAX_PENDING_REGISTER_REPLIES
+    got = await chain.read_register_replies(1, 0.1, 0.1)
+    assert got[0][0] == 0x13660000 | (flood - MAX_PENDING_REGISTER_REPLIES)  # the oldest kept, not the first sent
