@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from .cgminer import HASHRATE_FIELDS, MAX_CHAIN_SLOT, MAX_FANS
+from .cgminer import HASHRATE_FIELDS, MAX_CHAIN_SLOT, MAX_FANS, stats_telemetry
 
 Num = float | str | None | UnsetType  # bmminer writes numbers, numeric strings ("4466.53") and "" for empty slots
 Text = str | None | UnsetType
@@ -153,7 +153,6 @@ def _stats(blocks: list[Any]) -> dict[str, Any]:
     block, values = _driver_block(blocks)
     acn = [_num(values[i]) for i in _ACN_AT]
     slots = [i for i, n in zip(SLOTS, acn, strict=True) if (n or 0) > 0]
-    out: dict[str, Any] = {"chains": slots}
 
     def per_chain(prefix: str) -> list[float]:
         at = _PER_SLOT_AT[prefix]
@@ -161,32 +160,12 @@ def _stats(blocks: list[Any]) -> dict[str, Any]:
         return [v for v in numbers if v is not None]
 
     rates = [r * 1e9 for r in per_chain("chain_rate")]
-    if rates:
-        out["hashrate_hs"] = sum(rates)
-        out["chain_hashrate_hs"] = rates
-    else:
-        rate = _hashrate(values, _STATS_HASHRATE)
-        if rate is not None:
-            out["hashrate_hs"] = rate
-    board = per_chain("temp")
-    chip = per_chain("temp2_")
-    if board:
-        out["temp_board_c"] = board
-    if chip:
-        out["temp_chip_c"] = chip
-    out["chips"] = [int(n) for n in acn if n is not None and n > 0]
+    fallback = None if rates else _hashrate(values, _STATS_HASHRATE)
+    chips = [int(n) for n in acn if n is not None and n > 0]
     acs = [_text(values[_PER_SLOT_AT["chain_acs"][i]]) for i in slots]
-    if any(acs):
-        out["chips_ok"] = [s.count("o") for s in acs]
-    hw = per_chain("chain_hw")
-    if hw:
-        out["hw_errors"] = int(sum(hw))
     fans = [_num(values[i]) for i in _FANS_AT]
-    if any(f is not None for f in fans):
-        out["fan_rpm"] = [f for f in fans if f]
-    freq = _num(block.frequency)
-    if freq is not None:
-        out["frequency_hz"] = freq * 1e6
+    out = stats_telemetry(slots, rates, fallback, per_chain("temp"), per_chain("temp2_"), chips, acs,
+                          per_chain("chain_hw"), fans, _num(block.frequency))
     if not slots and "hashrate_hs" not in out:
         raise _Generic
     version = blocks[0] if blocks[0] is not block else None

@@ -95,6 +95,34 @@ def _driver_block(stats: list[Mapping[str, Any]]) -> Mapping[str, Any]:
     raise MalformedReply("4028 stats: no driver block with chain_acn<i>/frequency fields")
 
 
+def stats_telemetry(slots: list[int], rates_hs: list[float], fallback_hs: float | None, board_c: list[float],
+                    chip_c: list[float], chips: list[int], acs: list[str], hw: list[float],
+                    fans: list[float | None], frequency_mhz: float | None) -> dict[str, Any]:
+    """The telemetry of a bmminer `stats` driver block from the values read out of it (per populated slot, in slot
+    order): shared by `parse_stats` and the typed fast path (bmminer_typed), which read the same fields two ways.
+    `fallback_hs` is the block's total hashrate, used only when no chain reports its own."""
+    out: dict[str, Any] = {"chains": slots}
+    if rates_hs:
+        out["hashrate_hs"] = sum(rates_hs)
+        out["chain_hashrate_hs"] = rates_hs
+    elif fallback_hs is not None:
+        out["hashrate_hs"] = fallback_hs
+    if board_c:
+        out["temp_board_c"] = board_c
+    if chip_c:
+        out["temp_chip_c"] = chip_c
+    out["chips"] = chips
+    if any(acs):
+        out["chips_ok"] = [s.count("o") for s in acs]
+    if hw:
+        out["hw_errors"] = int(sum(hw))
+    if any(f is not None for f in fans):
+        out["fan_rpm"] = [f for f in fans if f]  # bmminer lists every slot; empty slots read 0
+    if frequency_mhz is not None:
+        out["frequency_hz"] = frequency_mhz * 1e6
+    return out
+
+
 def parse_stats(reply: Mapping[str, Any]) -> dict[str, Any]:
     """bmminer `stats` -> telemetry with per-chain lists (chains in slot order) plus identity hints."""
     blocks = section(reply, "STATS", "stats")
@@ -102,39 +130,21 @@ def parse_stats(reply: Mapping[str, Any]) -> dict[str, Any]:
     where = "4028 stats: driver block"
     # bmminer lists all 16 slots; unpopulated ones carry chain_acn 0 and empty strings.
     slots = [i for i in range(1, MAX_CHAIN_SLOT + 1) if (opt_number(block, f"chain_acn{i}", where) or 0) > 0]
-    out: dict[str, Any] = {"chains": slots}
 
     def per_chain(fmt: str) -> list[float]:
         values = [opt_number(block, fmt.format(i), where) for i in slots]
         return [v for v in values if v is not None]
 
+    # read in this order (the first malformed field is the one reported), then assemble as the fast path does
     rates = [r * 1e9 for r in per_chain("chain_rate{}")]
-    if rates:
-        out["hashrate_hs"] = sum(rates)
-        out["chain_hashrate_hs"] = rates
-    else:
-        rate = hashrate_hs(block, where)
-        if rate is not None:
-            out["hashrate_hs"] = rate
-    board = per_chain("temp{}")
-    chip = per_chain("temp2_{}")
-    if board:
-        out["temp_board_c"] = board
-    if chip:
-        out["temp_chip_c"] = chip
-    out["chips"] = [int(number(block, f"chain_acn{i}", where)) for i in slots]
+    fallback = None if rates else hashrate_hs(block, where)
+    board, chip = per_chain("temp{}"), per_chain("temp2_{}")
+    chips = [int(number(block, f"chain_acn{i}", where)) for i in slots]
     acs = [opt_string(block, f"chain_acs{i}", where) for i in slots]
-    if any(acs):
-        out["chips_ok"] = [s.count("o") for s in acs]
     hw = per_chain("chain_hw{}")
-    if hw:
-        out["hw_errors"] = int(sum(hw))
     fans = [opt_number(block, f"fan{i}", where) for i in range(1, MAX_FANS + 1)]
-    if any(f is not None for f in fans):
-        out["fan_rpm"] = [f for f in fans if f]  # bmminer lists every slot; empty slots read 0
     freq = opt_number(block, "frequency", where)
-    if freq is not None:
-        out["frequency_hz"] = freq * 1e6
+    out = stats_telemetry(slots, rates, fallback, board, chip, chips, acs, hw, fans, freq)
     if not slots and "hashrate_hs" not in out:
         raise MalformedReply(f"{where}: no chains and no hashrate")
     version = blocks[0] if blocks and blocks[0] is not block else {}
