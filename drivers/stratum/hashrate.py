@@ -28,8 +28,8 @@ def poisson_interval(count: int, confidence: float = 0.95) -> tuple[float, float
     """Exact (Garwood) two-sided interval for the mean of a Poisson count.
 
     The bounds are gamma quantiles (chi2.ppf(q, 2k)/2 = Gamma(k).ppf(q)), computed here in pure Python
-    (reservoir.tests compare them with scipy to 1e-9): importing scipy.stats for two numbers cost the daemon
-    ~60 MB of RSS and a ~1 s event-loop stall on first use.
+    (tests/stratum/test_stratum_hashrate.py compares them with scipy to 1e-9): importing scipy.stats for two
+    numbers cost the daemon ~60 MB of RSS and a ~1 s event-loop stall on first use.
     """
     if count < 0:
         raise ValueError(f"count must be >= 0, got {count}")
