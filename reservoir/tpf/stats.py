@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy import stats
 
+from .. import metrics
 from .energy import FIXED_ROUNDS, N_ROUNDS, account
 
 
@@ -83,15 +84,8 @@ def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[f
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (same order as given)."""
-    p = np.asarray(p_values, dtype=np.float64)
-    order = np.argsort(p)
-    adj = np.empty_like(p)
-    running = 0.0
-    for rank, idx in enumerate(order):
-        running = max(running, min(1.0, (p.size - rank) * p[idx]))
-        adj[idx] = running
-    return [float(v) for v in adj]
+    """Holm-Bonferroni adjusted p-values (same order as given), as a list: the reservoir's one implementation."""
+    return [float(v) for v in metrics.holm(p_values)]
 
 
 def advantage_ci(k: int, tp: int, fp: int, fn: int, tn: int, rng: np.random.Generator, n_boot: int = 2000,
