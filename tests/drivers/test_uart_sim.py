@@ -216,6 +216,11 @@ async def test_unread_register_replies_are_bounded() -> None:
     from asicrc.drivers.serial.chain import MAX_PENDING_REGISTER_REPLIES
     from asicrc.native import codecs
 
+    # the null: a chip's ordinary answers (a whole S9 chain's enumeration, 63 replies) are all kept
+    quiet = UartChain(chip_ops("bm1366-uart"), Clock())
+    quiet._on_bytes(b"".join(codecs.bm1366_register_reply(0x13660000, chip_addr=i) for i in range(63)), 0)
+    assert quiet._registers.qsize() == 63 and quiet.stats.register_replies_dropped == 0
+
     chain = UartChain(chip_ops("bm1366-uart"), Clock())
     flood = 3 * MAX_PENDING_REGISTER_REPLIES
     burst = b"".join(codecs.bm1366_register_reply(0x13660000 | i, chip_addr=i % 256, reg=0) for i in range(flood))
